@@ -1,0 +1,145 @@
+"""The `revdial` command line: one typer app; each command is a thin call into a stage module.
+
+Heavy imports (torch, distilabel, transformers) happen inside the commands so that `revdial --help` is instant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    help="revdial: conversational recommender data from reviews, metadata and ratings.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+argilla_app = typer.Typer(help="Human labeling in Argilla: push rows for review, pull labels back.", no_args_is_help=True)
+app.add_typer(argilla_app, name="argilla")
+
+
+# --- seeds (issue: foundation) -------------------------------------------------------------------------------
+@app.command()
+def seeds(
+    config: Path = typer.Option(..., "--config", "-c", help="Source config YAML (a pipelines/*.yaml)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for the seeds dataset (datasets.save_to_disk)."),
+) -> None:
+    """Build seed records (item x review x user signal) from a source config."""
+    from revdial.seeds.build import seeds_command
+
+    seeds_command(config=config, out=out)
+
+
+# --- selection ------------------------------------------------------------------------------------------------
+@app.command()
+def select(
+    seeds_dir: Path = typer.Option(..., "--seeds", help="Seeds directory written by `revdial seeds`."),
+    strategy: str = typer.Option("js", help="random | js | fisher | kcenter | hybrid"),
+    budget: int = typer.Option(100, help="Number of seeds to select (B)."),
+    features: str = typer.Option("minilm", help="minilm | st:MODEL_PATH | lm:PATH (student LM hidden states)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for the ranked seeds."),
+    plot: Optional[Path] = typer.Option(None, help="Write a PNG: PCA of the pool with the selection highlighted."),
+    mode: str = typer.Option("fast", help="fast | exact greedy."),
+    seed: int = typer.Option(0, help="Random seed."),
+) -> None:
+    """Rank seeds with an active-selection strategy and keep the top B."""
+    from revdial.selection.run import select_command
+
+    select_command(
+        seeds_dir=seeds_dir, strategy=strategy, budget=budget, features=features, out=out, plot=plot,
+        mode=mode, seed=seed,
+    )
+
+
+# --- synthesis --------------------------------------------------------------------------------------------------
+@app.command()
+def synthesize(
+    config: Path = typer.Option(Path("pipelines/movies-sample.yaml"), "--config", "-c", help="Pipeline YAML."),
+    budget: Optional[int] = typer.Option(None, help="Override the selection budget B."),
+    strategy: Optional[str] = typer.Option(None, help="Override the selection strategy."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory for the Distiset."),
+    ray: bool = typer.Option(False, "--ray", help="Run the same pipeline with Pipeline.ray()."),
+) -> None:
+    """Seeds -> selection -> LLM requests and recommendations -> grounding/filters -> SFT-ready Distiset."""
+    from revdial.generation.run import synthesize_command
+
+    synthesize_command(config=config, budget=budget, strategy=strategy, out=out, ray=ray)
+
+
+# --- publishing ------------------------------------------------------------------------------------------------
+@app.command()
+def push(
+    directory: Path = typer.Argument(..., help="A Distiset directory written by `revdial synthesize`."),
+    repo_id: str = typer.Option(..., "--repo-id", help="OWNER/NAME on the Hub."),
+    private: bool = typer.Option(False, "--private"),
+) -> None:
+    """Push a synthesized dataset (every config, pipeline.yaml, summary, plot) with its dataset card."""
+    from revdial.hub.push import push_command
+
+    push_command(directory=directory, repo_id=repo_id, private=private)
+
+
+@argilla_app.command("push")
+def argilla_push(
+    directory: Path = typer.Argument(..., help="A Distiset directory written by `revdial synthesize`."),
+    dataset: str = typer.Option(..., "--dataset", help="Argilla dataset name."),
+    workspace: Optional[str] = typer.Option(None, "--workspace"),
+) -> None:
+    """Create or update an Argilla dataset for review (idempotent)."""
+    from revdial.argilla.push import argilla_push_command
+
+    argilla_push_command(directory=directory, dataset=dataset, workspace=workspace)
+
+
+@argilla_app.command("pull")
+def argilla_pull(
+    dataset: str = typer.Option(..., "--dataset", help="Argilla dataset name."),
+    out: Path = typer.Option(..., "--out", "-o"),
+    workspace: Optional[str] = typer.Option(None, "--workspace"),
+    min_quality: Optional[int] = typer.Option(None, "--min-quality", help="Keep rows rated at least N (1-5)."),
+) -> None:
+    """Read submitted labels back into a new Distiset."""
+    from revdial.argilla.pull import argilla_pull_command
+
+    argilla_pull_command(dataset=dataset, out=out, workspace=workspace, min_quality=min_quality)
+
+
+# --- train / eval / experiment ---------------------------------------------------------------------------------
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(
+    ctx: typer.Context,
+    config: Path = typer.Option(..., "--config", "-c", help="A recipes/<model>/sft/config_*.yaml."),
+) -> None:
+    """Fine-tune the CRS with TRL SFT; extra `--key value` pairs override the recipe."""
+    from revdial.crs.train import train_command
+
+    train_command(config=config, overrides=list(ctx.args))
+
+
+@app.command(name="eval")
+def evaluate(
+    model: str = typer.Option(..., "--model", help="Model path or Hub id, 'popularity', or 'openai:MODEL'."),
+    benchmark: str = typer.Option(..., "--benchmark", help="redial | inspired"),
+    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark file (default: the standard location)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate the first N turns."),
+    out: Path = typer.Option(Path("report.json"), "--out", "-o"),
+) -> None:
+    """Recall/NDCG/MRR@K of a model on ReDial or INSPIRED, with bootstrap CIs."""
+    from revdial.crs.evaluate import eval_command
+
+    eval_command(model=model, benchmark=benchmark, data=data, limit=limit, out=out)
+
+
+@app.command()
+def experiment(
+    config: Path = typer.Option(..., "--config", "-c", help="pipelines/experiment-*.yaml"),
+) -> None:
+    """Strategies x budgets -> synthesis -> training -> evaluation -> table and plots."""
+    from revdial.crs.experiment import experiment_command
+
+    experiment_command(config=config)
+
+
+if __name__ == "__main__":
+    app()
