@@ -1,0 +1,164 @@
+"""Selection strategies, checked against brute force on pools small enough to enumerate."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from revdial.selection.strategies import STRATEGIES, fisher, js, kcenter, random
+from revdial.selection.strategies.fisher import logdet_gain
+from revdial.selection.strategies.js import entropy, js_divergence, soft_assign
+from revdial.selection.strategies.kcenter import covering_radius
+
+
+def blobs(k: int = 6, per: int = 40, dim: int = 8, spread: float = 0.3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((k, dim)) * 10
+    labels = np.repeat(np.arange(k), per)
+    X = centers[labels] + spread * rng.standard_normal((k * per, dim))
+    return X.astype(np.float32), labels
+
+
+def brute_force_greedy_logdet(X: np.ndarray, b: int, lam: float = 1.0) -> list[int]:
+    chosen: list[int] = []
+    for _ in range(b):
+        rest = [i for i in range(len(X)) if i not in chosen]
+        chosen.append(max(rest, key=lambda i: logdet_gain(X, chosen + [i], lam)))
+    return chosen
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_js_covers_every_cluster_before_repeating(mode):
+    X, labels = blobs(k=6)
+    order = js(X, 6, n_clusters=6, tau=0.5, mode=mode).order
+    assert sorted(labels[order]) == list(range(6))
+
+
+def test_js_first_pick_is_the_max_entropy_seed_and_scores_are_the_divergences():
+    X, _ = blobs(k=4, per=20)
+    sel = js(X, 5, n_clusters=4, tau=5.0, mode="exact")
+    from revdial.selection.strategies.js import kmeans_centroids
+
+    P = soft_assign(X, kmeans_centroids(X, 4, 0), 5.0)
+    assert sel.order[0] == int(np.argmax(entropy(P)))
+    assert sel.scores[0] == pytest.approx(entropy(P).max(), rel=1e-5)
+    m = P[sel.order[:3]].mean(0)
+    assert sel.order[3] == int(np.argmax(np.where(np.isin(np.arange(len(X)), sel.order[:3]), -1, js_divergence(P, m))))
+
+
+def test_js_divergence_matches_the_hand_computed_value():
+    # p = (1, 0), m = (0, 1): M = (½, ½), JS = H(M) − ½H(p) − ½H(m) = ln 2
+    assert js_divergence(np.array([[1.0, 0.0]]), np.array([0.0, 1.0]))[0] == pytest.approx(np.log(2))
+    assert js_divergence(np.array([[0.3, 0.7]]), np.array([0.3, 0.7]))[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_fisher_exact_equals_brute_force_greedy_on_a_tiny_pool():
+    X = np.random.default_rng(1).standard_normal((25, 5)).astype(np.float32)
+    assert fisher(X, 8, mode="exact", lam=0.5).order.tolist() == brute_force_greedy_logdet(X, 8, lam=0.5)
+
+
+def test_fisher_scores_are_the_logdet_increments():
+    X = np.random.default_rng(2).standard_normal((200, 6)).astype(np.float32)
+    sel = fisher(X, 10, mode="exact")
+    assert sel.scores.sum() == pytest.approx(logdet_gain(X, sel.order), rel=1e-4)
+    assert (np.diff(sel.scores) <= 1e-5).all()  # submodular: greedy gains only shrink
+
+
+def test_fisher_fast_reaches_98_percent_of_exact_greedy():
+    X = np.random.default_rng(3).standard_normal((6000, 24)).astype(np.float32)
+    exact = logdet_gain(X, fisher(X, 60, mode="exact").order)
+    fast = logdet_gain(X, fisher(X, 60, mode="fast", sample_size=800, picks_per_round=8).order)
+    assert fast >= 0.98 * exact
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fisher_beats_random_on_logdet(seed):
+    X = np.random.default_rng(seed).standard_normal((800, 16)).astype(np.float32)
+    X *= np.random.default_rng(seed + 10).uniform(0.2, 2.0, size=(800, 1)).astype(np.float32)
+    assert logdet_gain(X, fisher(X, 20, seed=seed).order) > logdet_gain(X, random(X, 20, seed=seed).order)
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_kcenter_radius_is_within_twice_the_brute_force_optimum(mode):
+    X = np.random.default_rng(4).uniform(size=(14, 2)).astype(np.float32)
+    optimum = min(covering_radius(X, np.array(c)) for c in itertools.combinations(range(14), 3))
+    assert covering_radius(X, kcenter(X, 3, mode=mode).order) <= 2 * optimum + 1e-6
+
+
+def test_kcenter_exact_is_farthest_first_from_the_point_nearest_the_mean():
+    X = np.random.default_rng(5).standard_normal((60, 3)).astype(np.float32)
+    first = int(np.argmin(np.linalg.norm(X - X.mean(0), axis=1)))
+    chosen = [first]
+    for _ in range(9):
+        dist = np.min(np.linalg.norm(X[:, None] - X[chosen][None], axis=2), axis=1)
+        chosen.append(int(np.argmax(dist)))
+    sel = kcenter(X, 10, mode="exact")
+    assert sel.order.tolist() == chosen
+    assert sel.scores[1] == pytest.approx(np.linalg.norm(X[chosen[1]] - X[first]), rel=1e-4)
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_prefixes_of_the_order_are_the_selections_at_smaller_budgets(name, mode):
+    X, _ = blobs(k=5, per=120, dim=6)  # 600 seeds > the fast sample, so fast mode really samples
+    fn = STRATEGIES[name]
+    params = {"sample_size": 200, "picks_per_round": 7} if name in ("js", "fisher", "hybrid") else {}
+    if name in ("js", "hybrid"):
+        params["n_clusters"] = 5
+    full = fn(X, 40, mode=mode, seed=3, **params)
+    for b in (1, 7, 13, 39):
+        small = fn(X, b, mode=mode, seed=3, **params)
+        assert small.order.tolist() == full.order[:b].tolist()
+        np.testing.assert_allclose(small.scores, full.scores[:b], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_same_seed_same_order_and_every_pick_distinct(name):
+    X, _ = blobs(k=5, per=100, dim=6, seed=7)
+    a, b = STRATEGIES[name](X, 30, seed=11), STRATEGIES[name](X, 30, seed=11)
+    assert a.order.tolist() == b.order.tolist()
+    assert len(set(a.order.tolist())) == 30
+    assert a.order.dtype == np.int64 and a.scores.dtype == np.float32 and a.scores.shape == (30,)
+
+
+def test_random_changes_with_the_seed():
+    X = np.zeros((100, 2), np.float32) + np.arange(100, dtype=np.float32)[:, None]
+    assert random(X, 10, seed=0).order.tolist() != random(X, 10, seed=1).order.tolist()
+
+
+def test_kcenter_never_picks_a_copy_of_a_labelled_seed_while_others_remain():
+    X = np.random.default_rng(8).standard_normal((50, 4)).astype(np.float32)
+    labelled_rows = np.arange(0, 50, 5)
+    order = kcenter(X, 40, labelled=X[labelled_rows], mode="exact").order
+    assert not set(order.tolist()) & set(labelled_rows.tolist())
+
+
+def test_fisher_selects_around_labelled_seeds():
+    # The pool spans e1 and e2; the labelled seeds already cover e1, so the informative direction left is e2.
+    X = np.array([[1.0, 0.0]] * 5 + [[0.0, 0.9]] * 1 + [[0.7, 0.0]] * 3, np.float32)
+    X += np.random.default_rng(0).normal(scale=1e-3, size=X.shape).astype(np.float32)
+    assert fisher(X, 1, mode="exact").order[0] < 5  # alone, the largest norm wins
+    labelled = np.array([[1.0, 0.0]] * 20, np.float32)
+    assert fisher(X, 1, labelled=labelled, mode="exact").order[0] == 5
+
+
+def test_js_selects_around_labelled_seeds():
+    X, labels = blobs(k=4, per=30)
+    labelled = X[labels == 0][:10]
+    order = js(X, 3, labelled=labelled, n_clusters=4, tau=0.5, mode="exact").order
+    assert 0 not in labels[order]
+    assert sorted(labels[order]) == [1, 2, 3]
+
+
+def test_hybrid_weight_one_is_js_and_zero_is_fisher():
+    from revdial.selection.strategies import hybrid
+
+    X, _ = blobs(k=5, per=40, dim=6)
+    X *= np.random.default_rng(0).uniform(0.5, 1.5, size=(len(X), 1)).astype(np.float32)
+    assert (
+        hybrid(X, 12, weight=1.0, n_clusters=5, mode="exact").order.tolist()
+        == js(X, 12, n_clusters=5, mode="exact").order.tolist()
+    )
+    assert hybrid(X, 12, weight=0.0, mode="exact").order.tolist() == fisher(X, 12, mode="exact").order.tolist()
