@@ -1,0 +1,38 @@
+"""The one text rendering of a seed: selection features embed it and generation prompts quote it."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+def _fmt_rating(rating: float, rating_max: float | None) -> str:
+    value = f"{rating:g}"
+    return f"{value}/{rating_max:g}" if rating_max else value
+
+
+def render_seed(row: Mapping[str, Any], rating_max: float | None = 5.0, max_list: int = 5) -> str:
+    """Item, metadata, the user's review and rating, their history and the item's neighbours; empty parts omitted.
+
+    `row` needs the seed columns title, year, metadata_text, review_text, rating, history_liked, history_disliked,
+    neighbor_titles (missing keys count as empty). Lists are cut to `max_list` names to keep the text short.
+    """
+    title = row.get("title") or ""
+    year = row.get("year")
+    lines = [f"Item: {title} ({year})" if year else f"Item: {title}"]
+    if row.get("metadata_text"):
+        lines.append(f"About: {row['metadata_text']}")
+    rating = row.get("rating")
+    has_rating = rating is not None and rating == rating
+    review = (row.get("review_text") or "").strip()
+    if review and has_rating:
+        lines.append(f"User review (rating {_fmt_rating(float(rating), rating_max)}): {review}")
+    elif review:
+        lines.append(f"User review: {review}")
+    elif has_rating:
+        lines.append(f"User rating: {_fmt_rating(float(rating), rating_max)}")
+    for key, label in (("history_liked", "User also liked"), ("history_disliked", "User disliked"),
+                       ("neighbor_titles", "Often liked together with")):
+        names = list(row.get(key) or [])[:max_list]
+        if names:
+            lines.append(f"{label}: " + "; ".join(names))
+    return "\n".join(lines)

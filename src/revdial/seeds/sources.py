@@ -1,0 +1,415 @@
+"""Source configs (the `domain` + `source` sections of a pipeline YAML) and loading their tables.
+
+A source has up to three tables, each a Hub dataset id or local files (csv/tsv, jsonl/json, parquet; gzipped or not)
+read with `datasets.load_dataset`, plus a mapping from the source's column names to revdial's roles:
+
+- `reviews`      user_id, item_id, text, rating, timestamp, review_id, review_title
+- `items`        item_id, title, year (+ any metadata columns)
+- `interactions` user_id, item_id, rating, timestamp
+
+A preset (`movielens`, `amazon-reviews-2023`, `redial-catalogue`) is a named mapping plus parsing hints; anything the
+YAML gives overrides it.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import gzip
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from revdial.paths import DATA_DIR
+from revdial.seeds.errors import SeedSourceError
+
+ROLES = {
+    "reviews": ("user_id", "item_id", "text", "rating", "timestamp", "review_id", "review_title"),
+    "items": ("item_id", "title", "year"),
+    "interactions": ("user_id", "item_id", "rating", "timestamp"),
+}
+REQUIRED = {"reviews": ("item_id", "text"), "items": ("item_id", "title"), "interactions": ("user_id", "item_id")}
+ID_ROLES = ("user_id", "item_id", "review_id")
+KEY = "__key__"  # the item id of a `keyed_object` JSON table ({"id": {...}, ...})
+
+
+class TextClean(BaseModel):
+    """Boilerplate to strip from review text, line by line (scraped reviews carry names, dates, vote buttons)."""
+
+    model_config = ConfigDict(extra="forbid")
+    drop_leading_lines: int = 0
+    drop_line_patterns: list[str] = Field(default_factory=list)
+
+
+class TableConfig(BaseModel):
+    """One table: where it is, how to read it, and which of its columns play which role."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str | None = None  # local file (or glob); relative to the YAML's folder, `pkg://` = src/revdial/data/
+    hub: str | None = None  # a Hub dataset id, read with load_dataset(hub, name=..., split=...)
+    name: str | None = None  # Hub config name
+    revision: str | None = None
+    data_files: str | list[str] | None = None  # files inside the Hub repo
+    split: str = "train"
+    format: Literal["csv", "json", "parquet"] | None = None  # inferred from the file name when omitted
+    layout: Literal["rows", "keyed_object"] = "rows"  # keyed_object: one JSON object {item_id: {field: value}}
+    read: dict[str, Any] = Field(default_factory=dict)  # extra load_dataset kwargs (sep, encoding, column_names...)
+    columns: dict[str, str] = Field(default_factory=dict)  # role -> source column
+    metadata: list[str] | None = None  # metadata columns to keep (items and joins); None = every unmapped column
+    text_exclude: list[str] = Field(default_factory=list)  # metadata kept in metadata_json but not in the text (ids)
+    list_separators: dict[str, str] = Field(default_factory=dict)  # column -> separator ("genres": "|")
+    flag_columns: dict[str, list[str]] = Field(default_factory=dict)  # new list column <- 0/1 columns
+    null_values: list[str] = Field(default_factory=list)  # metadata values meaning "nothing" ("(no genres listed)")
+    title_has_year: bool = False  # "Heat (1995)" -> title "Heat", year 1995
+    title_article_suffix: bool = False  # "American President, The" -> "The American President"
+    item_key: Literal["id", "title"] = "id"  # reviews/interactions: does item_id hold the item's id or its title?
+    group_text: str | None = None  # join the texts of one (user, item) with this separator (e.g. one tag per row)
+    text_prefix: str = ""  # put before each review text ("tags: ")
+    text_clean: TextClean = Field(default_factory=TextClean)
+    join: list[TableConfig] = Field(default_factory=list)  # items only: more metadata tables joined on item_id
+
+
+class NeighborsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    k: int = 10
+    min_common: int = 1  # a neighbour needs at least this many users who liked both items
+
+
+class SourceConfig(BaseModel):
+    """The `source` section."""
+
+    model_config = ConfigDict(extra="forbid")
+    preset: str | None = None
+    dir: str | None = None  # folder holding a preset's files (their default names are resolved inside it)
+    tables: dict[Literal["reviews", "items", "interactions"], TableConfig] = Field(default_factory=dict)
+    seeds_from: list[Literal["reviews", "ratings", "items"]] = Field(default_factory=lambda: ["reviews"])
+    rating_max: float = 5.0
+    liked_min_rating: float = 4.0
+    disliked_max_rating: float = 2.0
+    history_size: int = 10
+    neighbors: NeighborsConfig = Field(default_factory=NeighborsConfig)
+    max_review_chars: int = 2000  # longer reviews are cut at a word boundary (counted in the summary)
+    limit_rows: int | None = None  # read only the first N rows of every table (quick tries)
+
+
+class SeedsConfig(BaseModel):
+    """What seed building reads from a pipeline YAML: `name`, `domain` and `source`; `base_dir` resolves paths."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: str = "seeds"
+    domain: str
+    source: SourceConfig
+    base_dir: Path = Path(".")
+
+
+# --- presets ---------------------------------------------------------------------------------------------------
+PRESETS: dict[str, dict[str, Any]] = {
+    # GroupLens MovieLens (ml-latest-small, ml-25m, ...): tags are the review text, ratings the interactions.
+    "movielens": {
+        "seeds_from": ["reviews", "ratings"],
+        "rating_max": 5.0,
+        "liked_min_rating": 4.0,
+        "disliked_max_rating": 2.5,
+        "tables": {
+            "reviews": {
+                "path": "tags.csv*",
+                "columns": {"user_id": "userId", "item_id": "movieId", "text": "tag", "timestamp": "timestamp"},
+                "group_text": ", ",
+                "text_prefix": "tags: ",
+            },
+            "items": {
+                "path": "movies.csv*",
+                "columns": {"item_id": "movieId", "title": "title"},
+                "metadata": ["genres"],
+                "list_separators": {"genres": "|"},
+                "null_values": ["(no genres listed)"],
+                "title_has_year": True,
+                "title_article_suffix": True,
+                "join": [{"path": "links.csv*", "columns": {"item_id": "movieId"}, "metadata": ["imdbId", "tmdbId"],
+                          "text_exclude": ["imdbId", "tmdbId"]}],
+            },
+            "interactions": {
+                "path": "ratings.csv*",
+                "columns": {"user_id": "userId", "item_id": "movieId", "rating": "rating", "timestamp": "timestamp"},
+            },
+        },
+    },
+    # McAuley-Lab Amazon Reviews 2023 (raw_review_<cat> / raw_meta_<cat>, jsonl or parquet).
+    "amazon-reviews-2023": {
+        "seeds_from": ["reviews"],
+        "rating_max": 5.0,
+        "tables": {
+            "reviews": {
+                "columns": {
+                    "user_id": "user_id", "item_id": "parent_asin", "text": "text", "rating": "rating",
+                    "timestamp": "timestamp", "review_title": "title",
+                },
+            },
+            "items": {
+                "columns": {"item_id": "parent_asin", "title": "title"},
+                "metadata": [
+                    "main_category", "categories", "description", "features", "details", "average_rating",
+                ],
+            },
+        },
+    },
+    # ReDial's movie list (movies_with_mentions.csv) joined with iEvaLM's id2info.json (genre, plot, people).
+    "redial-catalogue": {
+        "seeds_from": ["items"],
+        "tables": {
+            "items": {
+                "path": "movies_with_mentions.csv",
+                "columns": {"item_id": "movieId", "title": "movieName"},
+                "metadata": ["nbMentions"],
+                "text_exclude": ["nbMentions"],
+                "title_has_year": True,
+                "join": [
+                    {
+                        "path": "id2info.json*",
+                        "layout": "keyed_object",
+                        "format": "json",
+                        "columns": {"item_id": KEY},
+                        "metadata": ["genre", "director", "star", "writer", "plot", "imdb_id"],
+                        "text_exclude": ["imdb_id"],
+                    }
+                ],
+            },
+        },
+    },
+}
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """`override` wins; dicts merge key by key, lists of dicts merge element by element."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
+    if isinstance(base, list) and isinstance(override, list) and all(isinstance(x, dict) for x in base + override):
+        return [deep_merge(b, o) for b, o in zip(base, override)] + copy.deepcopy(
+            override[len(base):] if len(override) > len(base) else base[len(override):]
+        )
+    return copy.deepcopy(override)
+
+
+def load_seeds_config(path: str | Path | dict, base_dir: str | Path | None = None) -> SeedsConfig:
+    """Read the `name`, `domain` and `source` sections of a pipeline YAML (other sections are ignored)."""
+    if isinstance(path, dict):
+        raw, base = path, Path(base_dir or ".")
+        label = "<config dict>"
+    else:
+        path = Path(path)
+        label = str(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise SeedSourceError(label, f"cannot read the config: {exc}") from exc
+        base = Path(base_dir) if base_dir else path.resolve().parent
+    if "source" not in raw or "domain" not in raw:
+        raise SeedSourceError(label, "a seeds config needs a `domain` and a `source` section")
+    source = dict(raw["source"] or {})
+    preset = source.get("preset")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise SeedSourceError(label, f"unknown preset '{preset}'; presets are: {', '.join(PRESETS)}")
+        source = deep_merge(PRESETS[preset], source)
+    try:
+        return SeedsConfig(name=raw.get("name", "seeds"), domain=raw["domain"], source=source, base_dir=base)
+    except ValueError as exc:
+        raise SeedSourceError(label, f"invalid `source` section: {exc}") from exc
+
+
+# --- reading tables ---------------------------------------------------------------------------------------------
+def resolve_path(path: str, config: SeedsConfig) -> str:
+    """`pkg://x` -> src/revdial/data/x; relative paths -> the preset `dir` or the YAML's folder."""
+    if path.startswith("pkg://"):
+        return str(DATA_DIR / path[len("pkg://"):])
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        return str(candidate)
+    base = config.base_dir
+    if config.source.dir:
+        base = Path(config.source.dir) if Path(config.source.dir).is_absolute() else base / config.source.dir
+    return str(base / candidate)
+
+
+def _format_of(file: str) -> str:
+    name = file.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".zst").removesuffix(".xz")
+    for suffix, fmt in ((".csv", "csv"), (".tsv", "csv"), (".txt", "csv"), (".jsonl", "json"), (".json", "json"),
+                        (".parquet", "parquet")):
+        if name.endswith(suffix):
+            return fmt
+    return "csv"
+
+
+def _open_text_lines(file: str):
+    opener = gzip.open if file.endswith(".gz") else open
+    return opener(file, "rb")
+
+
+def _find_undecodable_row(file: str, encoding: str) -> tuple[int, str] | None:
+    """(1-based line number, error) of the first line that does not decode, or None."""
+    try:
+        with _open_text_lines(file) as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    line.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    return number, str(exc)
+    except OSError:
+        return None
+    return None
+
+
+def _exception_chain(exc: BaseException):
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def load_table(table: TableConfig, config: SeedsConfig, role: str) -> tuple[pd.DataFrame, str]:
+    """Read one table through `datasets.load_dataset` into pandas; returns (frame, label used in errors/summary)."""
+    import datasets
+
+    if table.hub:
+        label = f"{table.hub}[{table.split}]"
+        kwargs: dict[str, Any] = {"split": table.split, **table.read}
+        if table.name:
+            kwargs["name"] = table.name
+        if table.revision:
+            kwargs["revision"] = table.revision
+        if table.data_files:
+            kwargs["data_files"] = table.data_files
+        try:
+            dataset = datasets.load_dataset(table.hub, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - any loader failure is reported with the table's name
+            raise SeedSourceError(label, f"cannot load the {role} table from the Hub: {type(exc).__name__}: {exc}") from exc
+        frame = dataset.to_pandas()
+    elif table.path:
+        pattern = resolve_path(table.path, config)
+        files = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
+        if not files:
+            raise SeedSourceError(pattern, f"no file matches the {role} table's path '{table.path}'")
+        label = Path(files[0]).name if len(files) == 1 else f"{Path(files[0]).name} (+{len(files) - 1} files)"
+        for file in files:
+            if not Path(file).is_file():
+                raise SeedSourceError(Path(file).name, f"the {role} table's file does not exist: {file}")
+        if table.layout == "keyed_object":
+            frame = _load_keyed_object(files[0], label, role)
+        else:
+            frame = _load_rows(files, table, label, role)
+    else:
+        raise SeedSourceError(f"<{role}>", f"the {role} table needs a `path` or a `hub` id")
+    if table_limit := config.source.limit_rows:
+        frame = frame.iloc[:table_limit]
+    if len(frame) == 0:
+        raise SeedSourceError(label, f"the {role} table is empty (0 rows)")
+    return frame.reset_index(drop=True), label
+
+
+def _load_rows(files: list[str], table: TableConfig, label: str, role: str) -> pd.DataFrame:
+    import datasets
+
+    fmt = table.format or _format_of(files[0])
+    kwargs = dict(table.read)
+    if fmt == "csv":
+        if files[0].lower().removesuffix(".gz").endswith(".tsv"):
+            kwargs.setdefault("sep", "\t")
+        # ids stay strings ("007" must not become 7); pandas would otherwise guess per chunk
+        names = kwargs.get("column_names") or kwargs.get("names")
+        converters = {}
+        for role_name, column in table.columns.items():
+            if role_name in ID_ROLES and (names is None or column in names):
+                converters[column] = str
+        if converters:
+            kwargs.setdefault("converters", converters)
+        kwargs.setdefault("keep_default_na", False)  # an id "NA" is an id; empty cells still read as ""
+    try:
+        dataset = datasets.load_dataset(fmt, data_files=files, split="train", **kwargs)
+    except Exception as exc:  # noqa: BLE001 - turned into a SeedSourceError naming the file
+        encoding = kwargs.get("encoding") or "utf-8"
+        if any(isinstance(e, UnicodeDecodeError) for e in _exception_chain(exc)) or "codec" in str(exc):
+            for file in files:
+                bad = _find_undecodable_row(file, encoding)
+                if bad:
+                    line, detail = bad
+                    raise SeedSourceError(
+                        Path(file).name,
+                        f"not valid {encoding} text ({detail}); set `read: {{encoding: ...}}` for this table",
+                        row=line,
+                    ) from exc
+        cause = next((e for e in _exception_chain(exc) if e is not exc), exc)
+        raise SeedSourceError(
+            label, f"cannot read the {role} table as {fmt}: {type(cause).__name__}: {cause}"
+        ) from exc
+    return dataset.to_pandas()
+
+
+def _load_keyed_object(file: str, label: str, role: str) -> pd.DataFrame:
+    """{id: {field: value}} JSON (iEvaLM's id2info.json): datasets would read it as one row with an id per column."""
+    try:
+        with (gzip.open(file, "rt", encoding="utf-8") if file.endswith(".gz") else open(file, encoding="utf-8")) as f:
+            data = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SeedSourceError(label, f"cannot read the {role} table as a JSON object: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SeedSourceError(label, f"layout keyed_object needs a JSON object, found {type(data).__name__}")
+    return pd.DataFrame([{KEY: str(key), **(value if isinstance(value, dict) else {"value": value})}
+                         for key, value in data.items()])
+
+
+def check_columns(frame: pd.DataFrame, table: TableConfig, label: str, role: str) -> None:
+    """Every mapped column exists; the roles a table cannot do without are mapped."""
+    for needed in REQUIRED[role] if role in REQUIRED else ("item_id",):
+        if needed not in table.columns:
+            raise SeedSourceError(label, f"the {role} table maps no column to the role '{needed}' (`columns:`)")
+    available = [str(c) for c in frame.columns]
+    for role_name, column in table.columns.items():
+        if role_name not in ROLES.get(role, ROLES["items"]):
+            raise SeedSourceError(
+                label, f"unknown role '{role_name}' for the {role} table; roles are: {', '.join(ROLES[role])}"
+            )
+        if column not in frame.columns:
+            raise SeedSourceError(
+                label, f"column '{column}' (mapped from role '{role_name}') not found; columns are: "
+                + ", ".join(available)
+            )
+    for column in [*(table.metadata or []), *table.list_separators, *(c for cs in table.flag_columns.values()
+                                                                      for c in cs)]:
+        if column not in frame.columns:
+            raise SeedSourceError(
+                label, f"column '{column}' (a metadata column) not found; columns are: " + ", ".join(available)
+            )
+
+
+YEAR_IN_TITLE = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$")
+ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El|Los|Las)$")
+
+
+def clean_title(raw: str, table: TableConfig) -> tuple[str, int | None]:
+    """Whitespace squeezed; a trailing "(1995)" split off and ", The" moved to the front when the table says so."""
+    title = " ".join(str(raw).split())
+    year = None
+    if table.title_has_year:
+        match = YEAR_IN_TITLE.match(title)
+        if match and match.group("title"):
+            title, year = match.group("title"), int(match.group("year"))
+    if table.title_article_suffix:
+        match = ARTICLE_SUFFIX.match(title)
+        if match:
+            title = f"{match.group('article')} {match.group('rest')}".replace("L' ", "L'")
+    return title, year
+
+
+def is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and value != value:
+        return True
+    return isinstance(value, str) and value.strip() == ""
