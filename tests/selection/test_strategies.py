@@ -45,7 +45,9 @@ def test_js_first_pick_is_the_max_entropy_seed_and_scores_are_the_divergences():
     assert sel.order[0] == int(np.argmax(entropy(P)))
     assert sel.scores[0] == pytest.approx(entropy(P).max(), rel=1e-5)
     m = P[sel.order[:3]].mean(0)
-    assert sel.order[3] == int(np.argmax(np.where(np.isin(np.arange(len(X)), sel.order[:3]), -1, js_divergence(P, m))))
+    assert sel.order[3] == int(
+        np.argmax(np.where(np.isin(np.arange(len(X)), sel.order[:3]), -1, js_divergence(P, m)))
+    )
 
 
 def test_js_divergence_matches_the_hand_computed_value():
@@ -161,4 +163,6 @@ def test_hybrid_weight_one_is_js_and_zero_is_fisher():
         hybrid(X, 12, weight=1.0, n_clusters=5, mode="exact").order.tolist()
         == js(X, 12, n_clusters=5, mode="exact").order.tolist()
     )
-    assert hybrid(X, 12, weight=0.0, mode="exact").order.tolist() == fisher(X, 12, mode="exact").order.tolist()
+    assert (
+        hybrid(X, 12, weight=0.0, mode="exact").order.tolist() == fisher(X, 12, mode="exact").order.tolist()
+    )

@@ -5,7 +5,7 @@ Each returns a `Selection(order, scores)`; `order[:b]` is the selection at budge
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from revdial.selection.strategies.base import Selection, SelectionInputError
 from revdial.selection.strategies.fisher import fisher
@@ -29,4 +29,6 @@ def get_strategy(name: str) -> Callable[..., Selection]:
     try:
         return STRATEGIES[name]
     except KeyError:
-        raise SelectionInputError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}") from None
+        raise SelectionInputError(
+            f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}"
+        ) from None

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Callable, NamedTuple, Protocol
+from collections.abc import Callable
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -45,7 +46,11 @@ def check_features(X: np.ndarray, what: str = "pool", dim: int | None = None) ->
         rows = np.flatnonzero(bad)
         raise SelectionInputError(
             f"{what} features: {rows.size} row(s) contain NaN or inf, first at row {int(rows[0])}"
-            + (f" (also rows {', '.join(map(str, rows[1:6]))}{'...' if rows.size > 6 else ''})" if rows.size > 1 else "")
+            + (
+                f" (also rows {', '.join(map(str, rows[1:6]))}{'...' if rows.size > 6 else ''})"
+                if rows.size > 1
+                else ""
+            )
         )
     return np.ascontiguousarray(X, dtype=np.float32)
 
@@ -61,7 +66,7 @@ def distinct_rows(X: np.ndarray, block: int = 65536) -> tuple[np.ndarray, np.nda
     keys = np.empty(n)
     for s in range(0, n, block):
         keys[s : s + block] = X[s : s + block].astype(np.float64) @ r
-    _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     if (counts == 1).all():
         return np.arange(n), np.zeros(0, np.int64)
     is_copy = np.zeros(n, bool)
@@ -102,7 +107,9 @@ def strategy(fn: Callable[..., Selection]) -> Callable[..., Selection]:
             raise SelectionInputError(f"mode must be 'fast' or 'exact', got {mode!r}")
         budget = int(budget)
         if budget > n:
-            warnings.warn(f"budget {budget} exceeds the pool of {n} seeds: ranking the whole pool", stacklevel=2)
+            warnings.warn(
+                f"budget {budget} exceeds the pool of {n} seeds: ranking the whole pool", stacklevel=2
+            )
             budget = n
         if labelled is not None:
             labelled = check_features(labelled, "labelled", dim=X.shape[1])

@@ -10,7 +10,9 @@ from revdial.selection.strategies.base import Progress, Selection, greedy_rounds
 def logdet_gain(X: np.ndarray, selected: np.ndarray, lam: float = 1.0) -> float:
     """log det(I + Σ_{s∈selected} x_s x_sᵀ / λ): the objective without its constant d·log λ (float64)."""
     V = X[np.asarray(selected)].astype(np.float64) / np.sqrt(lam)
-    G = V @ V.T if V.shape[0] <= V.shape[1] else V.T @ V  # det(I_d + VᵀV) = det(I_b + VVᵀ): use the smaller side
+    G = (
+        V @ V.T if V.shape[0] <= V.shape[1] else V.T @ V
+    )  # det(I_d + VᵀV) = det(I_b + VVᵀ): use the smaller side
     return float(np.linalg.slogdet(np.eye(G.shape[0]) + G)[1])
 
 
@@ -30,7 +32,7 @@ class FisherState:
             L = labelled.astype(np.float64)
             self.Ainv = np.linalg.inv(lam * np.eye(d) + L.T @ L)
 
-    def round(self, cand: np.ndarray, Xc: np.ndarray) -> "FisherRound":
+    def round(self, cand: np.ndarray, Xc: np.ndarray) -> FisherRound:
         return FisherRound(self, Xc)
 
     def add(self, x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -78,6 +80,12 @@ def fisher(
     """
     state = FisherState(X.shape[1], lam, labelled)
     return greedy_rounds(
-        X, budget, state.round, rng=np.random.default_rng(seed), mode=mode, picks_per_round=picks_per_round,
-        sample_size=sample_size, progress=progress,
+        X,
+        budget,
+        state.round,
+        rng=np.random.default_rng(seed),
+        mode=mode,
+        picks_per_round=picks_per_round,
+        sample_size=sample_size,
+        progress=progress,
     )

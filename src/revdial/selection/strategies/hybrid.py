@@ -6,7 +6,7 @@ import numpy as np
 
 from revdial.selection.strategies.base import Progress, Selection, greedy_rounds, strategy
 from revdial.selection.strategies.fisher import FisherRound, FisherState
-from revdial.selection.strategies.js import JSRound, JSState, js_state
+from revdial.selection.strategies.js import JSRound, js_state
 
 
 def _unit(g: np.ndarray) -> np.ndarray:
@@ -58,6 +58,12 @@ def hybrid(
         return HybridRound(jstate.round(cand, Xc), fstate.round(cand, Xc), weight)
 
     return greedy_rounds(
-        X, budget, start, rng=np.random.default_rng(seed), mode=mode, picks_per_round=picks_per_round,
-        sample_size=sample_size, progress=progress,
+        X,
+        budget,
+        start,
+        rng=np.random.default_rng(seed),
+        mode=mode,
+        picks_per_round=picks_per_round,
+        sample_size=sample_size,
+        progress=progress,
     )

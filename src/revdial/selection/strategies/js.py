@@ -55,9 +55,12 @@ class JSState:
         self.centroids, self.tau = centroids, tau
         self.count, self.mean = 0, np.zeros(centroids.shape[0], np.float64)
         if labelled is not None:
-            self.count, self.mean = labelled.shape[0], soft_assign(labelled, centroids, tau).mean(0).astype(np.float64)
+            self.count, self.mean = (
+                labelled.shape[0],
+                soft_assign(labelled, centroids, tau).mean(0).astype(np.float64),
+            )
 
-    def round(self, cand: np.ndarray, Xc: np.ndarray) -> "JSRound":
+    def round(self, cand: np.ndarray, Xc: np.ndarray) -> JSRound:
         return JSRound(self, soft_assign(Xc, self.centroids, self.tau))
 
     def add(self, p: np.ndarray) -> None:
@@ -87,7 +90,9 @@ def js_state(X, budget, labelled, seed, n_clusters, tau) -> JSState:
     if k < 1:
         raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
     if k > X.shape[0]:
-        warnings.warn(f"n_clusters={k} exceeds the {X.shape[0]} distinct seeds: using {X.shape[0]}", stacklevel=3)
+        warnings.warn(
+            f"n_clusters={k} exceeds the {X.shape[0]} distinct seeds: using {X.shape[0]}", stacklevel=3
+        )
         k = X.shape[0]
     return JSState(kmeans_centroids(X, k, seed), tau, labelled)
 
@@ -120,6 +125,12 @@ def js(
     """
     state = js_state(X, budget, labelled, seed, n_clusters, tau)
     return greedy_rounds(
-        X, budget, state.round, rng=np.random.default_rng(seed), mode=mode, picks_per_round=picks_per_round,
-        sample_size=sample_size, progress=progress,
+        X,
+        budget,
+        state.round,
+        rng=np.random.default_rng(seed),
+        mode=mode,
+        picks_per_round=picks_per_round,
+        sample_size=sample_size,
+        progress=progress,
     )
