@@ -1,0 +1,106 @@
+"""Features: sentence embeddings and student-LM hidden states, cached so a rerun encodes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from revdial.selection import features as F
+from revdial.selection.features import FeatureSpecError, compute_features
+
+TEXTS = [
+    "A heist thriller set in Los Angeles.",
+    "A gentle animated film about toys.",
+    "A heist thriller set in Los Angeles.",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer Llama with MiniLM's tokenizer: the shape of the student model, no download."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from revdial.paths import minilm_path
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tok = AutoTokenizer.from_pretrained(minilm_path())
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def count_encoded(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = F.Encoder.encode
+
+    def spy(self, texts, **kw):
+        calls.append(len(texts))
+        return real(self, texts, **kw)
+
+    monkeypatch.setattr(F.Encoder, "encode", spy)
+    return calls
+
+
+def test_minilm_features_are_unit_384d_and_a_rerun_encodes_nothing(tmp_path, monkeypatch):
+    calls = count_encoded(monkeypatch)
+    X = compute_features(TEXTS, "minilm", cache_dir=tmp_path, progress=False)
+    assert X.shape == (3, 384) and X.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(X[0], X[2])
+    assert sum(calls) == 2  # the repeated text is encoded once
+    again = compute_features(list(reversed(TEXTS)) + [TEXTS[1]], "minilm", cache_dir=tmp_path, progress=False)
+    assert sum(calls) == 2
+    np.testing.assert_array_equal(again[0], X[2])
+    assert not np.allclose(X[0], X[1])  # different texts, different vectors
+
+
+def test_lm_features_are_mean_pooled_last_hidden_states(tiny_lm, tmp_path):
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    X = compute_features(TEXTS[:2], f"lm:{tiny_lm}", cache_dir=tmp_path, progress=False, batch_size=2)
+    assert X.shape == (2, 32)
+    tok, model = AutoTokenizer.from_pretrained(tiny_lm), AutoModel.from_pretrained(tiny_lm).eval()
+    with torch.no_grad():
+        h = model(**tok(TEXTS[1], return_tensors="pt")).last_hidden_state[0].mean(0)
+    np.testing.assert_allclose(
+        X[1], (h / h.norm()).numpy(), atol=1e-5
+    )  # padding in the batch changes nothing
+
+
+def test_cache_is_keyed_by_model(tiny_lm, tmp_path):
+    compute_features(TEXTS[:1], f"lm:{tiny_lm}", cache_dir=tmp_path, progress=False)
+    compute_features(TEXTS[:1], "minilm", cache_dir=tmp_path, progress=False)
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert (
+        len(folders) == 2 and folders[0].startswith("lm-") and folders[1].startswith("st-all-MiniLM-L6-v2-")
+    )
+
+
+@pytest.mark.parametrize("spec", ["bert", "lm:", "xx:/tmp"])
+def test_a_bad_spec_is_an_error(spec):
+    with pytest.raises(FeatureSpecError, match="expected 'minilm', 'st:PATH' or 'lm:PATH'"):
+        compute_features(["x"], spec)
+
+
+def test_a_folder_without_a_model_is_an_error(tmp_path):
+    with pytest.raises(FeatureSpecError, match="has no config.json"):
+        compute_features(["x"], f"lm:{tmp_path}")
+
+
+def test_a_non_text_row_is_an_error_naming_the_row(tmp_path):
+    with pytest.raises(TypeError, match="row 1 is NoneType"):
+        compute_features(["x", None], "minilm", cache_dir=tmp_path)
