@@ -1,0 +1,274 @@
+"""distilabel steps around the pure curation functions (pii.py, grounding.py, filters.py).
+
+They shape the synthesis pipeline's columns: ScrubPII -> (generation) -> GroundRecommendations -> CurateRows, then
+three leaves: FormatSFT (config `default`), CollectRejects (config `rejects`) and KeepCandidates (config
+`candidates`, every generated row with its verdict, for audits and the run summary). No step drops a row before
+CurateRows has given it a verdict, so every selected seed ends up kept or rejected.
+"""
+
+# No `from __future__ import annotations`: distilabel finds a step's input by its `StepInput` annotation object.
+import json
+from typing import TYPE_CHECKING, Any
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.steps import GlobalStep, Step, StepInput
+from pydantic import Field, PrivateAttr
+
+from revdial.curation.filters import check_length, duplicate_of, leaks_title, missing_target
+from revdial.curation.grounding import Catalogue
+from revdial.curation.pii import scrub_pii
+from revdial.generation.prompts import render
+from revdial.seeds.render import render_seed
+
+if TYPE_CHECKING:
+    from distilabel.typing import StepOutput
+
+# Columns of the `default` config (the synthesis output contract in BRIEF.md).
+SFT_COLUMNS = (
+    "messages", "prompt", "completion", "target_item_id", "target_title", "recommended_item_ids",
+    "recommended_titles", "hallucinated_titles", "style", "seed_id", "selection_strategy", "selection_rank",
+    "generator_model", "request", "seed_text",
+)
+REJECT_COLUMNS = ("seed_id", "selection_rank", "stage", "reason", "detail")
+# Large or internal columns the `candidates` audit config does not need.
+_CANDIDATE_DROP = ("features", "text", "metadata_json")
+
+
+class ScrubPII(Step):
+    """Remove e-mails, URLs, phones, handles and reviewer names from the review before any prompt sees it, and
+    render the prompt's `seed_text` from the scrubbed (and length-capped) review."""
+
+    max_review_chars: RuntimeParameter[int] = Field(
+        default=700, description="Reviews are cut to this many characters (prompt size on small models)."
+    )
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["review_text"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["review_text", "seed_text", "pii_removed"]
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        rows = []
+        for row in inputs:
+            review, counts = scrub_pii(row.get("review_text") or "")
+            if len(review) > self.max_review_chars:
+                review = review[: self.max_review_chars].rsplit(" ", 1)[0] + " ..."
+            row = {key: value for key, value in row.items() if key != "features"}  # 384 floats per row, unused
+            row["review_text"] = review
+            row["seed_text"] = render_seed(row)
+            row["pii_removed"] = int(sum(counts.values()))
+            rows.append(row)
+        yield rows
+
+
+class GroundRecommendations(Step):
+    """Match every recommended title to a catalogue item; unmatched titles are hallucinations."""
+
+    catalogue_path: RuntimeParameter[str] = Field(default=None, description="catalogue.parquet of the seeds.")
+    threshold: RuntimeParameter[float] = Field(default=88.0, description="rapidfuzz score (0-100) to accept a match.")
+
+    _catalogue: Catalogue | None = PrivateAttr(default=None)
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["parsed_titles", "parsed_reasons"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["recommended_item_ids", "recommended_titles", "recommended_reasons", "hallucinated_titles"]
+
+    def load(self) -> None:
+        super().load()
+        if not self.catalogue_path:
+            raise ValueError(f"{self.name}: runtime parameter `catalogue_path` is required")
+        self._catalogue = Catalogue.from_parquet(self.catalogue_path, threshold=self.threshold)
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        assert self._catalogue is not None
+        rows = []
+        for row in inputs:
+            titles = list(row.get("parsed_titles") or [])
+            reasons = list(row.get("parsed_reasons") or [])
+            ids, names, why, unmatched = [], [], [], []
+            for title, match, reason in zip(titles, self._catalogue.match_many(titles), reasons + [""] * len(titles)):
+                if match is None:
+                    unmatched.append(title)
+                elif match.item_id not in ids:  # two spellings of one item keep the first rank
+                    ids.append(match.item_id)
+                    names.append(match.title)
+                    why.append(reason)
+            rows.append({**row, "recommended_item_ids": ids, "recommended_titles": names,
+                         "recommended_reasons": why, "hallucinated_titles": unmatched})
+        yield rows
+
+
+class CurateRows(GlobalStep):
+    """Give every generated row a verdict (kept, or rejected with stage, reason and detail) and mark the seeds that
+    kept nothing. Global because dedup compares requests across the whole run and seeds span batches."""
+
+    on_hallucination: RuntimeParameter[str] = Field(
+        default="drop", description="drop: remove unmatched titles from the list | reject: reject the row"
+    )
+    min_request_chars: RuntimeParameter[int] = Field(default=15)
+    max_request_chars: RuntimeParameter[int] = Field(default=1000)
+    min_request_words: RuntimeParameter[int] = Field(default=4)
+    reject_leaks: RuntimeParameter[bool] = Field(default=True, description="Reject requests naming the target.")
+    require_target: RuntimeParameter[bool] = Field(default=True, description="Reject lists without the target.")
+    dedup: RuntimeParameter[bool] = Field(default=True, description="Reject near-duplicate requests.")
+    dedup_threshold: RuntimeParameter[float] = Field(default=0.8, description="MinHash Jaccard threshold.")
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["seed_id", "item_id", "title", "request", "recommended_item_ids", "hallucinated_titles"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["reject_stage", "reject_reason", "reject_detail", "seed_kept"]
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        if self.on_hallucination not in ("drop", "reject"):
+            raise ValueError(f"curation.on_hallucination must be 'drop' or 'reject', not {self.on_hallucination!r}")
+        verdicts = [self._verdict(row) for row in inputs]
+        if self.dedup:
+            alive = [i for i, verdict in enumerate(verdicts) if verdict is None]
+            duplicates = duplicate_of([inputs[i]["request"] for i in alive], threshold=self.dedup_threshold)
+            for position, earlier in zip(alive, duplicates):
+                if earlier is not None:
+                    verdicts[position] = ("dedup", "duplicate", f"near-duplicate of seed {inputs[alive[earlier]]['seed_id']}")
+        kept_seeds = {row["seed_id"] for row, verdict in zip(inputs, verdicts) if verdict is None}
+        rows = []
+        for row, verdict in zip(inputs, verdicts):
+            stage, reason, detail = verdict or (None, None, None)
+            rows.append({**row, "reject_stage": stage, "reject_reason": reason, "reject_detail": detail,
+                         "seed_kept": row["seed_id"] in kept_seeds})
+        yield rows
+
+    def _verdict(self, row: dict[str, Any]) -> tuple[str, str, str] | None:
+        skip = row.get("skip_reason")
+        if skip:
+            reason, _, detail = skip.partition(": ")
+            return ("generation", reason, detail or skip)
+        request = row.get("request")
+        if not request:
+            return ("request_generation", "empty", _raw(row, "generate_request"))
+        length = check_length(request, min_chars=self.min_request_chars, max_chars=self.max_request_chars,
+                              min_words=self.min_request_words)
+        if length:
+            return ("filters", length, f"request: {request[:200]}")
+        if self.reject_leaks and leaks_title(request, row["title"]):
+            return ("filters", "leak", f"request names {row['title']!r}: {request[:200]}")
+        if not row.get("conversation") or row.get("parsed_titles") is None:
+            return ("generation", "empty", "no conversation to answer (a turn failed)")
+        if not row.get("parsed_titles"):
+            raw = _raw(row, "recommend_items")
+            return ("recommendation_generation", "empty" if not raw else "unparseable", raw)
+        hallucinated = list(row.get("hallucinated_titles") or [])
+        if hallucinated and self.on_hallucination == "reject":
+            return ("grounding", "hallucination", "; ".join(hallucinated)[:300])
+        if not row.get("recommended_item_ids"):
+            return ("grounding", "no_grounded_titles", "; ".join(hallucinated)[:300])
+        if self.require_target and missing_target(row["recommended_item_ids"], row["item_id"]):
+            return ("filters", "missing_target", f"target {row['title']!r} not in {row.get('recommended_titles')}")
+        return None
+
+
+class FormatSFT(Step):
+    """Kept rows as TRL conversational rows: `messages`, and the same dialogue as `prompt` + `completion`."""
+
+    item_noun: RuntimeParameter[str] = Field(default="movie")
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["reject_reason", "conversation", "recommended_titles", "recommended_item_ids"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return list(SFT_COLUMNS)
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        system = {"role": "system", "content": render("crs_system", item_noun=self.item_noun)}
+        rows = []
+        for row in inputs:
+            if row.get("reject_reason"):
+                continue
+            answer = {"role": "assistant", "content": sft_answer(row)}
+            prompt = [system, *[{"role": t["role"], "content": t["content"]} for t in row["conversation"]]]
+            rows.append({
+                "messages": [*prompt, answer],
+                "prompt": prompt,
+                "completion": [answer],
+                "target_item_id": str(row["item_id"]),
+                "target_title": row["title"],
+                "recommended_item_ids": list(row["recommended_item_ids"]),
+                "recommended_titles": list(row["recommended_titles"]),
+                "hallucinated_titles": list(row.get("hallucinated_titles") or []),
+                "style": row["style"],
+                "seed_id": row["seed_id"],
+                "selection_strategy": row.get("selection_strategy") or "",
+                "selection_rank": int(row.get("selection_rank", -1)),
+                "generator_model": row.get("model_name") or "",
+                "request": row["request"],
+                "seed_text": row["seed_text"],
+            })
+        yield rows
+
+
+def sft_answer(row: dict[str, Any]) -> str:
+    """The assistant turn: the grounded list with catalogue titles and the model's reasons, in one clean format
+    (weak generators write lists in many shapes; the trained CRS should learn one)."""
+    reasons = list(row.get("recommended_reasons") or []) + [""] * len(row["recommended_titles"])
+    items = []
+    for title, reason in zip(row["recommended_titles"], reasons):
+        items.append({"title": title, "year": None, "reason": reason})
+    return render("answer", items=items)
+
+
+class CollectRejects(GlobalStep):
+    """One row per selected seed that kept nothing: the reason of its first rejected request (global, so that all
+    rows of a seed are seen together)."""
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["seed_id", "seed_kept", "reject_stage", "reject_reason", "reject_detail"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return list(REJECT_COLUMNS)
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        seen: set[str] = set()
+        rows = []
+        for row in inputs:
+            if row["seed_kept"] or row["seed_id"] in seen:
+                continue
+            seen.add(row["seed_id"])
+            rows.append({
+                "seed_id": row["seed_id"],
+                "selection_rank": int(row.get("selection_rank", -1)),
+                "stage": row["reject_stage"],
+                "reason": row["reject_reason"],
+                "detail": (row.get("reject_detail") or "")[:500],
+            })
+        yield rows
+
+
+class KeepCandidates(Step):
+    """Every generated row with its verdict (the audit trail behind summary.json), minus bulky columns."""
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["seed_id", "reject_reason"]
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        yield [{k: v for k, v in row.items() if k not in _CANDIDATE_DROP} for row in inputs]
+
+
+def _raw(row: dict[str, Any], step_name: str) -> str:
+    """The raw LLM output a step kept in distilabel_metadata, trimmed, for a reject's `detail`."""
+    raw = (row.get("distilabel_metadata") or {}).get(f"raw_output_{step_name}")
+    if raw is None:
+        return "no output (the LLM call failed)"
+    return json.dumps(raw)[:300] if raw.strip() else ""

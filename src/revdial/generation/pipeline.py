@@ -1,0 +1,129 @@
+"""The one synthesis Pipeline: seeds -> features -> selection -> top-B -> PII scrub -> request generation ->
+(extra turns) -> recommendation generation -> grounding -> curation -> SFT rows | rejects | candidates.
+
+`build_pipeline(plan)` only wires steps; every setting comes from the plan (made from the YAML by run.py) and is
+stored on the steps, so distilabel's saved pipeline.yaml re-runs the same pipeline with
+`distilabel pipeline run --config OUT/pipeline.yaml`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from distilabel.models.llms.base import LLM
+from distilabel.pipeline import Pipeline
+
+from revdial.curation.steps import (
+    CollectRejects,
+    CurateRows,
+    FormatSFT,
+    GroundRecommendations,
+    KeepCandidates,
+    ScrubPII,
+)
+from revdial.generation.tasks import ContinueDialogue, GenerateRequest, PlanRequests, RecommendItems
+
+# Leaf step names are the Distiset config names (the synthesis output contract).
+DEFAULT_CONFIG, REJECTS_CONFIG, CANDIDATES_CONFIG = "default", "rejects", "candidates"
+
+
+@dataclass
+class SynthesisPlan:
+    """Everything a run needs, resolved: paths absolute, overrides applied, the LLM built."""
+
+    name: str
+    seeds_dir: str
+    catalogue_path: str
+    llm: LLM
+    # selection
+    strategy: str = "js"
+    budget: int = 8
+    features: str = "minilm"
+    selection_mode: str = "fast"
+    selection_params: dict[str, Any] = field(default_factory=dict)
+    selection_seed: int = 0
+    labelled_seed_ids: list[str] | None = None
+    # generation
+    item_noun: str = "movie"
+    styles: list[str] = field(default_factory=lambda: ["mood", "similar_to", "attributes", "negative", "occasion"])
+    k: int = 1
+    n_turns: int = 1
+    n_recommendations: int = 3
+    structured: bool = True
+    max_total_tokens: int = 0
+    rng_seed: int = 0
+    batch_size: int = 8
+    replicas: int = 1
+    ledger_path: str | None = None
+    # curation
+    grounding_threshold: float = 88.0
+    on_hallucination: str = "drop"
+    dedup: bool = True
+    dedup_threshold: float = 0.8
+    min_request_chars: int = 15
+    max_request_chars: int = 1000
+    min_request_words: int = 4
+    reject_leaks: bool = True
+    require_target: bool = True
+    max_review_chars: int = 700
+    cache_dir: str | None = None
+
+
+def selection_steps(plan: SynthesisPlan) -> tuple[Any, Any]:
+    """seeds -> features -> selection -> top-B, from the seeds and selection stages; (first step, last step)."""
+    from revdial.seeds.steps import LoadSeeds
+    from revdial.selection.steps import ComputeFeatures, KeepTopB, SelectSeeds
+
+    seeds = LoadSeeds(name="load_seeds", seeds_dir=plan.seeds_dir, batch_size=256)
+    features = ComputeFeatures(name="compute_features", spec=plan.features, input_batch_size=256)
+    select_kwargs: dict[str, Any] = {}
+    if plan.labelled_seed_ids:
+        select_kwargs["labelled_seed_ids"] = list(plan.labelled_seed_ids)
+    select = SelectSeeds(
+        name="select_seeds", strategy=plan.strategy, budget=plan.budget, mode=plan.selection_mode,
+        seed=plan.selection_seed, params=dict(plan.selection_params), **select_kwargs,
+    )
+    top_b = KeepTopB(name="keep_top_b", budget=plan.budget)
+    seeds >> features >> select >> top_b
+    return seeds, top_b
+
+
+def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tuple[Any, Any]] = selection_steps) -> Pipeline:
+    """The synthesis Pipeline; `upstream` makes the seeds-to-top-B part (a parameter so that tests of the
+    generation half can start from a handful of fixed rows)."""
+    with Pipeline(name=plan.name, description="revdial dialogue synthesis", cache_dir=plan.cache_dir) as pipeline:
+        _, top_b = upstream(plan)
+        scrub = ScrubPII(name="scrub_pii", max_review_chars=plan.max_review_chars)
+        fan_out = PlanRequests(name="plan_requests", k=plan.k, styles=list(plan.styles), rng_seed=plan.rng_seed)
+        common = {
+            "llm": plan.llm, "item_noun": plan.item_noun, "max_total_tokens": plan.max_total_tokens,
+            "ledger_path": plan.ledger_path, "input_batch_size": plan.batch_size,
+            "resources": {"replicas": plan.replicas},
+        }
+        requests = GenerateRequest(name="generate_request", **common)
+        chain = top_b >> scrub >> fan_out >> requests
+        # Multi-turn: before the final answer, the recommender asks and the seeker replies, n_turns - 1 times.
+        for turn in range(1, plan.n_turns):
+            ask = ContinueDialogue(name=f"recommender_turn_{turn}", speaker="assistant", **common)
+            reply = ContinueDialogue(name=f"seeker_turn_{turn}", speaker="user", **common)
+            chain = chain >> ask >> reply
+        recommend = RecommendItems(
+            name="recommend_items", n_recommendations=plan.n_recommendations, structured=plan.structured, **common
+        )
+        ground = GroundRecommendations(
+            name="ground_recommendations", catalogue_path=plan.catalogue_path, threshold=plan.grounding_threshold
+        )
+        curate = CurateRows(
+            name="curate_rows", on_hallucination=plan.on_hallucination, dedup=plan.dedup,
+            dedup_threshold=plan.dedup_threshold, min_request_chars=plan.min_request_chars,
+            max_request_chars=plan.max_request_chars, min_request_words=plan.min_request_words,
+            reject_leaks=plan.reject_leaks, require_target=plan.require_target,
+        )
+        chain >> recommend >> ground >> curate
+        curate >> [
+            FormatSFT(name=DEFAULT_CONFIG, item_noun=plan.item_noun),
+            CollectRejects(name=REJECTS_CONFIG),
+            KeepCandidates(name=CANDIDATES_CONFIG),
+        ]
+    return pipeline

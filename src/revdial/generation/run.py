@@ -1,0 +1,274 @@
+"""`revdial synthesize`: read a pipeline YAML, build the seeds, run the synthesis Pipeline, save the Distiset with
+its summary and funnel plot.
+
+    revdial synthesize --config pipelines/movies-sample.yaml [--budget B] [--strategy S] [--out DIR] [--ray]
+
+Python: `synthesize(config, budget=..., strategy=..., out=..., features=..., labelled_seed_ids=...) -> OUT`.
+Re-running the same command after an interruption (Ctrl-C, kill -9) resumes from distilabel's cache
+(DISTILABEL_CACHE_DIR, default OUT/.cache): finished batches, and so finished LLM calls, are not repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from revdial.paths import DATA_DIR
+
+
+class SynthesisConfigError(ValueError):
+    """A `generation:`, `curation:` or `output:` section that cannot be used; the message names the key."""
+
+
+class AccountingError(RuntimeError):
+    """Selected seeds != kept + rejected: a seed was lost, which is a bug."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenerationConfig(_Section):
+    llm: dict[str, Any] = Field(default_factory=lambda: {"backend": "embedded"})
+    styles: list[str] = Field(default_factory=lambda: ["mood", "similar_to", "attributes", "negative", "occasion"])
+    k: int = Field(default=1, ge=1, description="requests per seed")
+    n_turns: int = Field(default=1, ge=1, description="1 = request -> list (the paper); n > 1 adds n-1 exchanges")
+    n_recommendations: int = Field(default=3, ge=1)
+    structured: bool = True
+    max_total_tokens: int = Field(default=0, ge=0, description="0 = no cap")
+    rng_seed: int = 0
+    item_noun: str = "movie"
+    batch_size: int = Field(default=8, ge=1)
+    replicas: int = Field(default=1, ge=1)
+
+
+class DedupConfig(_Section):
+    enabled: bool = True
+    threshold: float = Field(default=0.8, gt=0, le=1)
+
+
+class FiltersConfig(_Section):
+    min_request_chars: int = 15
+    max_request_chars: int = 1000
+    min_request_words: int = 4
+    reject_leaks: bool = True
+    require_target: bool = True
+
+
+class CurationConfig(_Section):
+    grounding_threshold: float = Field(default=88.0, ge=0, le=100)
+    on_hallucination: str = Field(default="drop", pattern="^(drop|reject)$")
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    filters: FiltersConfig = Field(default_factory=FiltersConfig)
+    max_review_chars: int = 700
+
+
+class SelectionSection(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    strategy: str = "js"
+    budget: int = 8
+    features: str = "minilm"
+    mode: str = "fast"
+    seed: int = 0
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def load_config(config: Path | str | dict) -> tuple[dict[str, Any], Path, str]:
+    """(raw mapping, folder relative paths resolve against, label for messages)."""
+    if isinstance(config, dict):
+        return dict(config), Path.cwd(), "<config dict>"
+    path = Path(config)
+    if not path.exists():
+        raise SynthesisConfigError(f"{path}: config file not found")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise SynthesisConfigError(f"{path}: expected a mapping at the top level")
+    return raw, path.resolve().parent, str(path)
+
+
+def resolve_path(value: str | Path, base: Path) -> Path:
+    text = str(value)
+    if text.startswith("pkg://"):
+        return DATA_DIR / text[len("pkg://"):]
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else (base / path)
+
+
+def _section(model: type[BaseModel], raw: dict[str, Any], key: str, label: str) -> Any:
+    try:
+        return model(**(raw.get(key) or {}))
+    except ValueError as error:
+        raise SynthesisConfigError(f"{label}: invalid `{key}` section: {error}") from error
+
+
+def redact(value: Any) -> Any:
+    """A config echo safe to write: values under keys that look secret are replaced (`api_key_env` is a NAME)."""
+    if isinstance(value, dict):
+        return {
+            k: ("<redacted>" if _is_secret_key(k) else redact(v)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _is_secret_key(key: str) -> bool:
+    lowered = str(key).lower()
+    return lowered != "api_key_env" and any(word in lowered for word in ("key", "token", "secret", "password"))
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def prepare_seeds(raw: dict[str, Any], base: Path, work_dir: Path, label: str) -> Path:
+    """Build (or reuse) the seeds directory for the config's `source` section; keyed by the section's content."""
+    from revdial.seeds.build import build_seeds, save_seeds
+    from revdial.seeds.sources import load_seeds_config
+
+    if "source" not in raw:
+        raise SynthesisConfigError(f"{label}: no `source` section (what the seeds are made from)")
+    seeds_dir = work_dir / f"seeds-{_hash({'name': raw.get('name'), 'domain': raw.get('domain'), 'source': raw['source'], 'base': str(base)})}"
+    if (seeds_dir / "catalogue.parquet").exists() and (seeds_dir / "dataset_info.json").exists():
+        return seeds_dir
+    build = build_seeds(load_seeds_config(raw, base_dir=base))
+    partial = seeds_dir.with_suffix(".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    save_seeds(build, partial)
+    shutil.rmtree(seeds_dir, ignore_errors=True)
+    partial.rename(seeds_dir)
+    return seeds_dir
+
+
+def make_plan(
+    config: Path | str | dict,
+    *,
+    budget: int | None = None,
+    strategy: str | None = None,
+    out: Path | str | None = None,
+    features: str | None = None,
+    labelled_seed_ids: list[str] | None = None,
+    seeds_dir: Path | None = None,
+) -> tuple[Any, dict[str, Any], Path]:
+    """(SynthesisPlan, redacted config echo, OUT) from a config and the command-line overrides."""
+    from revdial.generation.llms import build_llm
+    from revdial.generation.pipeline import SynthesisPlan
+
+    raw, base, label = load_config(config)
+    generation = _section(GenerationConfig, raw, "generation", label)
+    curation = _section(CurationConfig, raw, "curation", label)
+    selection = _section(SelectionSection, raw, "selection", label)
+    if budget is not None:
+        selection.budget = budget
+    if strategy is not None:
+        selection.strategy = strategy
+    if features is not None:
+        selection.features = features
+    if selection.budget < 1:
+        raise SynthesisConfigError(f"{label}: selection.budget must be >= 1, got {selection.budget}")
+    output = raw.get("output") or {}
+    out_dir = Path(out) if out is not None else resolve_path(output.get("dir", f"runs/{raw.get('name', 'synthesis')}"), Path.cwd())
+    out_dir = out_dir.resolve()
+    work_dir = out_dir / ".work"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    seeds_dir = seeds_dir or prepare_seeds(raw, base, work_dir, label)
+
+    echo = redact({
+        "name": raw.get("name"), "domain": raw.get("domain"), "selection": selection.model_dump(),
+        "generation": generation.model_dump(), "curation": curation.model_dump(), "output": {"dir": str(out_dir)},
+        "labelled_seed_ids": len(labelled_seed_ids or []),
+    })
+    llm = build_llm(generation.llm, structured=generation.structured)
+    plan = SynthesisPlan(
+        name=str(raw.get("name") or "synthesis"),
+        seeds_dir=str(seeds_dir),
+        catalogue_path=str(seeds_dir / "catalogue.parquet"),
+        llm=llm,
+        strategy=selection.strategy, budget=selection.budget, features=selection.features,
+        selection_mode=selection.mode, selection_params=dict(selection.params), selection_seed=selection.seed,
+        labelled_seed_ids=list(labelled_seed_ids) if labelled_seed_ids else None,
+        item_noun=generation.item_noun, styles=list(generation.styles), k=generation.k, n_turns=generation.n_turns,
+        n_recommendations=generation.n_recommendations, structured=generation.structured,
+        max_total_tokens=generation.max_total_tokens, rng_seed=generation.rng_seed,
+        batch_size=generation.batch_size, replicas=generation.replicas,
+        # One ledger per distinct run setup, so a resumed run continues its count and a new setup starts at 0.
+        ledger_path=str(work_dir / f"tokens-{_hash(echo)}.json"),
+        grounding_threshold=curation.grounding_threshold, on_hallucination=curation.on_hallucination,
+        dedup=curation.dedup.enabled, dedup_threshold=curation.dedup.threshold,
+        max_review_chars=curation.max_review_chars, **curation.filters.model_dump(),
+        cache_dir=os.environ.get("DISTILABEL_CACHE_DIR") or str(out_dir / ".cache"),
+    )
+    return plan, echo, out_dir
+
+
+def synthesize(
+    config: Path | str | dict,
+    *,
+    budget: int | None = None,
+    strategy: str | None = None,
+    out: Path | str | None = None,
+    features: str | None = None,
+    labelled_seed_ids: list[str] | None = None,
+    ray: bool = False,
+    quiet: bool = False,
+) -> Path:
+    """Run the synthesis pipeline for a config; returns OUT (a saved Distiset with summary.json and funnel.png)."""
+    started = time.perf_counter()
+    plan, echo, out_dir = make_plan(
+        config, budget=budget, strategy=strategy, out=out, features=features, labelled_seed_ids=labelled_seed_ids
+    )
+    return run_plan(plan, echo, out_dir, started=started, ray=ray, quiet=quiet)
+
+
+def run_plan(
+    plan: Any,
+    echo: dict[str, Any],
+    out_dir: Path,
+    *,
+    started: float | None = None,
+    ray: bool = False,
+    quiet: bool = False,
+    upstream: Any = None,
+) -> Path:
+    """Build and run the Pipeline of a plan, save the Distiset, summary.json, funnel.png and pipeline.yaml."""
+    from revdial.generation.pipeline import build_pipeline
+    from revdial.generation.summary import build_summary, complete_distiset, plot_funnel, print_summary
+
+    started = time.perf_counter() if started is None else started
+    pipeline = build_pipeline(plan) if upstream is None else build_pipeline(plan, upstream)
+    if ray:
+        pipeline = pipeline.ray()
+    distiset = pipeline.run(use_cache=True)
+    if getattr(pipeline, "_stop_called", False):
+        raise KeyboardInterrupt(f"synthesis interrupted; re-run the same command to resume from {plan.cache_dir}")
+    distiset = complete_distiset(distiset)
+    for name in ("default", "rejects", "candidates"):
+        shutil.rmtree(out_dir / name, ignore_errors=True)
+    # One shard per split: datasets cannot reload an empty split saved with zero shards.
+    distiset.save_to_disk(out_dir, num_shards={"train": 1}, save_card=False, save_pipeline_config=True, save_pipeline_log=True)
+    configs_dir = out_dir / "distiset_configs"
+    for filename in ("pipeline.yaml", "pipeline.log"):
+        if (configs_dir / filename).exists():
+            shutil.copyfile(configs_dir / filename, out_dir / filename)
+    summary = build_summary(distiset, plan, echo, wall_time_s=time.perf_counter() - started)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    plot_funnel(summary, out_dir / "funnel.png")
+    if not quiet:
+        print_summary(summary, out_dir)
+    accounting = summary["accounting"]
+    if not accounting["ok"]:
+        raise AccountingError(f"{out_dir}: selected seeds != kept + rejected: {accounting}")
+    return out_dir
+
+
+def synthesize_command(config: Path, budget: int | None, strategy: str | None, out: Path | None, ray: bool) -> None:
+    """The `revdial synthesize` command body."""
+    synthesize(config, budget=budget, strategy=strategy, out=out, ray=ray)

@@ -1,0 +1,297 @@
+"""distilabel Tasks that write the dialogues: a user request per (seed, style), optional extra turns, and the
+recommendation answer. Prompts are templates/*.jinja; parsing is parsing.py.
+
+Rows that cannot be generated (an earlier stage failed, or the token budget is spent) pass through without an
+LLM call, carrying `skip_reason`, so that the curation steps can account for every selected seed.
+"""
+
+# No `from __future__ import annotations`: distilabel finds a step's input by its `StepInput` annotation object.
+import fcntl
+import json
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.steps import Step, StepInput
+from distilabel.steps.tasks import Task
+from pydantic import Field
+
+from revdial.generation.parsing import parse_recommendations, parse_request
+from revdial.generation.prompts import STYLES, render, sample_styles
+
+if TYPE_CHECKING:
+    from distilabel.typing import ChatType, StepOutput
+
+TOKEN_BUDGET_REASON = "token_budget_exhausted"
+
+# The JSON schema the recommendation answer follows where the backend can enforce it (llama.cpp grammars,
+# vLLM guided decoding, OpenAI json mode); parsing accepts the same shape from backends that cannot.
+RECOMMENDATIONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "recommendations": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 10,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "title": {"type": "string", "maxLength": 100},
+                    "reason": {"type": "string", "maxLength": 200},
+                },
+                "required": ["title", "reason"],
+            },
+        }
+    },
+    "required": ["recommendations"],
+}
+
+
+class TokenLedger:
+    """Tokens spent by every LLM task of one run, shared across distilabel's worker processes through a file.
+
+    distilabel runs each step in its own process, so a cap on the run's total tokens needs shared state; a small
+    JSON file under an exclusive lock is enough at one update per batch.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def spent(self) -> int:
+        try:
+            return int(json.loads(self.path.read_text()).get("tokens", 0))
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def add(self, tokens: int) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            try:
+                total = int(json.loads(handle.read() or "{}").get("tokens", 0))
+            except ValueError:
+                total = 0
+            total += tokens
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"tokens": total}))
+            handle.flush()
+            os.fsync(handle.fileno())
+        return total
+
+
+class PlanRequests(Step):
+    """Fan each seed out into k rows, one per request, each with a style sampled by a seeded RNG."""
+
+    k: RuntimeParameter[int] = Field(default=1, description="Requests generated per seed.")
+    styles: RuntimeParameter[list[str]] = Field(default=list(STYLES), description="Request styles to sample from.")
+    rng_seed: RuntimeParameter[int] = Field(default=0, description="Seed of the style sampler.")
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["seed_id"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["style", "request_index"]
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        rows = []
+        for row in inputs:
+            for index, style in enumerate(sample_styles(row["seed_id"], self.k, self.styles, self.rng_seed)):
+                rows.append({**row, "style": style, "request_index": index})
+        yield rows
+
+
+class _DialogueTask(Task):
+    """Shared behaviour: domain wording, the token cap, and skipping rows that an earlier stage already lost."""
+
+    item_noun: RuntimeParameter[str] = Field(default="movie", description="What is recommended, in prompts.")
+    max_total_tokens: RuntimeParameter[int] = Field(
+        default=0, description="Stop calling the LLM once the run has used this many tokens (0: no cap)."
+    )
+    ledger_path: RuntimeParameter[str] = Field(
+        default=None, description="File shared by all tasks of the run that counts the tokens spent."
+    )
+
+    def _can_generate(self, row: dict[str, Any]) -> bool:
+        return not row.get("skip_reason")
+
+    def _budget_spent(self) -> bool:
+        if not self.max_total_tokens or not self.ledger_path:
+            return False
+        return TokenLedger(self.ledger_path).spent() >= self.max_total_tokens
+
+    def _skipped(self, row: dict[str, Any], reason: str | None) -> dict[str, Any]:
+        out = {**row, **{name: None for name in self.outputs if name != "model_name"}}
+        out["model_name"] = self.llm.model_name
+        out["skip_reason"] = reason or row.get("skip_reason")
+        return out
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        live = [row for row in inputs if self._can_generate(row)]
+        budget_spent = bool(live) and self._budget_spent()
+        generated: list[dict[str, Any]] = []
+        if live and not budget_spent:
+            generated = self._generate(live)
+            if self.ledger_path:
+                TokenLedger(self.ledger_path).add(sum(_row_tokens(row, self.name) for row in generated))
+        by_position = iter(generated)
+        rows = []
+        for row in inputs:
+            if not self._can_generate(row):
+                out = self._skipped(row, None)
+            elif budget_spent:
+                out = self._skipped(row, TOKEN_BUDGET_REASON)
+            else:
+                out = next(by_position)
+                out.setdefault("skip_reason", None)
+            # Running totals per row, in plain columns: distilabel drops its metadata column from the Distiset.
+            tokens_in, tokens_out = _row_tokens(out, self.name, split=True)
+            out["tokens_in"] = int(row.get("tokens_in") or 0) + tokens_in
+            out["tokens_out"] = int(row.get("tokens_out") or 0) + tokens_out
+            rows.append(out)
+        yield rows
+
+
+    def _generate(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One LLM call for the batch; if it fails after the client's retries, row by row, so that one bad
+        request costs one row (rejected as `llm_error`) rather than the whole batch."""
+        try:
+            return [out for batch in super().process(rows) for out in batch]
+        except Exception as batch_error:  # noqa: BLE001 - any backend error; recorded per row below
+            self._logger.warning(f"{self.name}: batch of {len(rows)} failed ({batch_error!r}); retrying row by row")
+        outputs = []
+        for row in rows:
+            try:
+                outputs.extend(out for batch in super().process([row]) for out in batch)
+            except Exception as error:  # noqa: BLE001
+                outputs.append(self._skipped(row, f"llm_error: {type(error).__name__}"))
+        return outputs
+
+
+class GenerateRequest(_DialogueTask):
+    """Write the user's opening request for a seed in a given style, without naming the seed item."""
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["seed_text", "title", "style", "history_liked", "history_disliked"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["request", "conversation", "model_name"]
+
+    def _can_generate(self, row: dict[str, Any]) -> bool:
+        return super()._can_generate(row) and bool(row.get("seed_text"))
+
+    def format_input(self, input: dict[str, Any]) -> "ChatType":
+        variables = {
+            "item_noun": self.item_noun,
+            # Small models copy what they see: the request prompt never shows the target's title.
+            "seed_text": mask_title(input["seed_text"], input["title"], f"this {self.item_noun}"),
+            "title": input["title"],
+            "history_liked": list(input.get("history_liked") or []),
+            "history_disliked": list(input.get("history_disliked") or []),
+        }
+        instruction = render(f"style_{input['style']}", **variables)
+        return [
+            {"role": "system", "content": render("request_system", item_noun=self.item_noun)},
+            {"role": "user", "content": render("request", style_instruction=instruction, **variables)},
+        ]
+
+    def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
+        request = parse_request(output)
+        return {"request": request or None, "conversation": [{"role": "user", "content": request}] if request else None}
+
+
+class ContinueDialogue(_DialogueTask):
+    """Multi-turn mode: add one turn, either the recommender's clarifying question or the seeker's reply."""
+
+    speaker: RuntimeParameter[str] = Field(default="assistant", description="assistant (question) | user (reply)")
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["conversation", "seed_text", "title"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["conversation", "model_name"]
+
+    def _can_generate(self, row: dict[str, Any]) -> bool:
+        return super()._can_generate(row) and bool(row.get("conversation"))
+
+    def format_input(self, input: dict[str, Any]) -> "ChatType":
+        conversation = list(input["conversation"])
+        template = "recommender_question" if self.speaker == "assistant" else "seeker_turn"
+        prompt = render(
+            template, item_noun=self.item_noun, conversation=conversation,
+            seed_text=mask_title(input["seed_text"], input["title"], f"this {self.item_noun}"),
+        )
+        return [{"role": "user", "content": prompt}]
+
+    def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
+        turn = parse_request(output)
+        if not turn or input is None:
+            return {"conversation": None}
+        return {"conversation": [*input["conversation"], {"role": self.speaker, "content": turn}]}
+
+
+class RecommendItems(_DialogueTask):
+    """Answer the conversation with a ranked list; the seed item is the answer to include, neighbours are offered."""
+
+    n_recommendations: RuntimeParameter[int] = Field(default=3, description="Titles asked for per answer.")
+    structured: RuntimeParameter[bool] = Field(
+        default=False, description="Ask for JSON (enforced by the backend where it can) instead of a numbered list."
+    )
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["conversation", "title", "year", "neighbor_titles"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["recommended_raw", "parsed_titles", "parsed_reasons", "model_name"]
+
+    def _can_generate(self, row: dict[str, Any]) -> bool:
+        return super()._can_generate(row) and bool(row.get("conversation"))
+
+    def format_input(self, input: dict[str, Any]) -> "ChatType":
+        target = f"{input['title']} ({input['year']})" if input.get("year") else input["title"]
+        prompt = render(
+            "recommend", item_noun=self.item_noun, conversation=list(input["conversation"]), target=target,
+            candidates=list(input.get("neighbor_titles") or [])[: max(self.n_recommendations * 2, 4)],
+            n_recommendations=self.n_recommendations, structured=self.structured,
+        )
+        return [
+            {"role": "system", "content": render("recommend_system", item_noun=self.item_noun)},
+            {"role": "user", "content": prompt},
+        ]
+
+    def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
+        items = parse_recommendations(output, max_items=max(self.n_recommendations * 2, 5))
+        return {
+            "recommended_raw": output,
+            "parsed_titles": [item.display for item in items],
+            "parsed_reasons": [item.reason for item in items],
+        }
+
+
+def mask_title(text: str, title: str, replacement: str) -> str:
+    """`text` with every occurrence of `title` (case-insensitive, with a following "(Year)") replaced."""
+    if not title or len(title) < 2:
+        return text
+    pattern = re.compile(rf"(?<!\w){re.escape(title)}(?:\s*\(\d{{4}}\))?(?!\w)", re.IGNORECASE)
+    return pattern.sub(replacement, text)
+
+
+def _row_tokens(row: dict[str, Any], step_name: str, split: bool = False) -> Any:
+    """Tokens this step's LLM call used for a row (from distilabel's statistics); (in, out) when `split`."""
+    stats = (row.get("distilabel_metadata") or {}).get(f"statistics_{step_name}") or {}
+    counts = []
+    for key in ("input_tokens", "output_tokens"):
+        value = stats.get(key) or 0
+        counts.append(int(sum(value)) if isinstance(value, list) else int(value))
+    return tuple(counts) if split else sum(counts)

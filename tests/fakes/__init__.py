@@ -1,0 +1,1 @@
+"""Deterministic stand-ins for LLM backends: a distilabel LLM and a loopback OpenAI-compatible server."""
