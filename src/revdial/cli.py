@@ -73,11 +73,13 @@ def push(
     directory: Path = typer.Argument(..., help="A Distiset directory written by `revdial synthesize`."),
     repo_id: str = typer.Option(..., "--repo-id", help="OWNER/NAME on the Hub."),
     private: bool = typer.Option(False, "--private"),
+    license: Optional[str] = typer.Option(None, "--license", help="Hub licence id; default: strictest of the sources'."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Pipeline YAML (default: the echo in summary.json)."),
 ) -> None:
     """Push a synthesized dataset (every config, pipeline.yaml, summary, plot) with its dataset card."""
     from revdial.hub.push import push_command
 
-    push_command(directory=directory, repo_id=repo_id, private=private)
+    push_command(directory=directory, repo_id=repo_id, private=private, license=license, config=config)
 
 
 @argilla_app.command("push")

@@ -1,0 +1,589 @@
+"""Dataset and model cards from the Jinja templates in `cards/`, rendered through huggingface_hub's card classes.
+
+The dataset card's numbers come from the saved data itself (rows per config, reject reasons, hallucination rate,
+styles, generator and selection columns), so the card cannot disagree with what is pushed; `summary.json` adds what
+only the run knows (tokens, wall time, the config echo with the sources, selection and generation settings).
+
+    card = render_dataset_card(load_synthesis(OUT), repo_id="me/movies-crs")
+    card.save("README.md")
+
+    card = render_model_card(model_name="movies-crs-smollm2", base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+                             dataset="me/movies-crs", recipe=recipe_dict, lora=lora_dict,
+                             metrics={"redial": {"recall@10": 0.12, "ndcg@10": 0.07}})
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
+
+from revdial.paths import PACKAGE_DIR, REPO_DIR
+
+__all__ = [
+    "PAPER_BIBTEX",
+    "SourceInfo",
+    "SynthesisRun",
+    "card_configs",
+    "eval_results_from_metrics",
+    "load_synthesis",
+    "most_restrictive_license",
+    "redact",
+    "render_dataset_card",
+    "render_model_card",
+    "resolve_sources",
+    "size_category",
+    "templates_dir",
+]
+
+PAPER_BIBTEX = """@misc{surana2025reviews,
+  title         = {From Reviews to Dialogues: Active Synthesis for Zero-Shot LLM-based Conversational Recommender System},
+  author        = {Surana, Rohan and Wu, Junda and Xie, Zhouhang and Xia, Yu and Steck, Harald and Liang, Dawen and
+                   Kallus, Nathan and McAuley, Julian},
+  year          = {2025},
+  eprint        = {2504.15476},
+  archivePrefix = {arXiv},
+  primaryClass  = {cs.IR},
+  url           = {https://arxiv.org/abs/2504.15476}
+}"""
+
+SPLIT_FILE = "{config}/{split}-00000-of-00001.parquet"
+"""Where a config's split lands in the pushed repo; the card's `configs` point `data_files` at it."""
+
+# From least to most restrictive; anything not listed ranks with "other" (its own terms must be read).
+_LICENSE_ORDER = [
+    "cc0-1.0",
+    "pddl",
+    "unlicense",
+    "mit",
+    "bsd-2-clause",
+    "bsd-3-clause",
+    "apache-2.0",
+    "odc-by",
+    "cc-by-3.0",
+    "cc-by-4.0",
+    "odbl",
+    "cc-by-sa-3.0",
+    "cc-by-sa-4.0",
+    "cc-by-nc-4.0",
+    "cc-by-nc-sa-4.0",
+    "cc-by-nd-4.0",
+    "cc-by-nc-nd-4.0",
+    "other",
+    "unknown",
+]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A seed source as the card names it: what it is, where it is, and its licence (a Hub licence id)."""
+
+    name: str
+    license: str
+    url: str | None = None
+    hub_id: str | None = None
+    license_name: str | None = None  # with license "other": a short slug naming the terms
+    license_link: str | None = None  # with license "other": where the terms are
+    id: str | None = None  # short id for the card's source_datasets when there is no hub_id
+
+    @property
+    def source_id(self) -> str:
+        return self.hub_id or self.id or re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+
+_MOVIELENS = SourceInfo(
+    name="MovieLens ml-latest-small (GroupLens)",
+    id="movielens-ml-latest-small",
+    license="other",
+    url="https://grouplens.org/datasets/movielens/",
+    license_name="movielens-terms",
+    license_link="https://files.grouplens.org/datasets/movielens/ml-latest-small-README.html",
+)
+_REDIAL = SourceInfo(
+    name="ReDial (Li et al., 2018)",
+    id="redial",
+    license="cc-by-4.0",
+    url="https://redialdata.github.io/website/",
+)
+_IEVALM = SourceInfo(
+    name="iEvaLM-CRS movie metadata",
+    id="ievalm-crs",
+    license="mit",
+    url="https://github.com/RUCAIBox/iEvaLM-CRS",
+)
+_AMAZON = SourceInfo(
+    name="Amazon Reviews 2023 (McAuley Lab)",
+    license="other",
+    hub_id="McAuley-Lab/Amazon-Reviews-2023",
+    url="https://amazon-reviews-2023.github.io/",
+    license_name="amazon-reviews-2023-terms",
+    license_link="https://amazon-reviews-2023.github.io/",
+)
+# Recognised from a source config's preset or file paths, for runs whose YAML has no `card.sources` list.
+_KNOWN_SOURCES: dict[str, tuple[SourceInfo, ...]] = {
+    "movies_sample": (_REDIAL, _IEVALM, _MOVIELENS),
+    "movielens": (_MOVIELENS,),
+    "redial": (_REDIAL,),
+    "ievalm": (_IEVALM,),
+    "amazon-reviews-2023": (_AMAZON,),
+    "amazon_reviews_2023": (_AMAZON,),
+}
+
+COLUMN_DOCS = {
+    "messages": "The conversation in TRL's conversational format: system, user and assistant turns.",
+    "prompt": "System + user turns (TRL prompt-completion format).",
+    "completion": "The one assistant turn: the recommendation answer.",
+    "target_item_id": "Catalogue id of the seed item: the answer must recommend it.",
+    "target_title": "Title of the seed item.",
+    "recommended_item_ids": "Catalogue ids of the recommended titles that ground in the catalogue, in order.",
+    "recommended_titles": "Recommended titles as the generator wrote them.",
+    "hallucinated_titles": "Recommended titles that match no catalogue item.",
+    "style": "The request style template (mood, similar-to, attributes, negative, occasion).",
+    "seed_id": "Stable id of the seed (item x review x user signal) the row was made from.",
+    "selection_strategy": "Active-selection strategy that picked the seed.",
+    "selection_rank": "0-based rank of the seed in the selection order.",
+    "generator_model": "The LLM that generated the request and the answer.",
+    "request": "The generated user request.",
+    "seed_text": "The rendered seed given to the generator (review text PII-scrubbed).",
+    "stage": "Pipeline stage that rejected the seed.",
+    "reason": "Reject reason code.",
+    "detail": "Human-readable detail of the reject.",
+}
+
+
+class CardError(RuntimeError):
+    """A card cannot be rendered: a missing template, an unreadable Distiset directory."""
+
+
+def templates_dir() -> Path:
+    """`cards/` of the checkout (editable install); a wheel carries a copy in `revdial/hub/cards/` if built so."""
+    for candidate in (REPO_DIR / "cards", PACKAGE_DIR / "hub" / "cards"):
+        if (candidate / "dataset_card.md.j2").exists():
+            return candidate
+    raise CardError(
+        f"card templates not found in {REPO_DIR / 'cards'} or {PACKAGE_DIR / 'hub' / 'cards'}; "
+        "pass template_path= to the render function"
+    )
+
+
+# --- pure helpers -----------------------------------------------------------------------------------------------------
+def most_restrictive_license(licenses: Iterable[str]) -> str:
+    """The most restrictive of Hub licence ids ("cc-by-4.0", "mit", "other", ...); "unknown" when given none."""
+    ranked = [
+        _LICENSE_ORDER.index(x) if x in _LICENSE_ORDER else _LICENSE_ORDER.index("other") for x in licenses
+    ]
+    if not ranked:
+        return "unknown"
+    worst = max(ranked)
+    chosen = [x for x in licenses if (_LICENSE_ORDER.index(x) if x in _LICENSE_ORDER else worst) == worst]
+    return chosen[0] if chosen and chosen[0] in _LICENSE_ORDER else "other"
+
+
+def size_category(n: int) -> str:
+    """The Hub's size_categories bucket for n rows."""
+    if n < 1_000:
+        return "n<1K"
+    bounds = ["1K", "10K", "100K", "1M", "10M", "100M", "1B", "10B", "100B", "1T"]
+    exponent = min(int(math.log10(n)), 12)
+    if exponent >= 12:
+        return "n>1T"
+    return f"{bounds[exponent - 3]}<n<{bounds[exponent - 2]}"
+
+
+def card_configs(configs: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+    """The card's `configs` metadata for {config: [splits]}, pointing at the pushed parquet layout (SPLIT_FILE)."""
+    out = []
+    for name, splits in configs.items():
+        entry: dict[str, Any] = {
+            "config_name": name,
+            "data_files": [{"split": s, "path": SPLIT_FILE.format(config=name, split=s)} for s in splits],
+        }
+        if name == "default":
+            entry["default"] = True
+        out.append(entry)
+    return out
+
+
+def resolve_sources(config: Mapping[str, Any] | None) -> list[SourceInfo]:
+    """Seed sources of a run: the YAML's `card.sources` list if given, else recognised from its `source` section."""
+    config = config or {}
+    listed = (config.get("card") or {}).get("sources")
+    if listed:
+        return [
+            SourceInfo(**{k: v for k, v in s.items() if k in SourceInfo.__dataclass_fields__}) for s in listed
+        ]
+    source = config.get("source") or {}
+    text = json.dumps(source, default=str).lower()
+    found: list[SourceInfo] = []
+    for needle, infos in _KNOWN_SOURCES.items():
+        if needle in text:
+            found.extend(info for info in infos if info not in found)
+    return found
+
+
+def eval_results_from_metrics(
+    metrics: Mapping[str, Mapping[str, float]],
+    *,
+    splits: Mapping[str, str] | None = None,
+) -> list[EvalResult]:
+    """{benchmark: {"recall@10": 0.12, "ndcg@10": 0.07}} -> EvalResults the Hub shows as a `model-index`.
+
+    Benchmarks "redial" and "inspired" get their pretty names and default splits (test / dev).
+    """
+    known = {"redial": ("ReDial", "test"), "inspired": ("INSPIRED", "dev")}
+    results = []
+    for benchmark, values in metrics.items():
+        pretty, split = known.get(benchmark.lower(), (benchmark, "test"))
+        split = (splits or {}).get(benchmark, split)
+        for metric, value in values.items():
+            kind, _, k = metric.lower().partition("@")
+            name = {"recall": "Recall", "ndcg": "NDCG", "mrr": "MRR", "hit": "HitRate"}.get(kind, kind)
+            results.append(
+                EvalResult(
+                    task_type="text-generation",
+                    task_name="Conversational recommendation",
+                    dataset_type=benchmark.lower(),
+                    dataset_name=pretty,
+                    dataset_split=split,
+                    metric_type=metric.lower(),
+                    metric_name=f"{name}@{k}" if k else name,
+                    metric_value=float(value),
+                    metric_args={"k": int(k)} if k.isdigit() else None,
+                )
+            )
+    return results
+
+
+# --- dataset card -----------------------------------------------------------------------------------------------------
+@dataclass
+class SynthesisRun:
+    """A saved synthesis output as the card and the push read it."""
+
+    directory: Path
+    datasets: dict[str, Any]  # config -> DatasetDict
+    summary: dict[str, Any] = field(default_factory=dict)
+    pipeline_yaml: Path | None = None
+    funnel_png: Path | None = None
+
+    @property
+    def configs(self) -> dict[str, list[str]]:
+        return {name: list(dd.keys()) for name, dd in self.datasets.items()}
+
+
+def _find(directory: Path, name: str) -> Path | None:
+    # distilabel keeps its files in distiset_configs/; revdial's summary and plot may sit next to the configs.
+    for candidate in (directory / name, directory / "distiset_configs" / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_synthesis(directory: str | Path) -> SynthesisRun:
+    """Read a `revdial synthesize` output: every config folder (a saved DatasetDict or Dataset), summary, plot, yaml."""
+    from datasets import DatasetDict, load_from_disk
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CardError(f"{directory}: not a directory (expected the output of `revdial synthesize`)")
+    datasets: dict[str, Any] = {}
+    for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
+        if not ((folder / "dataset_dict.json").exists() or (folder / "state.json").exists()):
+            continue
+        loaded = load_from_disk(str(folder))
+        datasets[folder.name] = loaded if isinstance(loaded, DatasetDict) else DatasetDict(train=loaded)
+    if "default" not in datasets:
+        raise CardError(
+            f"{directory}: no 'default' config folder (saved DatasetDict) found; folders: "
+            f"{', '.join(p.name for p in directory.iterdir())}"
+        )
+    summary_path = _find(directory, "summary.json")
+    summary = json.loads(summary_path.read_text()) if summary_path else {}
+    return SynthesisRun(
+        directory=directory,
+        datasets=datasets,
+        summary=summary,
+        pipeline_yaml=_find(directory, "pipeline.yaml"),
+        funnel_png=_find(directory, "funnel.png"),
+    )
+
+
+def _type_name(feature: Any) -> str:
+    from datasets import List, Value
+    from datasets import Sequence as HfSequence
+
+    if isinstance(feature, Value):
+        return feature.dtype
+    if isinstance(feature, (List, HfSequence)):
+        return f"list[{_type_name(feature.feature)}]"
+    if isinstance(feature, list):
+        return f"list[{_type_name(feature[0])}]" if feature else "list"
+    if isinstance(feature, dict):
+        return "{" + ", ".join(f"{k}: {_type_name(v)}" for k, v in feature.items()) + "}"
+    return type(feature).__name__
+
+
+def _run_numbers(run: SynthesisRun) -> dict[str, Any]:
+    """Counts the card states, computed from the rows themselves."""
+    default = run.datasets["default"]
+    train = default["train"] if "train" in default else default[next(iter(default))]
+    kept = len(train)
+    columns = set(train.column_names)
+    numbers: dict[str, Any] = {"kept_rows": kept}
+    kept_seeds = set(train["seed_id"]) if "seed_id" in columns else set()
+    numbers["kept_seeds"] = len(kept_seeds)
+    rejects = run.datasets.get("rejects")
+    reasons: Counter[str] = Counter()
+    rejected_seeds: set[str] = set()
+    if rejects is not None:
+        for split in rejects.values():
+            if "reason" in split.column_names:
+                reasons.update(split["reason"])
+            if "seed_id" in split.column_names:
+                rejected_seeds.update(split["seed_id"])
+    numbers["reject_reasons"] = dict(reasons.most_common())
+    numbers["rejected_seeds"] = len(rejected_seeds - kept_seeds)
+    numbers["selected_seeds"] = len(kept_seeds | rejected_seeds)
+    if {"hallucinated_titles", "recommended_item_ids"} <= columns:
+        hallucinated = sum(len(x) for x in train["hallucinated_titles"])
+        grounded = sum(len(x) for x in train["recommended_item_ids"])
+        numbers["hallucinated_titles"] = hallucinated
+        numbers["grounded_titles"] = grounded
+        numbers["hallucination_rate_kept"] = (
+            hallucinated / (hallucinated + grounded) if hallucinated + grounded else 0.0
+        )
+    for column, key in (
+        ("style", "styles"),
+        ("selection_strategy", "strategies"),
+        ("generator_model", "generators"),
+    ):
+        if column in columns:
+            numbers[key] = dict(Counter(train[column]).most_common())
+    return numbers
+
+
+def _summary_value(summary: Mapping[str, Any], *paths: str) -> Any:
+    for path in paths:
+        node: Any = summary
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None:
+            return node
+    return None
+
+
+def _steps_table(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows in/out per step from the summary, in either {step: {in, out}} or [{name, rows_in, rows_out}] shape."""
+    steps = _summary_value(summary, "steps", "funnel")
+    rows: list[dict[str, Any]] = []
+    if isinstance(steps, Mapping):
+        steps = [{"name": k, **(v if isinstance(v, Mapping) else {"rows_out": v})} for k, v in steps.items()]
+    for step in steps or []:
+        if isinstance(step, Mapping):
+            rows.append(
+                {
+                    "name": step.get("name") or step.get("step"),
+                    "rows_in": step.get("rows_in", step.get("in")),
+                    "rows_out": step.get("rows_out", step.get("out")),
+                }
+            )
+    return rows
+
+
+def render_dataset_card(
+    run: SynthesisRun | str | Path,
+    *,
+    repo_id: str,
+    config: Mapping[str, Any] | None = None,
+    license: str | None = None,
+    pretty_name: str | None = None,
+    language: str | list[str] = "en",
+    distilabel_card: DatasetCard | None = None,
+    template_path: str | Path | None = None,
+) -> DatasetCard:
+    """The dataset card of a synthesis run.
+
+    `config` is the pipeline YAML as a dict (default: the config echo in summary.json). Its `card` section may set
+    `license`, `license_name`, `license_link`, `pretty_name`, `language` and `sources` (list of {name, license, url,
+    hub_id}); otherwise sources are recognised from the `source` section and the licence is the most restrictive of
+    theirs. `license` here overrides all of that. `distilabel_card` (distilabel's own card of the Distiset) is merged
+    under revdial's: its metadata fills what revdial's does not set, its body is appended.
+    """
+    if not isinstance(run, SynthesisRun):
+        run = load_synthesis(run)
+    # The card quotes the config; a key a user put in it must not reach the Hub (push also scans every file).
+    config = redact(dict(config if config is not None else (run.summary.get("config") or {})))
+    card_section = dict(config.get("card") or {})
+    sources = resolve_sources(config)
+    chosen = license or card_section.get("license") or most_restrictive_license([s.license for s in sources])
+    license_name = license_link = None
+    if chosen == "other":
+        license_name = card_section.get("license_name")
+        license_link = card_section.get("license_link")
+        other = [s for s in sources if s.license not in _LICENSE_ORDER[:-2]]
+        if other and not license_name:
+            license_name, license_link = other[0].license_name, other[0].license_link
+
+    numbers = _run_numbers(run)
+    domain = config.get("domain") or _summary_value(run.summary, "domain") or "items"
+    total_rows = sum(len(split) for dd in run.datasets.values() for split in dd.values())
+    tags = ["synthetic", "distilabel", "conversational-recommendation", "revdial", str(domain)]
+    source_datasets = [s.source_id for s in sources] or ["original"]
+    card_data = DatasetCardData(
+        pretty_name=pretty_name or card_section.get("pretty_name") or repo_id.split("/")[-1],
+        language=card_section.get("language", language),
+        license=chosen,
+        license_name=license_name,
+        license_link=license_link,
+        task_categories=["text-generation"],
+        task_ids=["dialogue-modeling"],
+        tags=tags,
+        size_categories=size_category(max(total_rows, 1)),
+        source_datasets=source_datasets,
+        annotations_creators=["machine-generated"],
+        language_creators=["machine-generated"],
+        multilinguality="monolingual",
+        configs=card_configs(run.configs),
+    )
+    distilabel_body = ""
+    if distilabel_card is not None:
+        for key, value in distilabel_card.data.to_dict().items():
+            if key == "tags":
+                # distilabel tags every dataset "rlaif"; no AI feedback is used here.
+                extra = [t for t in value or [] if t not in tags and t != "rlaif"]
+                card_data.tags = tags + extra
+            elif card_data.get(key) is None:
+                card_data[key] = value
+        distilabel_body = _demote_headings(_strip_title(distilabel_card.text))
+
+    schemas = {
+        name: [
+            {"name": col, "type": _type_name(feat), "doc": COLUMN_DOCS.get(col, "")}
+            for col, feat in dd[next(iter(dd))].features.items()
+        ]
+        for name, dd in run.datasets.items()
+    }
+    rows = {name: {split: len(ds) for split, ds in dd.items()} for name, dd in run.datasets.items()}
+    generation = config.get("generation") or {}
+    selection = config.get("selection") or {}
+    template = Path(template_path) if template_path else templates_dir() / "dataset_card.md.j2"
+    return DatasetCard.from_template(
+        card_data,
+        template_path=str(template),
+        repo_id=repo_id,
+        domain=domain,
+        sources=sources,
+        config=config,
+        selection=selection,
+        generation=generation,
+        curation=config.get("curation") or {},
+        numbers=numbers,
+        summary=run.summary,
+        steps=_steps_table(run.summary),
+        tokens_in=_summary_value(run.summary, "tokens.input", "tokens.in", "input_tokens", "tokens_in"),
+        tokens_out=_summary_value(run.summary, "tokens.output", "tokens.out", "output_tokens", "tokens_out"),
+        wall_time_s=_summary_value(run.summary, "wall_time_s", "wall_s", "wall_time"),
+        hallucination_rate=_summary_value(run.summary, "hallucination_rate"),
+        templates=_generation_templates(),
+        schemas=schemas,
+        rows=rows,
+        has_funnel=run.funnel_png is not None,
+        has_pipeline=run.pipeline_yaml is not None,
+        distilabel_body=distilabel_body,
+        bibtex=PAPER_BIBTEX,
+        config_yaml=yaml.safe_dump(
+            {k: config[k] for k in ("selection", "generation", "curation") if k in config}, sort_keys=False
+        ).strip(),
+    )
+
+
+_SECRET_KEY_RE = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.IGNORECASE)
+
+
+def redact(value: Any) -> Any:
+    """A copy of a config with the values of secret-looking keys (api_key, token, ...) replaced by "<redacted>"."""
+    if isinstance(value, Mapping):
+        return {k: "<redacted>" if _SECRET_KEY_RE.search(str(k)) else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _generation_templates() -> list[str]:
+    folder = PACKAGE_DIR / "generation" / "templates"
+    return sorted(p.name for p in folder.glob("*.jinja")) if folder.is_dir() else []
+
+
+def _strip_title(text: str) -> str:
+    return re.sub(r"^# Dataset Card for .*$", "", text, count=1, flags=re.MULTILINE).strip()
+
+
+def _demote_headings(text: str) -> str:
+    return re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.MULTILINE)
+
+
+# --- model card -------------------------------------------------------------------------------------------------------
+def render_model_card(
+    *,
+    model_name: str,
+    base_model: str,
+    dataset: str | list[str] | None = None,
+    recipe: Mapping[str, Any] | None = None,
+    lora: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Mapping[str, float]] | None = None,
+    eval_results: list[EvalResult] | None = None,
+    license: str = "apache-2.0",
+    language: str | list[str] = "en",
+    tags: Sequence[str] = (),
+    recipe_path: str | None = None,
+    notes: str | None = None,
+    template_path: str | Path | None = None,
+) -> ModelCard:
+    """The model card of a CRS trained with `revdial train`.
+
+    - `model_name`: the model's name (the Hub shows it with the evaluation results); `base_model`: the Hub id it was
+      fine-tuned from; `dataset`: the training dataset repo id(s).
+    - `recipe`: the training recipe as a dict (the YAML); `recipe_path`: where it lives in the repo, for the card.
+    - `lora`: LoRA settings (r, lora_alpha, lora_dropout, target_modules, ...) or None for full fine-tuning.
+    - `metrics`: {benchmark: {"recall@10": 0.12, "ndcg@10": 0.07}} (benchmarks "redial", "inspired"), or ready-made
+      `eval_results`; both become the card's `model-index`.
+    """
+    results = list(eval_results or []) + eval_results_from_metrics(metrics or {})
+    card_data = ModelCardData(
+        model_name=model_name,
+        base_model=base_model,
+        datasets=[dataset] if isinstance(dataset, str) else dataset,
+        eval_results=results or None,
+        language=language,
+        license=license,
+        library_name="peft" if lora else "transformers",
+        pipeline_tag="text-generation",
+        tags=["revdial", "conversational-recommendation", "trl", "sft", *(["lora"] if lora else []), *tags],
+    )
+    template = Path(template_path) if template_path else templates_dir() / "model_card.md.j2"
+    table: dict[str, dict[str, float]] = {}
+    for result in results:
+        table.setdefault(result.dataset_name, {})[result.metric_name or result.metric_type] = (
+            result.metric_value
+        )
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(template),
+        model_name=model_name,
+        base_model=base_model,
+        dataset=dataset,
+        recipe_yaml=yaml.safe_dump(dict(recipe), sort_keys=False).strip() if recipe else "",
+        recipe_path=recipe_path,
+        lora=dict(lora) if lora else None,
+        results_table=table,
+        metric_names=sorted({m for values in table.values() for m in values}),
+        notes=notes,
+        bibtex=PAPER_BIBTEX,
+    )

@@ -1,0 +1,180 @@
+"""Card specification: Hub metadata that validates locally, configs that match the saved data, numbers from the rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from huggingface_hub import DatasetCard, DatasetCardData, ModelCard, metadata_load
+from huggingface_hub.repocard_data import model_index_to_eval_results
+
+from revdial.hub.cards import (
+    card_configs,
+    eval_results_from_metrics,
+    load_synthesis,
+    most_restrictive_license,
+    render_dataset_card,
+    render_model_card,
+    resolve_sources,
+    size_category,
+)
+
+from .synthesis import SUMMARY, write_synthesis
+
+REQUIRED_DATASET_KEYS = {
+    "license",
+    "language",
+    "task_categories",
+    "tags",
+    "size_categories",
+    "source_datasets",
+    "annotations_creators",
+    "configs",
+    "pretty_name",
+}
+
+
+def front_matter(text: str) -> dict:
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n", 2)[1])
+
+
+@pytest.mark.parametrize(
+    ("licenses", "expected"),
+    [
+        (["mit", "cc-by-4.0"], "cc-by-4.0"),
+        (["cc-by-4.0", "cc-by-nc-4.0", "apache-2.0"], "cc-by-nc-4.0"),
+        (["mit", "other"], "other"),
+        (["mit", "some-custom-terms"], "other"),
+        (["cc0-1.0"], "cc0-1.0"),
+        ([], "unknown"),
+    ],
+)
+def test_the_most_restrictive_licence_wins(licenses: list[str], expected: str) -> None:
+    assert most_restrictive_license(licenses) == expected
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (1, "n<1K"),
+        (999, "n<1K"),
+        (1_000, "1K<n<10K"),
+        (9_999, "1K<n<10K"),
+        (10_000, "10K<n<100K"),
+        (2_500_000, "1M<n<10M"),
+    ],
+)
+def test_size_category_follows_the_hub_buckets(n: int, expected: str) -> None:
+    assert size_category(n) == expected
+
+
+def test_sources_are_recognised_from_the_bundled_sample_paths() -> None:
+    sources = resolve_sources(SUMMARY["config"])
+    assert {s.source_id for s in sources} == {"redial", "ievalm-crs", "movielens-ml-latest-small"}
+    listed = resolve_sources({"card": {"sources": [{"name": "My shop reviews", "license": "cc-by-sa-4.0"}]}})
+    assert [(s.source_id, s.license) for s in listed] == [("my-shop-reviews", "cc-by-sa-4.0")]
+
+
+def test_dataset_card_metadata_has_every_required_key_and_round_trips(
+    synthesis_dir: Path, tmp_path: Path
+) -> None:
+    card = render_dataset_card(synthesis_dir, repo_id="me/movies-crs")
+    meta = front_matter(str(card))
+    assert REQUIRED_DATASET_KEYS <= set(meta)
+    assert meta["task_categories"] == ["text-generation"]
+    assert meta["annotations_creators"] == ["machine-generated"]
+    assert {"synthetic", "distilabel", "conversational-recommendation", "movies"} <= set(meta["tags"])
+    assert meta["size_categories"] == "n<1K"
+    # MovieLens terms are the strictest of the sample's sources: "other" needs a name and a link on the Hub.
+    assert meta["license"] == "other" and meta["license_name"] and meta["license_link"].startswith("https://")
+    card.save(tmp_path / "README.md")
+    loaded = DatasetCard.load(tmp_path / "README.md")
+    assert DatasetCardData(**loaded.data.to_dict()).to_dict() == loaded.data.to_dict() == card.data.to_dict()
+    assert metadata_load(tmp_path / "README.md") == meta
+
+
+def test_card_configs_match_the_saved_configs_and_pushed_layout(synthesis_dir: Path) -> None:
+    run = load_synthesis(synthesis_dir)
+    meta = front_matter(str(render_dataset_card(run, repo_id="me/x")))
+    assert [c["config_name"] for c in meta["configs"]] == sorted(run.configs) == ["default", "rejects"]
+    assert meta["configs"] == card_configs(run.configs)
+    default = next(c for c in meta["configs"] if c["config_name"] == "default")
+    assert default["default"] is True
+    assert default["data_files"] == [{"split": "train", "path": "default/train-00000-of-00001.parquet"}]
+
+
+def test_card_states_the_run_numbers_computed_from_the_rows(tmp_path: Path) -> None:
+    card = str(render_dataset_card(write_synthesis(tmp_path / "s", kept=4), repo_id="me/x"))
+    assert "| Seeds selected | 7 |" in card  # 4 kept + 3 rejected seeds
+    assert "| Rows kept (`default`) | 4 |" in card
+    assert "| `missing_target` | 2 |" in card and "| `leak` | 1 |" in card
+    assert "4 of 12" in card  # one hallucinated of three titles per row
+    assert "Strategy `js` with budget B = 9" in card
+    assert "| Input tokens | 12345 |" in card
+    assert "arxiv.org/abs/2504.15476" in card and "eprint        = {2504.15476}" in card
+    assert "| `messages` | `list[{role: string, content: string}]` |" in card
+
+
+def test_card_without_a_summary_still_renders_from_the_data(tmp_path: Path) -> None:
+    card = render_dataset_card(
+        write_synthesis(tmp_path / "s", summary={}), repo_id="me/x", license="cc-by-4.0"
+    )
+    meta = front_matter(str(card))
+    assert meta["license"] == "cc-by-4.0" and "license_name" not in meta
+    assert meta["source_datasets"] == ["original"]
+    assert "SmolLM2-135M-Instruct-Q4_1.gguf" in str(card)
+
+
+def test_configured_licence_overrides_the_sources(synthesis_dir: Path) -> None:
+    config = {**SUMMARY["config"], "card": {"license": "cc-by-nc-4.0", "pretty_name": "Movie CRS"}}
+    meta = front_matter(str(render_dataset_card(synthesis_dir, repo_id="me/x", config=config)))
+    assert meta["license"] == "cc-by-nc-4.0" and meta["pretty_name"] == "Movie CRS"
+
+
+def test_model_card_eval_results_parse_back_as_model_index(tmp_path: Path) -> None:
+    card = render_model_card(
+        model_name="movies-crs-smollm2",
+        base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+        dataset="me/movies-crs",
+        recipe={"learning_rate": 2e-4, "num_train_epochs": 1},
+        recipe_path="recipes/smollm2/sft/config_lora.yaml",
+        lora={"r": 16, "lora_alpha": 32, "target_modules": "all-linear"},
+        metrics={"redial": {"recall@10": 0.125, "ndcg@10": 0.0625}, "inspired": {"recall@10": 0.1}},
+    )
+    card.save(tmp_path / "README.md")
+    meta = metadata_load(tmp_path / "README.md")
+    assert meta["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and meta["datasets"] == [
+        "me/movies-crs"
+    ]
+    assert meta["library_name"] == "peft" and "lora" in meta["tags"]
+    name, results = model_index_to_eval_results(meta["model-index"])
+    assert name == "movies-crs-smollm2"
+    assert {(r.dataset_name, r.dataset_split, r.metric_name, r.metric_value) for r in results} == {
+        ("ReDial", "test", "Recall@10", 0.125),
+        ("ReDial", "test", "NDCG@10", 0.0625),
+        ("INSPIRED", "dev", "Recall@10", 0.1),
+    }
+    loaded = ModelCard.load(tmp_path / "README.md")
+    assert len(loaded.data.eval_results) == 3
+    text = loaded.text
+    assert "| ReDial | 0.0625 | 0.1250 |" in text
+    assert "| `r` | `16` |" in text and "revdial train --config recipes/smollm2/sft/config_lora.yaml" in text
+
+
+def test_model_card_without_results_or_lora_is_a_full_finetune_card() -> None:
+    card = render_model_card(model_name="m", base_model="org/base")
+    assert card.data.library_name == "transformers" and card.data.eval_results is None
+    assert "Not evaluated yet." in card.text and "full fine-tuning" in card.text
+
+
+def test_metric_names_carry_k() -> None:
+    [result] = eval_results_from_metrics({"redial": {"ndcg@50": 0.3}})
+    assert (result.metric_name, result.metric_args, result.dataset_type) == ("NDCG@50", {"k": 50}, "redial")
+
+
+def test_secret_looking_config_keys_are_redacted_in_the_card(synthesis_dir: Path) -> None:
+    config = {**SUMMARY["config"], "generation": {"llm": {"backend": "openai", "api_key": "sk-abcdef123456"}}}
+    card = str(render_dataset_card(synthesis_dir, repo_id="me/x", config=config))
+    assert "sk-abcdef123456" not in card and "api_key: <redacted>" in card
