@@ -14,9 +14,10 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -167,7 +168,7 @@ def load_items(config: SeedsConfig, summary: dict) -> pd.DataFrame:
     items["title"] = [c[0] for c in cleaned]
     years = [c[1] for c in cleaned]
     if "year_column" in items:
-        years = [int(y) if y == y else t for y, t in zip(items["year_column"], years)]
+        years = [t if pd.isna(y) else int(y) for y, t in zip(items["year_column"], years)]
     items["year"] = pd.array(years, dtype="Int64")
     counts.kept(len(items))
 
@@ -259,15 +260,17 @@ def _timestamps(frame: pd.DataFrame, table: TableConfig) -> pd.Series:
     raw = frame[table.columns["timestamp"]]
     numeric = pd.to_numeric(raw, errors="coerce")
     if numeric.notna().mean() < 0.5:  # ISO dates and the like
-        numeric = pd.to_datetime(raw, errors="coerce", utc=True).map(lambda t: t.timestamp() if t == t else np.nan)
+        numeric = pd.to_datetime(raw, errors="coerce", utc=True).map(lambda t: np.nan if pd.isna(t) else t.timestamp())
     return numeric.astype("float64").fillna(-np.inf)
 
 
-def _clean_text(text: str, table: TableConfig, patterns: list[re.Pattern]) -> str:
+def _clean_text(text: str, table: TableConfig, patterns: list[re.Pattern], removals: list[re.Pattern]) -> str:
     if table.text_clean.drop_leading_lines or patterns:
         lines = text.splitlines()[table.text_clean.drop_leading_lines:]
         lines = [line for line in lines if not any(p.search(line.strip()) for p in patterns)]
         text = "\n".join(lines)
+    for removal in removals:
+        text = removal.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -292,9 +295,10 @@ def load_reviews(config: SeedsConfig, items: pd.DataFrame, summary: dict) -> pd.
         "row": np.arange(1, len(frame) + 1),
     })
     patterns = [re.compile(p) for p in table.text_clean.drop_line_patterns]
+    removals = [re.compile(p) for p in table.text_clean.remove_patterns]
     texts = []
     for value in frame[columns["text"]].tolist():
-        texts.append("" if is_missing(value) else _clean_text(str(value), table, patterns))
+        texts.append("" if is_missing(value) else _clean_text(str(value), table, patterns, removals))
     if "review_title" in columns:
         titles = frame[columns["review_title"]].map(lambda v: "" if is_missing(v) else " ".join(str(v).split()))
         texts = [f"{t}. {x}" if t and x else x for t, x in zip(titles, texts)]
@@ -440,7 +444,7 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
         size = source.history_size + 1  # one spare: the seed's own item is removed from its history
         liked_hist = collaborative.user_histories(user_index[liked], icodes[liked], recency[liked], size)
         disliked_hist = collaborative.user_histories(user_index[disliked], icodes[disliked], recency[disliked], size)
-        collab = {"interactions": int(len(interactions)), "users": int(len(users)), "liked": int(liked.sum()),
+        collab = {"interactions": len(interactions), "users": len(users), "liked": int(liked.sum()),
                   "disliked": int(disliked.sum()),
                   "items_with_neighbors": int((neighbors[:, :1] >= 0).sum()) if neighbors.shape[1] else 0}
     summary["collaborative"] = collab
@@ -465,7 +469,7 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
         records["metadata_text"].append(meta_text)
         records["metadata_json"].append(meta_json)
         records["review_text"].append(review)
-        records["rating"].append(None if rating != rating else float(rating))
+        records["rating"].append(None if pd.isna(rating) else float(rating))
         records["user_id"].append(user_id)
         h = source.history_size
         records["history_liked"].append(
@@ -487,7 +491,7 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
             reviews["item_id"], reviews["user_id"], reviews["text"], reviews["rating"], reviews["review_id"],
             reviews["row"], reviews["label"],
         ):
-            if rating != rating and user_id is not None and (user_id, item_id) in rating_of:
+            if pd.isna(rating) and user_id is not None and (user_id, item_id) in rating_of:
                 rating, filled = rating_of[(user_id, item_id)], filled + 1
             add(item_id, user_id, text, rating, _review_identity(review_id, text), f"reviews:{label}#row{row}")
             kinds["review"] += 1
@@ -511,7 +515,7 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
             summary["tables"]["interactions"]["not_seeded"] = {"already seeded by a review": covered}
         else:
             summary["tables"]["interactions"]["not_seeded"] = {
-                "signal only (ratings not in seeds_from)": int(len(interactions))}
+                "signal only (ratings not in seeds_from)": len(interactions)}
     if "items" in source.seeds_from:
         for item_id, row in zip(items["item_id"], items["row"]):
             add(item_id, None, "", float("nan"), "item", f"items:{summary['tables']['items']['file']}#row{row}")
@@ -537,8 +541,7 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
                                     "year": datasets.Value("int32"), "metadata_text": datasets.Value("string")}),
     )
     n = len(seeds)
-    summary["seeds"] = {"total": n, "by_kind": dict(kinds), "items": len(items), "items_seeded": int(
-        len(set(records["item_id"]))),
+    summary["seeds"] = {"total": n, "by_kind": dict(kinds), "items": len(items), "items_seeded": len(set(records["item_id"])),
         "with_review_text": sum(1 for t in records["review_text"] if t),
         "with_rating": sum(1 for r in records["rating"] if r is not None),
         "with_user": sum(1 for u in records["user_id"] if u is not None)}
@@ -575,17 +578,20 @@ def load_catalogue(directory: str | Path):
 
 def seeds_command(config: Path, out: Path) -> None:
     """`revdial seeds --config C --out DIR`: build, save, and print the summary table."""
+    import datasets
     from rich.console import Console
     from rich.table import Table
 
-    import datasets
-
     console = Console()
     datasets.disable_progress_bars()  # the status line below is the progress; their bars would tear it
-    with console.status("building seeds") as status:
-        build = build_seeds(config, progress=lambda message: status.update(f"[bold]seeds[/]: {message}"))
-        status.update("[bold]seeds[/]: saving")
-        save_seeds(build, out)
+    try:
+        with console.status("building seeds") as status:
+            build = build_seeds(config, progress=lambda message: status.update(f"[bold]seeds[/]: {message}"))
+            status.update("[bold]seeds[/]: saving")
+            save_seeds(build, out)
+    except SeedSourceError as error:  # a clear one-line message, not a traceback through pandas
+        console.print(f"[bold red]SeedSourceError[/]: {error}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
     summary = build.summary
     table = Table(title=f"seeds: {summary['name']} ({summary['domain']})")
     for column in ("table", "file", "rows read", "rows kept"):

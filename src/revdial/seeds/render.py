@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import math
+from collections.abc import Mapping
+from typing import Any
 
 
 def _fmt_rating(rating: float, rating_max: float | None) -> str:
@@ -22,7 +24,7 @@ def render_seed(row: Mapping[str, Any], rating_max: float | None = 5.0, max_list
     if row.get("metadata_text"):
         lines.append(f"About: {row['metadata_text']}")
     rating = row.get("rating")
-    has_rating = rating is not None and rating == rating
+    has_rating = rating is not None and not math.isnan(rating)
     review = (row.get("review_text") or "").strip()
     if review and has_rating:
         lines.append(f"User review (rating {_fmt_rating(float(rating), rating_max)}): {review}")

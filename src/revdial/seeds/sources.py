@@ -17,13 +17,14 @@ import copy
 import glob
 import gzip
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from revdial.paths import DATA_DIR
 from revdial.seeds.errors import SeedSourceError
@@ -43,7 +44,8 @@ class TextClean(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     drop_leading_lines: int = 0
-    drop_line_patterns: list[str] = Field(default_factory=list)
+    drop_line_patterns: list[str] = Field(default_factory=list)  # regexes; a (stripped) line matching one goes
+    remove_patterns: list[str] = Field(default_factory=list)  # regexes removed wherever they occur ("...MORE")
 
 
 class TableConfig(BaseModel):
@@ -221,8 +223,9 @@ def load_seeds_config(path: str | Path | dict, base_dir: str | Path | None = Non
         source = deep_merge(PRESETS[preset], source)
     try:
         return SeedsConfig(name=raw.get("name", "seeds"), domain=raw["domain"], source=source, base_dir=base)
-    except ValueError as exc:
-        raise SeedSourceError(label, f"invalid `source` section: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SeedSourceError(label, f"invalid `source` section: {problems}") from exc
 
 
 # --- reading tables ---------------------------------------------------------------------------------------------
@@ -288,7 +291,7 @@ def load_table(table: TableConfig, config: SeedsConfig, role: str) -> tuple[pd.D
             kwargs["data_files"] = table.data_files
         try:
             dataset = datasets.load_dataset(table.hub, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - any loader failure is reported with the table's name
+        except Exception as exc:
             raise SeedSourceError(label, f"cannot load the {role} table from the Hub: {type(exc).__name__}: {exc}") from exc
         frame = dataset.to_pandas()
     elif table.path:
@@ -332,19 +335,24 @@ def _load_rows(files: list[str], table: TableConfig, label: str, role: str) -> p
         kwargs.setdefault("keep_default_na", False)  # an id "NA" is an id; empty cells still read as ""
     try:
         dataset = datasets.load_dataset(fmt, data_files=files, split="train", **kwargs)
-    except Exception as exc:  # noqa: BLE001 - turned into a SeedSourceError naming the file
+    except Exception as exc:
         encoding = kwargs.get("encoding") or "utf-8"
         if any(isinstance(e, UnicodeDecodeError) for e in _exception_chain(exc)) or "codec" in str(exc):
             for file in files:
                 bad = _find_undecodable_row(file, encoding)
                 if bad:
                     line, detail = bad
-                    raise SeedSourceError(
+                    error = SeedSourceError(
                         Path(file).name,
-                        f"not valid {encoding} text ({detail}); set `read: {{encoding: ...}}` for this table",
-                        row=line,
-                    ) from exc
-        cause = next((e for e in _exception_chain(exc) if e is not exc), exc)
+                        f"line {line} is not valid {encoding} text ({detail}); "
+                        "set `read: {encoding: ...}` for this table",
+                    )
+                    error.row = line
+                    raise error from exc
+        chain = list(_exception_chain(exc))
+        if any("corresponds to no data" in str(e) or type(e).__name__ == "EmptyDataError" for e in chain):
+            raise SeedSourceError(label, f"the {role} table is empty (0 rows)") from exc
+        cause = next((e for e in chain if e is not exc), exc)
         raise SeedSourceError(
             label, f"cannot read the {role} table as {fmt}: {type(cause).__name__}: {cause}"
         ) from exc
@@ -366,7 +374,7 @@ def _load_keyed_object(file: str, label: str, role: str) -> pd.DataFrame:
 
 def check_columns(frame: pd.DataFrame, table: TableConfig, label: str, role: str) -> None:
     """Every mapped column exists; the roles a table cannot do without are mapped."""
-    for needed in REQUIRED[role] if role in REQUIRED else ("item_id",):
+    for needed in REQUIRED.get(role, ("item_id",)):
         if needed not in table.columns:
             raise SeedSourceError(label, f"the {role} table maps no column to the role '{needed}' (`columns:`)")
     available = [str(c) for c in frame.columns]
@@ -410,6 +418,6 @@ def clean_title(raw: str, table: TableConfig) -> tuple[str, int | None]:
 def is_missing(value: Any) -> bool:
     if value is None:
         return True
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and value.strip() == ""
