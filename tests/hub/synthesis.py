@@ -47,23 +47,30 @@ def reject_row(i: int, reason: str) -> dict:
     }
 
 
+# The shape of revdial.generation.summary.build_summary's output.
 SUMMARY = {
+    "name": "movies-sample",
+    "generator_model": "SmolLM2-135M-Instruct-Q4_1.gguf",
+    "selection": {"strategy": "js", "budget": 9, "features": "minilm"},
+    "funnel": {"seeds in pool": 50, "seeds selected": 9, "requests planned": 9, "rows kept": 6},
+    "rows_per_step": {
+        "keep_top_b": {"in": 50, "out": 9},
+        "generate_request": {"in": 9, "out": 9},
+        "curate_rows": {"in": 9, "out": 6},
+    },
+    "reject_reasons": {"missing_target": 2, "leak": 1},
+    "rejected_seed_reasons": {"missing_target": 2, "leak": 1},
+    "hallucination": {"titles_recommended": 27, "titles_hallucinated": 9, "rate": 0.3333, "policy": "drop"},
+    "tokens": {"input": 12345, "output": 2345, "total": 14690, "cap": None},
+    "wall_time_s": 61.5,
     "config": {
         "name": "movies-sample",
         "domain": "movies",
         "source": {"tables": {"items": {"path": "pkg://movies_sample/items.jsonl.gz"}}},
-        "selection": {"strategy": "js", "budget": 9, "features": "minilm"},
+        "selection": {"strategy": "random", "budget": 100, "features": "minilm"},
         "generation": {"llm": {"backend": "embedded", "model": "smollm2-135m"}, "k": 1},
         "curation": {"grounding": {"threshold": 88}, "on_hallucination": "drop"},
     },
-    "steps": {
-        "select": {"in": 50, "out": 9},
-        "generate": {"in": 9, "out": 9},
-        "filters": {"in": 9, "out": 6},
-    },
-    "tokens": {"input": 12345, "output": 2345},
-    "wall_time_s": 61.5,
-    "hallucination_rate": 0.3333,
 }
 
 
@@ -76,6 +83,9 @@ def write_synthesis(out: Path, *, kept: int = 6, summary: dict | None = None) ->
         {
             "default": DatasetDict(train=Dataset.from_list([kept_row(i) for i in range(kept)])),
             "rejects": DatasetDict(train=Dataset.from_list(rejects)),
+            "candidates": DatasetDict(
+                train=Dataset.from_list([{"seed_id": f"seed-{i}", "reject_reason": ""} for i in range(kept)])
+            ),
         }
     )
     distiset.save_to_disk(out)

@@ -98,7 +98,11 @@ def test_dataset_card_metadata_has_every_required_key_and_round_trips(
 def test_card_configs_match_the_saved_configs_and_pushed_layout(synthesis_dir: Path) -> None:
     run = load_synthesis(synthesis_dir)
     meta = front_matter(str(render_dataset_card(run, repo_id="me/x")))
-    assert [c["config_name"] for c in meta["configs"]] == sorted(run.configs) == ["default", "rejects"]
+    assert (
+        [c["config_name"] for c in meta["configs"]]
+        == list(run.configs)
+        == ["default", "candidates", "rejects"]
+    )
     assert meta["configs"] == card_configs(run.configs)
     default = next(c for c in meta["configs"] if c["config_name"] == "default")
     assert default["default"] is True
@@ -107,11 +111,12 @@ def test_card_configs_match_the_saved_configs_and_pushed_layout(synthesis_dir: P
 
 def test_card_states_the_run_numbers_computed_from_the_rows(tmp_path: Path) -> None:
     card = str(render_dataset_card(write_synthesis(tmp_path / "s", kept=4), repo_id="me/x"))
-    assert "| Seeds selected | 7 |" in card  # 4 kept + 3 rejected seeds
+    assert "| Seeds selected | 7 |" in card  # 4 kept + 3 rejected seeds, counted from the configs
+    assert "| seeds in pool | 50 |" in card and "| `curate_rows` | 9 | 6 |" in card  # from summary.json
     assert "| Rows kept (`default`) | 4 |" in card
     assert "| `missing_target` | 2 |" in card and "| `leak` | 1 |" in card
     assert "4 of 12" in card  # one hallucinated of three titles per row
-    assert "Strategy `js` with budget B = 9" in card
+    assert "Strategy `js` with budget B = 9" in card  # what the run did (summary) over what the YAML asked
     assert "| Input tokens | 12345 |" in card
     assert "arxiv.org/abs/2504.15476" in card and "eprint        = {2504.15476}" in card
     assert "| `messages` | `list[{role: string, content: string}]` |" in card

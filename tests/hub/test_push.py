@@ -25,6 +25,7 @@ TOKEN = "hf_SENTINELtokenVALUE0123456789"
 OPENAI_KEY = "sk-SENTINELopenaiKEY0123456789"
 EXPECTED_FILES = [
     "README.md",
+    "candidates/train-00000-of-00001.parquet",
     "default/train-00000-of-00001.parquet",
     "funnel.png",
     "pipeline.yaml",
@@ -201,7 +202,7 @@ def test_cli_push_reports_the_files(hub: HubRecorder, synthesis_dir: Path) -> No
 
     result = CliRunner().invoke(app, ["push", str(synthesis_dir), "--repo-id", "me/movies-crs", "--private"])
     assert result.exit_code == 0, result.output
-    assert "Pushed 6 files" in result.output and "default/train-00000-of-00001.parquet" in result.output
+    assert "Pushed 7 files" in result.output and "default/train-00000-of-00001.parquet" in result.output
     assert hub.created["private"] is True
 
 

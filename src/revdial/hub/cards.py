@@ -156,6 +156,11 @@ COLUMN_DOCS = {
     "stage": "Pipeline stage that rejected the seed.",
     "reason": "Reject reason code.",
     "detail": "Human-readable detail of the reject.",
+    "reject_reason": "Why this generated row was not kept (empty when kept).",
+    "parsed_titles": "Titles parsed from the generator's answer.",
+    "tokens_in": "Prompt tokens of the LLM calls for this row.",
+    "tokens_out": "Completion tokens of the LLM calls for this row.",
+    "model_name": "The LLM that generated the row.",
 }
 
 
@@ -304,6 +309,7 @@ def load_synthesis(directory: str | Path) -> SynthesisRun:
             f"{directory}: no 'default' config folder (saved DatasetDict) found; folders: "
             f"{', '.join(p.name for p in directory.iterdir())}"
         )
+    datasets = {"default": datasets.pop("default"), **datasets}  # the default config first, on the card too
     summary_path = _find(directory, "summary.json")
     summary = json.loads(summary_path.read_text()) if summary_path else {}
     return SynthesisRun(
@@ -381,7 +387,7 @@ def _summary_value(summary: Mapping[str, Any], *paths: str) -> Any:
 
 def _steps_table(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Rows in/out per step from the summary, in either {step: {in, out}} or [{name, rows_in, rows_out}] shape."""
-    steps = _summary_value(summary, "steps", "funnel")
+    steps = _summary_value(summary, "rows_per_step", "steps")
     rows: list[dict[str, Any]] = []
     if isinstance(steps, Mapping):
         steps = [{"name": k, **(v if isinstance(v, Mapping) else {"rows_out": v})} for k, v in steps.items()]
@@ -472,7 +478,8 @@ def render_dataset_card(
     }
     rows = {name: {split: len(ds) for split, ds in dd.items()} for name, dd in run.datasets.items()}
     generation = config.get("generation") or {}
-    selection = config.get("selection") or {}
+    # What the run did (CLI overrides included) beats what the YAML asked for.
+    selection = {**(config.get("selection") or {}), **(run.summary.get("selection") or {})}
     template = Path(template_path) if template_path else templates_dir() / "dataset_card.md.j2"
     return DatasetCard.from_template(
         card_data,
@@ -490,7 +497,11 @@ def render_dataset_card(
         tokens_in=_summary_value(run.summary, "tokens.input", "tokens.in", "input_tokens", "tokens_in"),
         tokens_out=_summary_value(run.summary, "tokens.output", "tokens.out", "output_tokens", "tokens_out"),
         wall_time_s=_summary_value(run.summary, "wall_time_s", "wall_s", "wall_time"),
-        hallucination_rate=_summary_value(run.summary, "hallucination_rate"),
+        hallucination_rate=_summary_value(run.summary, "hallucination.rate", "hallucination_rate"),
+        funnel=_summary_value(run.summary, "funnel")
+        if isinstance(run.summary.get("funnel"), Mapping)
+        else None,
+        row_reject_reasons=_summary_value(run.summary, "reject_reasons") or {},
         templates=_generation_templates(),
         schemas=schemas,
         rows=rows,
