@@ -40,15 +40,21 @@ def select(
     features: str = typer.Option("minilm", help="minilm | st:MODEL_PATH | lm:PATH (student LM hidden states)."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the ranked seeds."),
     plot: Optional[Path] = typer.Option(None, help="Write a PNG: PCA of the pool with the selection highlighted."),
-    mode: str = typer.Option("fast", help="fast | exact greedy."),
+    mode: str = typer.Option("fast", help="fast (stochastic / batched greedy) | exact (rescan the pool per pick)."),
     seed: int = typer.Option(0, help="Random seed."),
+    param: Optional[list[str]] = typer.Option(
+        None, "--param", help="Strategy parameter KEY=VALUE, repeatable (n_clusters, tau, lam, weight, dim, ...)."
+    ),
+    sample: Optional[int] = typer.Option(None, help="Rank a seeded random sample of N seeds (others get rank -1)."),
+    coverage_k: Optional[int] = typer.Option(None, help="k-means clusters for the coverage table (default min(B, 100))."),
+    compare: bool = typer.Option(False, help="Print every strategy's cluster coverage (implied by --plot)."),
 ) -> None:
-    """Rank seeds with an active-selection strategy and keep the top B."""
+    """Rank seeds with an active-selection strategy: OUT keeps every row with its rank, OUT/selected the top B."""
     from revdial.selection.run import select_command
 
     select_command(
         seeds_dir=seeds_dir, strategy=strategy, budget=budget, features=features, out=out, plot=plot,
-        mode=mode, seed=seed,
+        mode=mode, seed=seed, params=param, sample=sample, coverage_k=coverage_k, compare=compare,
     )
 
 
