@@ -1,0 +1,87 @@
+"""From annotators' responses to one row's labels, and from labels to keep-or-drop. Pure Python.
+
+Only submitted responses count. Several annotators on one record: quality is their mean, relevant their majority
+(a tie reads "no": a row goes to training only when people agree it is relevant), flags their union, and the
+correction the first non-empty one in user-id order (deterministic; Argilla has no "final answer" of its own).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from revdial.argilla.schema import CORRECTED, FLAGS, QUALITY, RELEVANT
+
+# Why a labelled row is not in the `default` (training) config.
+DROP_REASONS = {
+    "not_submitted": "no annotator submitted a response (pending or draft)",
+    "discarded": "the annotators discarded the record",
+    "low_quality": "mean quality below --min-quality",
+    "not_relevant": "the annotators judged the recommendation not relevant",
+    "flagged": "an annotator flagged hallucination, leak or another problem",
+}
+
+
+@dataclass(frozen=True)
+class Labels:
+    status: str  # submitted | discarded | draft | pending
+    quality: float | None = None
+    relevant: str | None = None
+    flags: list[str] = field(default_factory=list)
+    corrected: str | None = None
+    annotators: int = 0
+
+
+def aggregate(responses: Iterable[tuple[str, Any, str, str]]) -> Labels:
+    """Labels from `(question, value, user_id, status)` tuples, one per answered question per user."""
+    by_user: dict[str, dict[str, Any]] = {}
+    for question, value, user_id, status in responses:
+        entry = by_user.setdefault(str(user_id), {"_status": str(status)})
+        entry[question] = value
+    submitted = [by_user[user] for user in sorted(by_user) if by_user[user]["_status"] == "submitted"]
+    if not submitted:
+        statuses = {entry["_status"] for entry in by_user.values()}
+        status = next((s for s in ("discarded", "draft") if s in statuses), "pending")
+        return Labels(status=status)
+
+    ratings = [float(e[QUALITY]) for e in submitted if e.get(QUALITY) is not None]
+    votes = Counter(e[RELEVANT] for e in submitted if e.get(RELEVANT) is not None)
+    relevant = None
+    if votes:
+        relevant = "yes" if votes["yes"] > sum(n for label, n in votes.items() if label != "yes") else "no"
+    flags = sorted({flag for e in submitted for flag in (e.get(FLAGS) or [])})
+    corrections = [e[CORRECTED].strip() for e in submitted if isinstance(e.get(CORRECTED), str) and e[CORRECTED].strip()]
+    return Labels(
+        status="submitted",
+        quality=sum(ratings) / len(ratings) if ratings else None,
+        relevant=relevant,
+        flags=flags,
+        corrected=corrections[0] if corrections else None,
+        annotators=len(submitted),
+    )
+
+
+def drop_reason(labels: Labels, min_quality: float | None = None) -> str | None:
+    """None when the row goes to training; otherwise a key of DROP_REASONS (the first that applies)."""
+    if labels.status == "discarded":
+        return "discarded"
+    if labels.status != "submitted":
+        return "not_submitted"
+    if min_quality is not None and (labels.quality is None or labels.quality < min_quality):
+        return "low_quality"
+    if labels.relevant != "yes":
+        return "not_relevant"
+    if labels.flags:
+        return "flagged"
+    return None
+
+
+def apply_correction(row: dict[str, Any], corrected: str | None) -> dict[str, Any]:
+    """The row with the assistant turn replaced by the annotator's text (in messages and completion alike)."""
+    if not corrected:
+        return row
+    answer = {"role": "assistant", "content": corrected}
+    messages = [*row["messages"][:-1], answer]
+    return {**row, "messages": messages, "prompt": messages[:-1], "completion": [answer]}

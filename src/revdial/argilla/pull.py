@@ -1,0 +1,238 @@
+"""`revdial argilla pull --dataset NAME --out DIR`: submitted labels back into a new Distiset.
+
+Every record is read first (nothing local is touched if Argilla is unreachable or refuses the key); then the rows
+are rebuilt from the records, the annotators' corrections replace the assistant turns, and DIR gets:
+
+- config `labelled` (split `train`): every record, the SFT columns plus `row_id` and the `label_*` columns,
+  `kept` and `drop_reason`;
+- config `default` (split `train`): the rows the labels keep (submitted, quality >= --min-quality, relevant, no
+  flag), with exactly the SFT columns of the synthesis output, so `revdial push` and training read it as they read
+  `revdial synthesize`'s output;
+- `distiset_configs/summary.json`: counts of records, label statuses, kept rows and drop reasons.
+
+DIR is replaced as a whole when it holds an earlier pull (pulling again refreshes the labels); any other existing
+folder is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from revdial.argilla.client import URL_ENV, ArgillaConnectionError, connect, resolve_workspace
+from revdial.argilla.labels import DROP_REASONS, Labels, aggregate, apply_correction, drop_reason
+from revdial.argilla.schema import SFT_COLUMNS, row_from_record_values
+
+if TYPE_CHECKING:
+    import datasets
+
+    import argilla as rg
+
+# Inside distilabel's own folder, so that `Distiset.load_from_disk(DIR)` still sees only configs at the top.
+SUMMARY = "distiset_configs/summary.json"
+SOURCE = "revdial argilla pull"
+LABEL_COLUMNS = (
+    "row_id", "label_status", "label_quality", "label_relevant", "label_flags", "label_corrected_recommendation",
+    "label_original_recommendation", "label_annotators", "kept", "drop_reason",
+)
+
+
+@dataclass
+class PullResult:
+    out: Path
+    records: int
+    kept: int
+    statuses: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    corrected: int = 0
+
+
+def _sft_features() -> dict[str, Any]:
+    from datasets import List, Value
+
+    turn = {"role": Value("string"), "content": Value("string")}
+    strings = List(Value("string"))
+    return {
+        "messages": List(turn), "prompt": List(turn), "completion": List(turn),
+        "target_item_id": Value("string"), "target_title": Value("string"), "recommended_item_ids": strings,
+        "recommended_titles": strings, "hallucinated_titles": strings, "style": Value("string"),
+        "seed_id": Value("string"), "selection_strategy": Value("string"), "selection_rank": Value("int64"),
+        "generator_model": Value("string"), "request": Value("string"), "seed_text": Value("string"),
+    }
+
+
+def _features(labelled: bool) -> datasets.Features:
+    from datasets import Features, List, Value
+
+    features = _sft_features()
+    assert tuple(features) == SFT_COLUMNS
+    if labelled:
+        features.update({
+            "row_id": Value("string"), "label_status": Value("string"), "label_quality": Value("float64"),
+            "label_relevant": Value("string"), "label_flags": List(Value("string")),
+            "label_corrected_recommendation": Value("string"), "label_original_recommendation": Value("string"),
+            "label_annotators": Value("int64"), "kept": Value("bool"), "drop_reason": Value("string"),
+        })
+    return Features(features)
+
+
+def labelled_row(record_id: str, fields: dict, metadata: dict, labels: Labels, min_quality: float | None) -> dict:
+    """One `labelled` row: the rebuilt SFT row with the correction applied, and its label columns."""
+    row = row_from_record_values(fields, metadata)
+    original = row["completion"][-1]["content"] if labels.corrected else None
+    row = apply_correction(row, labels.corrected)
+    reason = drop_reason(labels, min_quality)
+    return {
+        **row,
+        "row_id": record_id,
+        "label_status": labels.status,
+        "label_quality": labels.quality,
+        "label_relevant": labels.relevant,
+        "label_flags": list(labels.flags),
+        "label_corrected_recommendation": labels.corrected,
+        "label_original_recommendation": original,
+        "label_annotators": labels.annotators,
+        "kept": reason is None,
+        "drop_reason": reason or "",
+    }
+
+
+def _record_responses(record: rg.Record) -> list[tuple[str, Any, str, str]]:
+    return [
+        (r.question_name, r.value, str(r.user_id), getattr(r.status, "value", r.status) or "draft")
+        for r in record.responses
+    ]
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not (out.is_dir() and _is_pull_output(out)):
+        raise ArgillaConnectionError(
+            f"{out} exists and is not the output of an earlier `{SOURCE}`: choose another --out"
+        )
+
+
+def _is_pull_output(path: Path) -> bool:
+    try:
+        return json.loads((path / SUMMARY).read_text()).get("source") == SOURCE
+    except (OSError, ValueError):
+        return False
+
+
+def _write(out: Path, labelled: list[dict], summary: dict) -> None:
+    """Write next to `out`, then swap it in, so a failure never leaves half a dataset or loses the old one."""
+    import datasets
+
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    kept = [{c: row[c] for c in SFT_COLUMNS} for row in labelled if row["kept"]]
+    configs = {"labelled": (labelled, _features(True)), "default": (kept, _features(False))}
+    try:
+        # The layout of `Distiset.save_to_disk` (one DatasetDict folder per config), written config by config
+        # because an empty config needs num_shards=1 (datasets cannot load the zero-shard folder it writes
+        # otherwise) and Distiset applies one num_shards to all.
+        for name, (rows, features) in configs.items():
+            columns = {column: [row[column] for row in rows] for column in features}
+            table = datasets.DatasetDict({"train": datasets.Dataset.from_dict(columns, features=features)})
+            table.save_to_disk(str(tmp / name), num_shards={"train": 1} if not rows else None)
+        (tmp / SUMMARY).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def pull_from_argilla(
+    dataset: str,
+    out: Path,
+    workspace: str | None = None,
+    *,
+    min_quality: float | None = None,
+    client: rg.Argilla | None = None,
+) -> PullResult:
+    """Read `dataset`'s records and submitted responses and write the labelled Distiset to `out`."""
+    import datasets
+
+    out = Path(out)
+    _check_out(out)
+    if min_quality is not None and not 1 <= min_quality <= 5:
+        raise ArgillaConnectionError(f"--min-quality must be between 1 and 5, got {min_quality}")
+    started = time.perf_counter()
+    client = client or connect()
+    workspace = resolve_workspace(client, workspace)
+    with warnings.catch_warnings():  # the SDK warns "not found"; the error below says it better
+        warnings.simplefilter("ignore", UserWarning)
+        remote = client.datasets(name=dataset, workspace=workspace)
+    if remote is None:
+        names = [d.name for d in client.datasets if d.workspace.name == workspace]
+        raise ArgillaConnectionError(
+            f"no dataset {dataset!r} in workspace {workspace!r}; datasets there: {', '.join(names) or '(none)'}"
+        )
+    records = [
+        (r.id, dict(r.fields), dict(r.metadata), _record_responses(r))
+        for r in remote.records(with_suggestions=False, with_responses=True)
+    ]
+
+    labelled = []
+    for record_id, fields, metadata, responses in records:
+        labelled.append(labelled_row(record_id, fields, metadata, aggregate(responses), min_quality))
+    statuses: dict[str, int] = {}
+    dropped: dict[str, int] = {}
+    for row in labelled:
+        statuses[row["label_status"]] = statuses.get(row["label_status"], 0) + 1
+        if row["drop_reason"]:
+            dropped[row["drop_reason"]] = dropped.get(row["drop_reason"], 0) + 1
+    result = PullResult(
+        out=out, records=len(labelled), kept=sum(row["kept"] for row in labelled), statuses=statuses,
+        dropped=dropped, corrected=sum(row["label_corrected_recommendation"] is not None for row in labelled),
+    )
+    summary = {
+        "source": SOURCE,
+        "argilla": {"dataset": dataset, "workspace": workspace, URL_ENV: os.environ.get(URL_ENV, "")},
+        "min_quality": min_quality,
+        "records": result.records,
+        "label_status": statuses,
+        "kept": result.kept,
+        "dropped": {reason: {"rows": n, "why": DROP_REASONS[reason]} for reason, n in dropped.items()},
+        "corrected": result.corrected,
+        "configs": {"labelled": result.records, "default": result.kept},
+        "wall_time_s": round(time.perf_counter() - started, 2),
+    }
+    datasets.disable_progress_bars()
+    try:
+        _write(out, labelled, summary)
+    finally:
+        datasets.enable_progress_bars()
+    return result
+
+
+def argilla_pull_command(dataset: str, out: Path, workspace: str | None = None, min_quality: int | None = None) -> None:
+    """`revdial argilla pull --dataset NAME --out DIR [--workspace W] [--min-quality N]`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    try:
+        result = pull_from_argilla(dataset, out, workspace, min_quality=min_quality)
+    except ArgillaConnectionError as exc:
+        raise SystemExit(f"revdial argilla pull: {exc}") from None
+    table = Table(title=f"argilla pull: {dataset} -> {result.out}")
+    for column in ("records", *(f"status {s}" for s in sorted(result.statuses)), "corrected", "kept (default)"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(result.records), *(str(result.statuses[s]) for s in sorted(result.statuses)), str(result.corrected),
+        str(result.kept),
+    )
+    console = Console()
+    console.print(table)
+    for reason, count in sorted(result.dropped.items()):
+        console.print(f"  dropped {count}: {reason} ({DROP_REASONS[reason]})")
