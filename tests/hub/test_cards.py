@@ -183,3 +183,25 @@ def test_secret_looking_config_keys_are_redacted_in_the_card(synthesis_dir: Path
     config = {**SUMMARY["config"], "generation": {"llm": {"backend": "openai", "api_key": "sk-abcdef123456"}}}
     card = str(render_dataset_card(synthesis_dir, repo_id="me/x", config=config))
     assert "sk-abcdef123456" not in card and "api_key: <redacted>" in card
+
+
+def test_redaction_keeps_token_counts_and_hides_keys() -> None:
+    from revdial.hub.cards import redact
+
+    config = {"llm": {"api_key": "k", "hf_token": "t", "max_new_tokens": 96}, "max_total_tokens": 0}
+    assert redact(config) == {
+        "llm": {"api_key": "<redacted>", "hf_token": "<redacted>", "max_new_tokens": 96},
+        "max_total_tokens": 0,
+    }
+
+
+def test_an_echo_without_sources_reads_them_from_the_pipeline_yaml_of_the_same_name(tmp_path: Path) -> None:
+    echo = {k: v for k, v in SUMMARY["config"].items() if k != "source"}  # what generation's summary keeps
+    assert echo["name"] == "movies-sample"
+    card = render_dataset_card(
+        write_synthesis(tmp_path / "s", summary={**SUMMARY, "config": echo}), repo_id="me/x"
+    )
+    meta = front_matter(str(card))
+    assert meta["license"] == "other"
+    assert meta["source_datasets"] == ["redial", "ievalm-crs", "movielens-ml-latest-small"]
+    assert "Harper and Joseph A. Konstan" in card.text  # MovieLens asks to be cited

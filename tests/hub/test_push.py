@@ -214,13 +214,15 @@ def test_what_lands_loads_with_load_dataset_as_conversational_sft_rows(
 
     folder = tmp_path / "repo"
     build_push_folder(synthesis_dir, folder, repo_id="me/movies-crs")
-    train = load_dataset(str(folder), split="train")  # the card's default config
+    train = load_dataset(
+        str(folder), split="train", cache_dir=str(tmp_path / "cache")
+    )  # the card's default config
     assert len(train) == 6
     row = train[0]
     assert is_conversational(row)
     assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
     assert row["prompt"] + row["completion"] == row["messages"]
-    rejects = load_dataset(str(folder), "rejects", split="train")
+    rejects = load_dataset(str(folder), "rejects", split="train", cache_dir=str(tmp_path / "cache"))
     assert sorted(rejects["reason"]) == ["leak", "missing_target", "missing_target"]
 
 
@@ -266,7 +268,7 @@ def test_sft_trainer_trains_one_step_on_the_pushed_rows_as_they_are(
 
     folder = tmp_path / "repo"
     build_push_folder(synthesis_dir, folder, repo_id="me/movies-crs")
-    train = load_dataset(str(folder), split="train")
+    train = load_dataset(str(folder), split="train", cache_dir=str(tmp_path / "cache"))
     texts = [m["content"] for row in train for m in row["messages"]]
     model_path = _tiny_llama(tmp_path, texts)
     args = SFTConfig(
@@ -287,3 +289,24 @@ def test_sft_trainer_trains_one_step_on_the_pushed_rows_as_they_are(
     output = trainer.train()
     assert output.global_step == 1
     assert output.training_loss > 0
+
+
+def test_list_columns_empty_in_every_row_land_typed_as_strings(tmp_path: Path) -> None:
+    from datasets import Dataset, DatasetDict, List, Value, load_dataset
+
+    directory = write_synthesis(tmp_path / "s", kept=2)
+    rows = [
+        {k: v for k, v in r.items()} for r in Dataset.load_from_disk(str(directory / "default" / "train"))
+    ]
+    for row in rows:
+        row["hallucinated_titles"] = []
+    clean = Dataset.from_list(rows)
+    assert clean.features["hallucinated_titles"] == List(Value("null"))
+    import shutil
+
+    shutil.rmtree(directory / "default")
+    DatasetDict(train=clean).save_to_disk(str(directory / "default"))
+    build_push_folder(directory, tmp_path / "repo", repo_id="me/x")
+    pushed = load_dataset(str(tmp_path / "repo"), split="train", cache_dir=str(tmp_path / "cache"))
+    assert pushed.features["hallucinated_titles"] == List(Value("string"))
+    assert pushed["hallucinated_titles"] == [[], []]

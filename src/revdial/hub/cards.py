@@ -93,6 +93,7 @@ class SourceInfo:
     license_name: str | None = None  # with license "other": a short slug naming the terms
     license_link: str | None = None  # with license "other": where the terms are
     id: str | None = None  # short id for the card's source_datasets when there is no hub_id
+    citation: str | None = None  # what the source asks publications to cite
 
     @property
     def source_id(self) -> str:
@@ -104,20 +105,26 @@ _MOVIELENS = SourceInfo(
     id="movielens-ml-latest-small",
     license="other",
     url="https://grouplens.org/datasets/movielens/",
-    license_name="movielens-terms",
+    license_name="movielens-non-commercial-research",
     license_link="https://files.grouplens.org/datasets/movielens/ml-latest-small-README.html",
+    citation="F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History and Context. "
+    "ACM TiiS 5, 4: 19:1-19:19. https://doi.org/10.1145/2827872",
 )
 _REDIAL = SourceInfo(
     name="ReDial (Li et al., 2018)",
     id="redial",
     license="cc-by-4.0",
     url="https://redialdata.github.io/website/",
+    citation="Raymond Li, Samira Kahou, Hannes Schulz, Vincent Michalski, Laurent Charlin, Chris Pal. 2018. "
+    "Towards Deep Conversational Recommendations. NeurIPS 2018.",
 )
 _IEVALM = SourceInfo(
     name="iEvaLM-CRS movie metadata",
     id="ievalm-crs",
     license="mit",
     url="https://github.com/RUCAIBox/iEvaLM-CRS",
+    citation="Xiaolei Wang, Xinyu Tang, Wayne Xin Zhao, Jingyuan Wang, Ji-Rong Wen. 2023. Rethinking the Evaluation "
+    "for Conversational Recommendation in the Era of Large Language Models. EMNLP 2023.",
 )
 _AMAZON = SourceInfo(
     name="Amazon Reviews 2023 (McAuley Lab)",
@@ -217,9 +224,25 @@ def card_configs(configs: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
     return out
 
 
+def _pipeline_yaml_for(name: str | None) -> dict[str, Any]:
+    """The checkout's pipelines/<name>.yaml, for a config echo that left out the `source`/`card` sections."""
+    path = REPO_DIR / "pipelines" / f"{name}.yaml"
+    if not name or not path.is_file():
+        return {}
+    loaded = yaml.safe_load(path.read_text()) or {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def resolve_sources(config: Mapping[str, Any] | None) -> list[SourceInfo]:
-    """Seed sources of a run: the YAML's `card.sources` list if given, else recognised from its `source` section."""
-    config = config or {}
+    """Seed sources of a run: the YAML's `card.sources` list if given, else recognised from its `source` section.
+
+    When the config has neither (a summary's echo may keep only the stages' own sections), the checkout's
+    `pipelines/<name>.yaml` of the same name is read for them.
+    """
+    config = dict(config or {})
+    if "source" not in config and "card" not in config:
+        on_disk = _pipeline_yaml_for(config.get("name"))
+        config.update({k: on_disk[k] for k in ("source", "card") if k in on_disk})
     listed = (config.get("card") or {}).get("sources")
     if listed:
         return [
@@ -426,7 +449,7 @@ def render_dataset_card(
         run = load_synthesis(run)
     # The card quotes the config; a key a user put in it must not reach the Hub (push also scans every file).
     config = redact(dict(config if config is not None else (run.summary.get("config") or {})))
-    card_section = dict(config.get("card") or {})
+    card_section = dict(config.get("card") or _pipeline_yaml_for(config.get("name")).get("card") or {})
     sources = resolve_sources(config)
     chosen = license or card_section.get("license") or most_restrictive_license([s.license for s in sources])
     license_name = license_link = None
@@ -515,7 +538,8 @@ def render_dataset_card(
     )
 
 
-_SECRET_KEY_RE = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.IGNORECASE)
+# "hf_token", "access_token", "api_key" but not "max_new_tokens".
+_SECRET_KEY_RE = re.compile(r"(api[_-]?key|secret|password|authorization|(^|_)token$)", re.IGNORECASE)
 
 
 def redact(value: Any) -> Any:
