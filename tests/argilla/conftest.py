@@ -7,6 +7,7 @@ skip and say how to set it up.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_DIR = Path(__file__).resolve().parent / "server"
 SERVER_VENV = Path(os.environ.get("ARGILLA_SERVER_VENV", ROOT / ".cache" / "argilla-server-venv"))
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
 SYSTEM = {"role": "system", "content": "You are a movie recommender. Recommend catalogue titles with reasons."}
 
 
@@ -109,6 +111,12 @@ def synthesis_dir(tmp_path) -> Path:
     return save_contract_distiset(contract_rows(), tmp_path / "synth")
 
 
+def _die_with_parent() -> None:
+    # Linux: the launcher gets SIGTERM (and stops the server and redis) even if pytest itself is killed. libc is
+    # loaded before the fork, so the child only makes the one system call.
+    _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @pytest.fixture(scope="session")
 def argilla_server(tmp_path_factory):
     """Connection info of a real argilla-server on 127.0.0.1: api_url, api_key (owner), annotator_api_key,
@@ -126,6 +134,7 @@ def argilla_server(tmp_path_factory):
         proc = subprocess.Popen(
             [str(python), str(SERVER_DIR / "launch.py"), "--info", str(info_path), "--home", str(workdir / "home")],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
         )
     try:
         deadline = time.monotonic() + 120

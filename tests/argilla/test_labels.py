@@ -35,6 +35,7 @@ def test_only_submitted_responses_count():
     assert (labels.quality, labels.relevant, labels.annotators) == (5.0, "yes", 1)
     assert aggregate(_answers("u1", status="draft", quality=1)).status == "draft"
     assert aggregate(_answers("u1", status="discarded", quality=None)).status == "discarded"
+    assert aggregate([(None, None, "u1", "discarded")]).status == "discarded"  # a discard without answers
     assert aggregate([]).status == "pending"
 
 

@@ -24,8 +24,8 @@ CORRECTION = "- Up (2009): a balloon-lifted house, grief turning into joy, made 
 ANSWERS = {
     "a slick crime thriller with a great shootout?": ({"quality": 5, "relevant": "yes"}, None),
     "cop vs robber drama, 90s": ({"quality": 4, "relevant": "yes", "flags": ["hallucination"]}, "flagged"),
-    "something scary set on a spaceship": (None, "not_submitted"),
-    "I loved Alien, more like Alien please": ({"quality": 4, "relevant": "yes", "flags": ["leak"]}, "flagged"),
+    "something scary set on a spaceship": ({}, "discarded"),  # discarded without answering
+    "I loved Alien, more like Alien please": (None, "not_submitted"),
     "a moving animated film for a family night": ({"quality": 2, "relevant": "no"}, "low_quality"),
     "animated, sad then happy": (
         {"quality": 4, "relevant": "yes", "corrected_recommendation": CORRECTION}, None,
@@ -62,13 +62,13 @@ def annotate(server: dict, dataset_name: str) -> dict[str, int]:
     remote = owner.datasets(name=dataset_name, workspace=server["workspace"])
     queue = {"before": _pending_for(annotator, remote.id)}
     for record in remote.records(with_responses=False, with_suggestions=False):
-        values, _ = ANSWERS[record.metadata["request"]]
+        values, reason = ANSWERS[record.metadata["request"]]
         if values is None:
             continue
         annotator.api.records.create_record_response(
             record._server_id,
-            UserResponseModel(values={q: {"value": v} for q, v in values.items()}, status="submitted",
-                              user_id=annotator.me.id),
+            UserResponseModel(values={q: {"value": v} for q, v in values.items()},
+                              status="discarded" if reason == "discarded" else "submitted", user_id=annotator.me.id),
         )
     queue["after"] = _pending_for(annotator, remote.id)
     return queue
@@ -100,7 +100,7 @@ def test_push_annotate_pull_round_trip(argilla_env, synthesis_dir, rows, dataset
             expected_dropped[reason] = expected_dropped.get(reason, 0) + 1
     kept_requests = {request for request, (_, reason) in ANSWERS.items() if reason is None}
     assert (pulled.records, pulled.kept, pulled.dropped, pulled.corrected) == (6, 2, expected_dropped, 1)
-    assert pulled.statuses == {"submitted": answered, "pending": len(rows) - answered}
+    assert pulled.statuses == {"submitted": answered - 1, "discarded": 1, "pending": len(rows) - answered}
 
     labelled = datasets.load_from_disk(str(out / "labelled"))["train"]
     default = datasets.load_from_disk(str(out / "default"))["train"]
@@ -113,7 +113,7 @@ def test_push_annotate_pull_round_trip(argilla_env, synthesis_dir, rows, dataset
     for request, (values, reason) in ANSWERS.items():
         got = by_request[request]
         assert got["drop_reason"] == (reason or "") and got["kept"] == (reason is None)
-        if values is not None:
+        if values:
             assert got["label_quality"] == values["quality"] and got["label_relevant"] == values["relevant"]
             assert got["label_flags"] == values.get("flags", [])
     corrected = by_request["animated, sad then happy"]

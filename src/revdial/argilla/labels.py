@@ -34,12 +34,14 @@ class Labels:
     annotators: int = 0
 
 
-def aggregate(responses: Iterable[tuple[str, Any, str, str]]) -> Labels:
-    """Labels from `(question, value, user_id, status)` tuples, one per answered question per user."""
+def aggregate(responses: Iterable[tuple[str | None, Any, str, str]]) -> Labels:
+    """Labels from `(question, value, user_id, status)` tuples, one per answered question per user (question None:
+    a response without answers, e.g. a plain discard)."""
     by_user: dict[str, dict[str, Any]] = {}
     for question, value, user_id, status in responses:
         entry = by_user.setdefault(str(user_id), {"_status": str(status)})
-        entry[question] = value
+        if question is not None:
+            entry[question] = value
     submitted = [by_user[user] for user in sorted(by_user) if by_user[user]["_status"] == "submitted"]
     if not submitted:
         statuses = {entry["_status"] for entry in by_user.values()}

@@ -103,11 +103,21 @@ def labelled_row(record_id: str, fields: dict, metadata: dict, labels: Labels, m
     }
 
 
-def _record_responses(record: rg.Record) -> list[tuple[str, Any, str, str]]:
-    return [
-        (r.question_name, r.value, str(r.user_id), getattr(r.status, "value", r.status) or "draft")
-        for r in record.responses
-    ]
+def _record_responses(record: rg.Record) -> list[tuple[str | None, Any, str, str]]:
+    """(question, value, user_id, status) per answer. Read from the record's API model: the SDK's public
+    `record.responses` has one entry per answered question, so a discard without answers would vanish."""
+    models = getattr(getattr(record, "_model", None), "responses", None)
+    if models is None:
+        return [(r.question_name, r.value, str(r.user_id), getattr(r.status, "value", r.status)) for r in record.responses]
+    answers: list[tuple[str | None, Any, str, str]] = []
+    for model in models:
+        status = str(getattr(model.status, "value", model.status))
+        values = model.values or {}
+        if not values:
+            answers.append((None, None, str(model.user_id), status))
+        for question, value in values.items():
+            answers.append((question, (value or {}).get("value"), str(model.user_id), status))
+    return answers
 
 
 def _check_out(out: Path) -> None:
