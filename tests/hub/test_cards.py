@@ -205,3 +205,18 @@ def test_an_echo_without_sources_reads_them_from_the_pipeline_yaml_of_the_same_n
     assert meta["license"] == "other"
     assert meta["source_datasets"] == ["redial", "ievalm-crs", "movielens-ml-latest-small"]
     assert "Harper and Joseph A. Konstan" in card.text  # MovieLens asks to be cited
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "license", "source_ids"),
+    [
+        ("movies-sample", "other", {"redial", "ievalm-crs", "movielens-ml-latest-small"}),
+        ("movielens-latest-small", "other", {"movielens-ml-latest-small"}),
+        ("movie-reviews-ml100k", "unknown", {"movielens-100k", "scraped-movie-reviews"}),
+        ("redial-catalogue", "cc-by-4.0", {"redial", "ievalm-crs"}),
+    ],
+)
+def test_the_shipped_pipelines_get_their_sources_and_strictest_licence(pipeline, license, source_ids) -> None:
+    sources = resolve_sources({"name": pipeline})
+    assert {s.source_id for s in sources} == source_ids
+    assert most_restrictive_license(s.license for s in sources) == license

@@ -134,12 +134,30 @@ _AMAZON = SourceInfo(
     license_name="amazon-reviews-2023-terms",
     license_link="https://amazon-reviews-2023.github.io/",
 )
-# Recognised from a source config's preset or file paths, for runs whose YAML has no `card.sources` list.
+_MOVIELENS_100K = SourceInfo(
+    name="MovieLens 100K (GroupLens)",
+    id="movielens-100k",
+    license="other",
+    url="https://grouplens.org/datasets/movielens/100k/",
+    license_name="movielens-non-commercial-research",
+    license_link="https://files.grouplens.org/datasets/movielens/ml-100k-README.txt",
+    citation=_MOVIELENS.citation,
+)
+_SCRAPED_REVIEWS = SourceInfo(
+    name="Scraped user movie reviews (1999saki/Enhancing-Movie-Recommendations)",
+    id="scraped-movie-reviews",
+    license="unknown",
+    url="https://github.com/1999saki/Enhancing-Movie-Recommendations",
+)
+# Recognised from a source config's paths, for runs whose YAML has no `card.sources` list. The bundled sample's
+# sources are in src/revdial/data/movies_sample/README.md.
 _KNOWN_SOURCES: dict[str, tuple[SourceInfo, ...]] = {
     "movies_sample": (_REDIAL, _IEVALM, _MOVIELENS),
-    "movielens": (_MOVIELENS,),
+    "ml-latest-small": (_MOVIELENS,),
+    "ml-100k": (_MOVIELENS_100K,),
     "redial": (_REDIAL,),
     "ievalm": (_IEVALM,),
+    "movie_reviews": (_SCRAPED_REVIEWS,),
     "amazon-reviews-2023": (_AMAZON,),
     "amazon_reviews_2023": (_AMAZON,),
 }
@@ -189,14 +207,15 @@ def templates_dir() -> Path:
 # --- pure helpers -----------------------------------------------------------------------------------------------------
 def most_restrictive_license(licenses: Iterable[str]) -> str:
     """The most restrictive of Hub licence ids ("cc-by-4.0", "mit", "other", ...); "unknown" when given none."""
-    ranked = [
-        _LICENSE_ORDER.index(x) if x in _LICENSE_ORDER else _LICENSE_ORDER.index("other") for x in licenses
-    ]
-    if not ranked:
+
+    def rank(license: str) -> int:
+        return _LICENSE_ORDER.index(license if license in _LICENSE_ORDER else "other")
+
+    licenses = list(licenses)
+    if not licenses:
         return "unknown"
-    worst = max(ranked)
-    chosen = [x for x in licenses if (_LICENSE_ORDER.index(x) if x in _LICENSE_ORDER else worst) == worst]
-    return chosen[0] if chosen and chosen[0] in _LICENSE_ORDER else "other"
+    worst = max(licenses, key=rank)
+    return worst if worst in _LICENSE_ORDER else "other"
 
 
 def size_category(n: int) -> str:
