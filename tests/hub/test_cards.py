@@ -220,3 +220,25 @@ def test_the_shipped_pipelines_get_their_sources_and_strictest_licence(pipeline,
     sources = resolve_sources({"name": pipeline})
     assert {s.source_id for s in sources} == source_ids
     assert most_restrictive_license(s.license for s in sources) == license
+
+
+def test_model_card_from_a_training_run_redacts_tokens_and_names_the_model_by_default() -> None:
+    recipe = {"learning_rate": 2e-4, "hub_token": "hf_secretvalue123", "lr_scheduler_type": ("cosine",)}
+    card = render_model_card(
+        base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+        dataset="me/movies-crs",
+        recipe=recipe,
+        training={"rows": 120, "train_seconds": 33.5},
+        metrics={"redial": {"recall@10": 0.1}},
+    )
+    assert card.data.model_name == "SmolLM2-135M-Instruct-revdial-crs"
+    assert "hf_secretvalue123" not in str(card) and "hub_token: <redacted>" in str(card)
+    assert "| rows | 120 |" in card.text and "| train_seconds | 33.5 |" in card.text
+
+
+def test_local_paths_stay_out_of_the_model_card_metadata(tmp_path: Path) -> None:
+    local = tmp_path / "runs" / "movies"
+    local.mkdir(parents=True)
+    card = render_model_card(base_model=str(tmp_path / "base"), dataset=str(local))
+    assert card.data.base_model is None and card.data.datasets is None
+    assert f"`{local}` (local)" in card.text

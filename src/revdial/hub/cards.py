@@ -570,6 +570,23 @@ def redact(value: Any) -> Any:
     return value
 
 
+_HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def _is_hub_id(name: str | None) -> bool:
+    """ "OWNER/NAME" that is not a local path (runs/x would look like one, so the file system decides)."""
+    return bool(name) and bool(_HUB_ID_RE.match(str(name))) and not Path(str(name)).exists()
+
+
+def _plain(value: Any) -> Any:
+    """JSON-compatible copy (enums, paths, tuples become strings/lists) so YAML and Jinja render it."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _yaml_block(mapping: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(_plain(redact(dict(mapping))), sort_keys=False).strip()
+
+
 def _generation_templates() -> list[str]:
     folder = PACKAGE_DIR / "generation" / "templates"
     return sorted(p.name for p in folder.glob("*.jinja")) if folder.is_dir() else []
@@ -586,11 +603,12 @@ def _demote_headings(text: str) -> str:
 # --- model card -------------------------------------------------------------------------------------------------------
 def render_model_card(
     *,
-    model_name: str,
     base_model: str,
+    model_name: str | None = None,
     dataset: str | list[str] | None = None,
     recipe: Mapping[str, Any] | None = None,
     lora: Mapping[str, Any] | None = None,
+    training: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Mapping[str, float]] | None = None,
     eval_results: list[EvalResult] | None = None,
     license: str = "apache-2.0",
@@ -602,18 +620,24 @@ def render_model_card(
 ) -> ModelCard:
     """The model card of a CRS trained with `revdial train`.
 
-    - `model_name`: the model's name (the Hub shows it with the evaluation results); `base_model`: the Hub id it was
-      fine-tuned from; `dataset`: the training dataset repo id(s).
-    - `recipe`: the training recipe as a dict (the YAML); `recipe_path`: where it lives in the repo, for the card.
+    - `base_model`: the Hub id (or path) it was fine-tuned from; `model_name`: the name the Hub shows with the
+      evaluation results (default: "<base model name>-revdial-crs"); `dataset`: the training dataset repo id(s).
+    - `recipe`: the training recipe as a dict (the YAML, or `SFTConfig.to_dict()`); secret-looking keys are redacted.
+      `recipe_path`: where the recipe lives in the repo, for the card.
     - `lora`: LoRA settings (r, lora_alpha, lora_dropout, target_modules, ...) or None for full fine-tuning.
+    - `training`: facts of the run shown as a table (rows, epochs, train_seconds, final loss, ...).
     - `metrics`: {benchmark: {"recall@10": 0.12, "ndcg@10": 0.07}} (benchmarks "redial", "inspired"), or ready-made
       `eval_results`; both become the card's `model-index`.
     """
+    model_name = model_name or f"{str(base_model).rstrip('/').split('/')[-1]}-revdial-crs"
     results = list(eval_results or []) + eval_results_from_metrics(metrics or {})
+    datasets_list = [dataset] if isinstance(dataset, str) else list(dataset or [])
+    hub_datasets = [d for d in datasets_list if _is_hub_id(d)]
     card_data = ModelCardData(
         model_name=model_name,
-        base_model=base_model,
-        datasets=[dataset] if isinstance(dataset, str) else dataset,
+        # Hub metadata takes Hub ids only; a local path stays in the card's text.
+        base_model=base_model if _is_hub_id(base_model) else None,
+        datasets=hub_datasets or None,
         eval_results=results or None,
         language=language,
         license=license,
@@ -632,8 +656,10 @@ def render_model_card(
         template_path=str(template),
         model_name=model_name,
         base_model=base_model,
-        dataset=dataset,
-        recipe_yaml=yaml.safe_dump(dict(recipe), sort_keys=False).strip() if recipe else "",
+        base_model_on_hub=_is_hub_id(base_model),
+        training_datasets=[{"name": d, "hub": _is_hub_id(d)} for d in datasets_list],
+        recipe_yaml=_yaml_block(recipe) if recipe else "",
+        training=_plain(redact(dict(training))) if training else None,
         recipe_path=recipe_path,
         lora=dict(lora) if lora else None,
         results_table=table,
