@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from revdial.seeds import collaborative
 from revdial.seeds.errors import SeedSourceError
@@ -40,6 +41,7 @@ SEED_COLUMNS = (
     "user_id", "history_liked", "history_disliked", "neighbor_ids", "neighbor_titles", "provenance", "text",
 )
 CATALOGUE_COLUMNS = ("item_id", "title", "year", "metadata_text")
+CHUNK = 20_000  # seeds assembled in Python before they move to Arrow (bounds the heap on millions of seeds)
 
 
 def seed_features():
@@ -328,10 +330,11 @@ def load_reviews(config: SeedsConfig, items: pd.DataFrame, summary: dict) -> pd.
             text=("text", lambda s: table.group_text.join(dict.fromkeys(s))),
         ).drop(columns="user_key")
         counts.change("rows merged into one review per (user, item)", before - len(reviews))
-    if "review_id" in columns:
-        duplicated = reviews["review_id"].notna() & reviews["review_id"].duplicated(keep="first")
-    else:
-        duplicated = reviews.duplicated(subset=["user_id", "item_id", "text"], keep="first")
+    # the same review twice: by its id when it has one, by (user, item, text) otherwise
+    has_id = reviews["review_id"].notna() if "review_id" in columns else pd.Series(False, index=reviews.index)
+    duplicated = (has_id & reviews["review_id"].duplicated(keep="first")) | (
+        ~has_id & reviews.assign(has_id=has_id).duplicated(subset=["has_id", "user_id", "item_id", "text"],
+                                                           keep="first"))
     counts.drop("duplicate_review (first kept)", duplicated.sum())
     reviews = reviews[~duplicated]
     if table.text_prefix:
@@ -389,6 +392,11 @@ def load_interactions(config: SeedsConfig, items: pd.DataFrame, reviews: pd.Data
 
 
 # --- seeds ------------------------------------------------------------------------------------------------------
+def _columns(frame: pd.DataFrame, *names: str) -> list[list]:
+    """Columns as Python lists (iterating pandas' Arrow-backed strings element by element is slow)."""
+    return [frame[name].tolist() if name in frame else [None] * len(frame) for name in names]
+
+
 def _seed_id(domain: str, item_id: str, user_id: str | None, identity: str) -> str:
     key = "\x1f".join([domain, item_id, user_id or "", identity])
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
@@ -450,46 +458,75 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
     summary["collaborative"] = collab
 
     say("assembling seeds")
+    features = seed_features()
+    schema = features.arrow_schema
     records: dict[str, list] = {name: [] for name in SEED_COLUMNS if name != "text"}
+    chunks: list[pa.Table] = []
     kinds: Counter = Counter()
-    item_meta = dict(zip(items["item_id"], zip(items["title"], items["year"], items["metadata_text"],
-                                                (json.dumps(m, ensure_ascii=False, default=str)
-                                                 for m in items["metadata"]))))
-    neighbor_ids_of = [[items["item_id"].iat[j] for j in row if j >= 0] for row in neighbors] if len(neighbors) else []
+    counts = Counter()
+    seed_ids: set[str] = set()
+    seeded_items: set[str] = set()
+    item_meta = dict(zip(items["item_id"].tolist(), zip(
+        items["title"].tolist(), [None if y is pd.NA else int(y) for y in items["year"]],
+        items["metadata_text"].tolist(),
+        [json.dumps(m, ensure_ascii=False, default=str) for m in items["metadata"]])))
+    item_id_list = items["item_id"].tolist()
+    neighbor_ids_of = [[item_id_list[j] for j in row if j >= 0] for row in neighbors]
+    neighbor_titles_of = [[titles[j] for j in row if j >= 0] for row in neighbors]
+    render_keys = ("title", "year", "metadata_text", "review_text", "rating", "history_liked", "history_disliked",
+                   "neighbor_titles")
+
+    def flush() -> None:
+        """Python lists -> one Arrow chunk, so the Python heap holds at most CHUNK seeds at a time."""
+        n = len(records["seed_id"])
+        if not n:
+            return
+        texts = [render_seed({key: records[key][i] for key in render_keys}, rating_max=source.rating_max)
+                 for i in range(n)]
+        counts["with_review_text"] += sum(1 for t in records["review_text"] if t)
+        counts["with_rating"] += sum(1 for r in records["rating"] if r is not None)
+        counts["with_user"] += sum(1 for u in records["user_id"] if u is not None)
+        counts["with_history"] += sum(1 for h in records["history_liked"] if h)
+        counts["with_neighbors"] += sum(1 for h in records["neighbor_ids"] if h)
+        columns = {**records, "text": texts}
+        chunks.append(pa.table({name: pa.array(columns[name], type=schema.field(name).type)
+                                for name in SEED_COLUMNS}, schema=schema))
+        for values in records.values():
+            values.clear()
 
     def add(item_id: str, user_id: str | None, review: str, rating: float, identity: str, provenance: str) -> None:
         title, year, meta_text, meta_json = item_meta[item_id]
         code = item_codes[item_id]
         ucode = user_codes.get(user_id) if user_id is not None else None
-        records["seed_id"].append(_seed_id(config.domain, item_id, user_id, identity))
-        records["domain"].append(config.domain)
-        records["item_id"].append(item_id)
-        records["title"].append(title)
-        records["year"].append(None if year is pd.NA else int(year))
-        records["metadata_text"].append(meta_text)
-        records["metadata_json"].append(meta_json)
-        records["review_text"].append(review)
-        records["rating"].append(None if pd.isna(rating) else float(rating))
-        records["user_id"].append(user_id)
+        seed_id = _seed_id(config.domain, item_id, user_id, identity)
+        if seed_id in seed_ids:  # two rows for the same (item, user, review): impossible after de-duplication
+            raise SeedSourceError(f"<{config.name}>", f"seed id {seed_id} twice ({provenance}); check review_id")
+        seed_ids.add(seed_id)
+        seeded_items.add(item_id)
         h = source.history_size
-        records["history_liked"].append(
-            [titles[j] for j in collaborative.history_without(liked_hist.get(ucode), code, h)])
-        records["history_disliked"].append(
-            [titles[j] for j in collaborative.history_without(disliked_hist.get(ucode), code, h)])
-        ids = neighbor_ids_of[code] if neighbor_ids_of else []
-        records["neighbor_ids"].append(ids)
-        records["neighbor_titles"].append([titles[item_codes[i]] for i in ids])
-        records["provenance"].append(provenance)
+        for name, value in (
+            ("seed_id", seed_id), ("domain", config.domain), ("item_id", item_id), ("title", title),
+            ("year", year), ("metadata_text", meta_text), ("metadata_json", meta_json), ("review_text", review),
+            ("rating", None if pd.isna(rating) else float(rating)), ("user_id", user_id),
+            ("history_liked", [titles[j] for j in collaborative.history_without(liked_hist.get(ucode), code, h)]),
+            ("history_disliked",
+             [titles[j] for j in collaborative.history_without(disliked_hist.get(ucode), code, h)]),
+            ("neighbor_ids", neighbor_ids_of[code] if neighbor_ids_of else []),
+            ("neighbor_titles", neighbor_titles_of[code] if neighbor_titles_of else []),
+            ("provenance", provenance),
+        ):
+            records[name].append(value)
+        if len(records["seed_id"]) >= CHUNK:
+            flush()
 
     reviewed_pairs: set[tuple[str, str]] = set()
     if "reviews" in source.seeds_from and reviews is not None:
         rating_of = {}
         if interactions is not None and len(interactions):
-            rating_of = dict(zip(zip(interactions["user_id"], interactions["item_id"]), interactions["rating"]))
+            rating_of = dict(zip(zip(*_columns(interactions, "user_id", "item_id")), interactions["rating"].tolist()))
         filled = 0
         for item_id, user_id, text, rating, review_id, row, label in zip(
-            reviews["item_id"], reviews["user_id"], reviews["text"], reviews["rating"], reviews["review_id"],
-            reviews["row"], reviews["label"],
+            *_columns(reviews, "item_id", "user_id", "text", "rating", "review_id", "row", "label")
         ):
             if pd.isna(rating) and user_id is not None and (user_id, item_id) in rating_of:
                 rating, filled = rating_of[(user_id, item_id)], filled + 1
@@ -504,9 +541,9 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
     if interactions is not None and len(interactions):
         if "ratings" in source.seeds_from:
             covered = 0
-            for user_id, item_id, rating, row, label in zip(interactions["user_id"], interactions["item_id"],
-                                                            interactions["rating"], interactions["row"],
-                                                            interactions["label"]):
+            for user_id, item_id, rating, row, label in zip(
+                *_columns(interactions, "user_id", "item_id", "rating", "row", "label")
+            ):
                 if (user_id, item_id) in reviewed_pairs:
                     covered += 1
                     continue
@@ -517,22 +554,20 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
             summary["tables"]["interactions"]["not_seeded"] = {
                 "signal only (ratings not in seeds_from)": len(interactions)}
     if "items" in source.seeds_from:
-        for item_id, row in zip(items["item_id"], items["row"]):
+        for item_id, row in zip(*_columns(items, "item_id", "row")):
             add(item_id, None, "", float("nan"), "item", f"items:{summary['tables']['items']['file']}#row{row}")
             kinds["item"] += 1
+    flush()
 
-    records["text"] = [
-        render_seed({name: records[name][i] for name in ("title", "year", "metadata_text", "review_text", "rating",
-                                                           "history_liked", "history_disliked", "neighbor_titles")},
-                    rating_max=source.rating_max)
-        for i in range(len(records["seed_id"]))
-    ]
-    seeds = datasets.Dataset.from_dict(records, features=seed_features())
-    if len(set(records["seed_id"])) != len(seeds):  # would mean two sources produced the same (item, user, review)
-        raise SeedSourceError(f"<{config.name}>", "seed ids are not unique; check the reviews' review_id mapping")
-    if len(seeds) == 0:
+    n = len(seed_ids)
+    if n == 0:
         raise SeedSourceError(f"<{config.name}>", "no seeds: every row was dropped; per table: "
                               + json.dumps(summary["tables"], default=str))
+    # straight to Arrow: Dataset.from_dict would encode every cell in Python (most of the time on 100k seeds)
+    # an explicit fingerprint: otherwise datasets pickles the whole in-memory table to hash it (time and a copy)
+    fingerprint = hashlib.sha1("\n".join(sorted(seed_ids)).encode("utf-8")).hexdigest()[:16]
+    seeds = datasets.Dataset(pa.concat_tables(chunks), info=datasets.DatasetInfo(features=features),
+                             fingerprint=fingerprint)
     catalogue = datasets.Dataset.from_dict(
         {"item_id": items["item_id"].tolist(), "title": items["title"].tolist(),
          "year": [None if y is pd.NA else int(y) for y in items["year"]],
@@ -540,14 +575,11 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
         features=datasets.Features({"item_id": datasets.Value("string"), "title": datasets.Value("string"),
                                     "year": datasets.Value("int32"), "metadata_text": datasets.Value("string")}),
     )
-    n = len(seeds)
-    summary["seeds"] = {"total": n, "by_kind": dict(kinds), "items": len(items), "items_seeded": len(set(records["item_id"])),
-        "with_review_text": sum(1 for t in records["review_text"] if t),
-        "with_rating": sum(1 for r in records["rating"] if r is not None),
-        "with_user": sum(1 for u in records["user_id"] if u is not None)}
-    summary["join_coverage"]["seeds with a liked history"] = _ratio(
-        sum(1 for h in records["history_liked"] if h), n)
-    summary["join_coverage"]["seeds with neighbours"] = _ratio(sum(1 for h in records["neighbor_ids"] if h), n)
+    summary["seeds"] = {"total": n, "by_kind": dict(kinds), "items": len(items), "items_seeded": len(seeded_items),
+                        "with_review_text": counts["with_review_text"], "with_rating": counts["with_rating"],
+                        "with_user": counts["with_user"]}
+    summary["join_coverage"]["seeds with a liked history"] = _ratio(counts["with_history"], n)
+    summary["join_coverage"]["seeds with neighbours"] = _ratio(counts["with_neighbors"], n)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return SeedBuild(seeds=seeds, catalogue=catalogue, summary=summary)
 

@@ -20,12 +20,15 @@ def liked_matrix(users: np.ndarray, items: np.ndarray, n_users: int, n_items: in
 
 
 def item_neighbors(
-    liked: sp.csr_matrix, k: int, *, min_common: int = 1, block_size: int = 1024
+    liked: sp.csr_matrix, k: int, *, min_common: int = 1, block_size: int = 4096, max_block_pairs: int = 4_000_000
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k co-liked items of every item, by cosine similarity of their (binary) liker sets.
 
     cos(i, j) = |likers(i) & likers(j)| / sqrt(|likers(i)| |likers(j)|); pairs with fewer than `min_common` common
     likers are not neighbours. Ties are broken by the lower item code, so the result is deterministic.
+
+    A block holds at most `block_size` items and, beyond its first item, at most `max_block_pairs` co-like pairs
+    (estimated by the sum of the likers' degrees), so popular items do not blow up the memory of one block.
 
     Returns (neighbors, scores), both (n_items, k): item codes padded with -1, float32 scores padded with 0.
     """
@@ -37,8 +40,9 @@ def item_neighbors(
     by_item = liked.T.tocsr()  # items x users
     popularity = np.asarray(by_item.sum(axis=1)).ravel()
     norm = np.sqrt(np.maximum(popularity, 1.0))
-    for start in range(0, n_items, block_size):
-        stop = min(start + block_size, n_items)
+    # upper bound of the co-like pairs of each item: sum over its likers of their number of likes
+    pairs = by_item @ np.asarray(liked.sum(axis=1)).ravel()
+    for start, stop in _blocks(pairs, block_size, max_block_pairs):
         co = (by_item[start:stop] @ liked).tocoo()  # block x items: common likers
         rows, cols, common = co.row, co.col, co.data
         keep = (cols != rows + start) & (common >= min_common)
@@ -53,6 +57,18 @@ def item_neighbors(
         neighbors[rows[top] + start, rank[top]] = cols[top]
         scores[rows[top] + start, rank[top]] = sim[top]
     return neighbors, scores
+
+
+def _blocks(cost: np.ndarray, max_items: int, max_cost: float):
+    """Consecutive [start, stop) ranges of at most `max_items` items whose summed cost stays under `max_cost`."""
+    start, n = 0, len(cost)
+    cumulative = np.cumsum(cost)
+    while start < n:
+        offset = cumulative[start - 1] if start else 0.0
+        stop = int(np.searchsorted(cumulative, offset + max_cost, side="right"))
+        stop = min(max(stop, start + 1), start + max_items, n)
+        yield start, stop
+        start = stop
 
 
 def user_histories(
