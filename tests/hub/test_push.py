@@ -310,3 +310,16 @@ def test_list_columns_empty_in_every_row_land_typed_as_strings(tmp_path: Path) -
     pushed = load_dataset(str(tmp_path / "repo"), split="train", cache_dir=str(tmp_path / "cache"))
     assert pushed.features["hallucinated_titles"] == List(Value("string"))
     assert pushed["hallucinated_titles"] == [[], []]
+
+
+def test_an_unreachable_hub_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, synthesis_dir: Path) -> None:
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+
+    def offline(self, *args, **kwargs):
+        raise OfflineModeIsEnabled("Cannot reach https://huggingface.co: offline mode is enabled.")
+
+    monkeypatch.setattr(HfApi, "create_repo", offline)
+    with pytest.raises(HubPushError, match="me/movies-crs: the Hub refused the push or could not be reached"):
+        push_dataset(synthesis_dir, "me/movies-crs")

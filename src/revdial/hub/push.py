@@ -31,6 +31,20 @@ from revdial.hub.cards import SPLIT_FILE, SynthesisRun, load_synthesis, render_d
 
 __all__ = ["HubPushError", "SecretLeakError", "build_push_folder", "push_command", "push_dataset"]
 
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What a Hub call raises when the Hub refuses (HTTP errors) or cannot be reached (offline mode, DNS, TLS)."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    errors: list[type[BaseException]] = [HfHubHTTPError, OSError]
+    for module in ("httpx2", "httpx"):  # huggingface_hub 2.x sends through httpx2
+        try:
+            errors.append(__import__(module).HTTPError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
 _SECRET_NAME_RE = re.compile(r"(TOKEN|API_KEY|APIKEY|SECRET|PASSWORD|ACCESS_KEY)$", re.IGNORECASE)
 
 
@@ -170,20 +184,27 @@ def push_dataset(
     with tempfile.TemporaryDirectory(prefix="revdial-push-") as staging:
         files = build_push_folder(directory, staging, repo_id=repo_id, config=config, license=license)
         check_no_secrets(staging, _secret_values(token))
-        repo_url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
-        existing = api.list_repo_files(repo_id, repo_type="dataset", token=token)
-        stale = sorted(f for f in existing if f.endswith(".parquet") and f not in files)
-        operations: list[Any] = [
-            CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(Path(staging) / f)) for f in files
-        ]
-        operations += [CommitOperationDelete(path_in_repo=f) for f in stale]
-        commit = api.create_commit(
-            repo_id,
-            operations=operations,
-            commit_message=commit_message,
-            repo_type="dataset",
-            token=token,
-        )
+        try:
+            repo_url = api.create_repo(
+                repo_id, repo_type="dataset", private=private, exist_ok=True, token=token
+            )
+            existing = api.list_repo_files(repo_id, repo_type="dataset", token=token)
+            stale = sorted(f for f in existing if f.endswith(".parquet") and f not in files)
+            operations: list[Any] = [
+                CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(Path(staging) / f)) for f in files
+            ]
+            operations += [CommitOperationDelete(path_in_repo=f) for f in stale]
+            commit = api.create_commit(
+                repo_id,
+                operations=operations,
+                commit_message=commit_message,
+                repo_type="dataset",
+                token=token,
+            )
+        except _network_errors() as error:
+            raise HubPushError(
+                f"{repo_id}: the Hub refused the push or could not be reached: {error}"
+            ) from error
     return {
         "url": str(repo_url),
         "commit_url": getattr(commit, "commit_url", None),
