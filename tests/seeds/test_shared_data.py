@@ -25,8 +25,9 @@ def test_ml_latest_small_turns_every_rating_into_a_seed_or_a_tagged_seed(shared_
     tagged = build.seeds.filter(lambda r: r["review_text"].startswith("tags: "))
     assert len(tagged) == reviews["rows_kept"] and all(r["metadata_text"].startswith("genres: ") for r in
                                                        tagged.select(range(20)))
-    toy = build.catalogue.filter(lambda r: r["item_id"] == "1")[0]
+    toy = build.seeds.filter(lambda r: r["item_id"] == "1")[0]
     assert (toy["title"], toy["year"]) == ("Toy Story", 1995)
+    assert json.loads(toy["metadata_json"])["imdbId"] == "0114709"  # ids keep their zero padding
     assert summary["join_coverage"]["seeds with neighbours"]["fraction"] > 0.5
 
 

@@ -89,3 +89,13 @@ def test_hub_load_failure_names_the_dataset(monkeypatch):
         build_seeds({"domain": "d", "source": {"tables": {
             "items": {"hub": "owner/beauty", "columns": {"item_id": "id", "title": "t"}}}}})
 
+
+
+def test_a_hub_id_that_is_a_local_folder_loads_offline_through_the_same_branch(tiny):
+    folder = tiny.dir / "my-dataset"
+    folder.mkdir()
+    (folder / "items.csv").write_bytes((tiny.dir / "items.csv").read_bytes())
+    config = tiny(tables={"items": {"path": None, "hub": str(folder), "split": "train"}})
+    build = build_seeds(load_seeds_config(config, base_dir=tiny.dir))
+    assert build.summary["tables"]["items"]["file"] == f"{folder}[train]"
+    assert sorted(build.catalogue["title"]) == ["Collateral", "Heat", "Ronin"]

@@ -30,3 +30,18 @@ def test_load_seeds_reads_a_seeds_dir_and_resumes_from_an_offset(tmp_path):
 def test_load_seeds_needs_a_source():
     with pytest.raises(ValueError, match="needs `config_path` or `seeds_dir`"):
         LoadSeeds().load()
+
+
+def test_a_distilabel_pipeline_starts_from_a_source_config(tmp_path, monkeypatch):
+    from distilabel.pipeline import Pipeline
+    from distilabel.steps import KeepColumns
+
+    monkeypatch.setenv("DISTILABEL_CACHE_DIR", str(tmp_path / "cache"))
+    with Pipeline(name="seeds-start", cache_dir=tmp_path / "cache") as pipeline:
+        load = LoadSeeds(limit=25, batch_size=10)
+        keep = KeepColumns(columns=["seed_id", "title", "text"])
+        load >> keep
+    distiset = pipeline.run(parameters={load.name: {"config_path": SAMPLE}}, use_cache=False)
+    rows = distiset["default"]["train"]
+    assert rows.num_rows == 25 and rows.column_names == ["seed_id", "title", "text"]
+    assert len(set(rows["seed_id"])) == 25

@@ -61,6 +61,7 @@ class TableConfig(BaseModel):
     format: Literal["csv", "json", "parquet"] | None = None  # inferred from the file name when omitted
     layout: Literal["rows", "keyed_object"] = "rows"  # keyed_object: one JSON object {item_id: {field: value}}
     read: dict[str, Any] = Field(default_factory=dict)  # extra load_dataset kwargs (sep, encoding, column_names...)
+    string_columns: list[str] = Field(default_factory=list)  # csv columns read as text ("0114709" stays as is)
     columns: dict[str, str] = Field(default_factory=dict)  # role -> source column
     metadata: list[str] | None = None  # metadata columns to keep (items and joins); None = every unmapped column
     text_exclude: list[str] = Field(default_factory=list)  # metadata kept in metadata_json but not in the text (ids)
@@ -133,6 +134,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "title_has_year": True,
                 "title_article_suffix": True,
                 "join": [{"path": "links.csv*", "columns": {"item_id": "movieId"}, "metadata": ["imdbId", "tmdbId"],
+                          "string_columns": ["imdbId", "tmdbId"],
                           "text_exclude": ["imdbId", "tmdbId"]}],
             },
             "interactions": {
@@ -326,7 +328,7 @@ def _load_rows(files: list[str], table: TableConfig, label: str, role: str) -> p
             kwargs.setdefault("sep", "\t")
         # ids stay strings ("007" must not become 7); pandas would otherwise guess per chunk
         names = kwargs.get("column_names") or kwargs.get("names")
-        converters = {}
+        converters = {column: str for column in table.string_columns if names is None or column in names}
         for role_name, column in table.columns.items():
             if role_name in ID_ROLES and (names is None or column in names):
                 converters[column] = str
