@@ -92,7 +92,6 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
-@lru_cache(maxsize=200_000)
 def normalize_title(title: str, *, keep_article: bool = False) -> str:
     """Lowercase, accents stripped, "&" -> "and", punctuation removed, roman sequel numerals II-X as digits, a moved
     or leading English article dropped (moved to the front instead with `keep_article`).
@@ -100,6 +99,18 @@ def normalize_title(title: str, *, keep_article: bool = False) -> str:
     "The Matrix", "Matrix, The" and "matrix" all give "matrix"; "Amélie" gives "amelie"; "Spider-Man" gives
     "spider man". A year is NOT removed here: call `split_year` first.
     """
+    # Titles repeat a lot (every LLM answer names popular ones); whole requests do not, so only short text is cached.
+    if len(title) <= 200:
+        return _normalize_cached(title, keep_article)
+    return _normalize(title, keep_article)
+
+
+@lru_cache(maxsize=100_000)
+def _normalize_cached(title: str, keep_article: bool) -> str:
+    return _normalize(title, keep_article)
+
+
+def _normalize(title: str, keep_article: bool) -> str:
     text = strip_accents(title)
     text = _unmove_article(text.replace("&", " and ").strip()).casefold()
     # Apostrophes join ("Schindler's" -> "schindlers") instead of splitting a word in two.
