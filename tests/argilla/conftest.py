@@ -64,7 +64,9 @@ def save_contract_distiset(rows: list[dict], out: Path) -> Path:
         "default": datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)}),
         "rejects": datasets.DatasetDict({"train": rejects}),
     }).save_to_disk(out, save_card=False, save_pipeline_config=False, save_pipeline_log=False)
-    (out / "summary.json").write_text(json.dumps({"rows_out": len(rows)}))
+    (out / "summary.json").write_text(json.dumps({"name": "movies-test", "config": {"name": "movies-test"}}))
+    (out / "distiset_configs" / "pipeline.yaml").parent.mkdir(exist_ok=True)
+    (out / "distiset_configs" / "pipeline.yaml").write_text("pipeline:\n  name: movies-test\n")
     return out
 
 

@@ -93,7 +93,7 @@ def test_push_annotate_pull_round_trip(argilla_env, synthesis_dir, rows, dataset
     assert _count(argilla_env, dataset_name) == 6
 
     out = tmp_path / "labelled"
-    pulled = pull_from_argilla(dataset_name, out, argilla_env["workspace"], min_quality=3)
+    pulled = pull_from_argilla(dataset_name, out, argilla_env["workspace"], min_quality=3, source=synthesis_dir)
     expected_dropped = {}
     for _, reason in ANSWERS.values():
         if reason:
@@ -131,8 +131,16 @@ def test_push_annotate_pull_round_trip(argilla_env, synthesis_dir, rows, dataset
     assert distiset["default"]["train"].num_rows == 2
 
     summary = json.loads((out / "distiset_configs" / "summary.json").read_text())
-    assert summary["configs"] == {"labelled": 6, "default": 2}
+    assert summary["argilla"]["configs"] == {"labelled": 6, "default": 2}
+    assert summary["config"] == {"name": "movies-test"}  # the synthesis provenance, carried by --source
+    assert (out / "distiset_configs" / "pipeline.yaml").read_text().startswith("pipeline:")
     assert argilla_env["api_key"] not in (out / "distiset_configs" / "summary.json").read_text()
+
+    # ready for `revdial push`: the Hub folder it would upload holds both configs
+    from revdial.hub.push import build_push_folder
+
+    landed = build_push_folder(out, tmp_path / "hub", repo_id="someone/labelled")
+    assert {"default/train-00000-of-00001.parquet", "labelled/train-00000-of-00001.parquet"} <= set(landed)
 
 
 def test_pushing_again_updates_records_instead_of_duplicating(argilla_env, rows, save_distiset, dataset_name, tmp_path):
@@ -158,10 +166,12 @@ def test_the_cli_pushes_and_pulls(argilla_env, synthesis_dir, dataset_name, tmp_
     assert pushed.exit_code == 0, pushed.output
     assert "argilla push" in pushed.output
     out = tmp_path / "pulled"
-    pulled = runner.invoke(app, ["argilla", "pull", "--dataset", dataset_name, "--out", str(out), "--min-quality", "3"])
+    pulled = runner.invoke(app, ["argilla", "pull", "--dataset", dataset_name, "--out", str(out), "--min-quality", "3",
+                                 "--source", str(synthesis_dir)])
     assert pulled.exit_code == 0, pulled.output
     assert datasets.load_from_disk(str(out / "labelled"))["train"].num_rows == 6
     assert datasets.load_from_disk(str(out / "default"))["train"].num_rows == 0  # nothing annotated yet
+    assert (out / "distiset_configs" / "pipeline.yaml").exists()
     again = runner.invoke(app, ["argilla", "pull", "--dataset", dataset_name, "--out", str(out)])
     assert again.exit_code == 0, again.output  # an earlier pull's folder is refreshed in place
 

@@ -93,3 +93,10 @@ def test_push_names_the_missing_columns_of_a_directory_that_is_not_a_synthesis_o
         push_to_argilla(out, "reviews")
     with pytest.raises(RowError, match="no 'default' config folder"):
         push_to_argilla(tmp_path, "reviews")
+
+
+def test_pull_checks_its_source_before_asking_the_server(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARGILLA_API_URL", raising=False)
+    with pytest.raises(ArgillaConnectionError, match="--source .*: not a synthesis output"):
+        pull_from_argilla("reviews", tmp_path / "out", source=tmp_path)
+    assert not (tmp_path / "out").exists()

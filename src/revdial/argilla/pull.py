@@ -8,7 +8,9 @@ are rebuilt from the records, the annotators' corrections replace the assistant 
 - config `default` (split `train`): the rows the labels keep (submitted, quality >= --min-quality, relevant, no
   flag), with exactly the SFT columns of the synthesis output, so `revdial push` and training read it as they read
   `revdial synthesize`'s output;
-- `distiset_configs/summary.json`: counts of records, label statuses, kept rows and drop reasons.
+- `distiset_configs/summary.json`: under `argilla`, counts of records, label statuses, kept rows and drop reasons;
+  with `--source SYNTH_DIR`, the synthesis run's summary around it and its pipeline.yaml and funnel.png next to it
+  (what the dataset card cites).
 
 DIR is replaced as a whole when it holds an earlier pull (pulling again refreshes the labels); any other existing
 folder is refused.
@@ -24,6 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from revdial.argilla.client import URL_ENV, ArgillaConnectionError, connect, resolve_workspace
 from revdial.argilla.labels import DROP_REASONS, Labels, aggregate, apply_correction, drop_reason
@@ -134,7 +137,37 @@ def _is_pull_output(path: Path) -> bool:
         return False
 
 
-def _write(out: Path, labelled: list[dict], summary: dict) -> None:
+def _public_url(url: str) -> str:
+    """The server URL without user:password@ or a query (a summary is published with the dataset)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _find(directory: Path, name: str) -> Path | None:
+    for candidate in (directory / name, directory / "distiset_configs" / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_source(source: Path) -> tuple[dict, list[Path]]:
+    """The synthesis run's summary (its config echo is what a dataset card cites) and the files worth carrying."""
+    source = Path(source)
+    if not (source / "default").is_dir():
+        raise ArgillaConnectionError(f"--source {source}: not a synthesis output (no 'default' config folder)")
+    summary_path = _find(source, "summary.json")
+    try:
+        summary = json.loads(summary_path.read_text()) if summary_path else {}
+    except ValueError as exc:
+        raise ArgillaConnectionError(f"--source {summary_path}: not valid JSON ({exc})") from exc
+    files = [path for name in ("pipeline.yaml", "funnel.png") if (path := _find(source, name)) is not None]
+    return summary, files
+
+
+def _write(out: Path, labelled: list[dict], summary: dict, carried: list[Path] = ()) -> None:
     """Write next to `out`, then swap it in, so a failure never leaves half a dataset or loses the old one."""
     import datasets
 
@@ -154,6 +187,8 @@ def _write(out: Path, labelled: list[dict], summary: dict) -> None:
             table.save_to_disk(str(tmp / name), num_shards={"train": 1} if not rows else None)
         (tmp / SUMMARY).parent.mkdir(parents=True, exist_ok=True)
         (tmp / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+        for path in carried:
+            shutil.copyfile(path, tmp / "distiset_configs" / path.name)
         if out.exists():
             out.rename(old)
         tmp.rename(out)
@@ -168,13 +203,19 @@ def pull_from_argilla(
     workspace: str | None = None,
     *,
     min_quality: float | None = None,
+    source: Path | None = None,
     client: rg.Argilla | None = None,
 ) -> PullResult:
-    """Read `dataset`'s records and submitted responses and write the labelled Distiset to `out`."""
+    """Read `dataset`'s records and submitted responses and write the labelled Distiset to `out`.
+
+    `source`: the synthesis output that was pushed; its summary (around the pull's own numbers), pipeline.yaml and
+    funnel.png are carried into `out`, so the dataset card of the labelled data keeps its provenance.
+    """
     import datasets
 
     out = Path(out)
     _check_out(out)
+    synthesis, carried = read_source(source) if source is not None else ({}, [])
     if min_quality is not None and not 1 <= min_quality <= 5:
         raise ArgillaConnectionError(f"--min-quality must be between 1 and 5, got {min_quality}")
     started = time.perf_counter()
@@ -207,32 +248,40 @@ def pull_from_argilla(
         dropped=dropped, corrected=sum(row["label_corrected_recommendation"] is not None for row in labelled),
     )
     summary = {
+        **{k: v for k, v in synthesis.items() if k not in ("source", "argilla")},
         "source": SOURCE,
-        "argilla": {"dataset": dataset, "workspace": workspace, URL_ENV: os.environ.get(URL_ENV, "")},
-        "min_quality": min_quality,
-        "records": result.records,
-        "label_status": statuses,
-        "kept": result.kept,
-        "dropped": {reason: {"rows": n, "why": DROP_REASONS[reason]} for reason, n in dropped.items()},
-        "corrected": result.corrected,
-        "configs": {"labelled": result.records, "default": result.kept},
-        "wall_time_s": round(time.perf_counter() - started, 2),
+        "argilla": {
+            "dataset": dataset,
+            "workspace": workspace,
+            "api_url": _public_url(getattr(client, "api_url", None) or os.environ.get(URL_ENV, "")),
+            "synthesis_output": str(source) if source is not None else None,
+            "min_quality": min_quality,
+            "records": result.records,
+            "label_status": statuses,
+            "kept": result.kept,
+            "dropped": {reason: {"rows": n, "why": DROP_REASONS[reason]} for reason, n in dropped.items()},
+            "corrected": result.corrected,
+            "configs": {"labelled": result.records, "default": result.kept},
+            "wall_time_s": round(time.perf_counter() - started, 2),
+        },
     }
     datasets.disable_progress_bars()
     try:
-        _write(out, labelled, summary)
+        _write(out, labelled, summary, carried)
     finally:
         datasets.enable_progress_bars()
     return result
 
 
-def argilla_pull_command(dataset: str, out: Path, workspace: str | None = None, min_quality: int | None = None) -> None:
-    """`revdial argilla pull --dataset NAME --out DIR [--workspace W] [--min-quality N]`."""
+def argilla_pull_command(
+    dataset: str, out: Path, workspace: str | None = None, min_quality: int | None = None, source: Path | None = None
+) -> None:
+    """`revdial argilla pull --dataset NAME --out DIR [--workspace W] [--min-quality N] [--source SYNTH_DIR]`."""
     from rich.console import Console
     from rich.table import Table
 
     try:
-        result = pull_from_argilla(dataset, out, workspace, min_quality=min_quality)
+        result = pull_from_argilla(dataset, out, workspace, min_quality=min_quality, source=source)
     except ArgillaConnectionError as exc:
         raise SystemExit(f"revdial argilla pull: {exc}") from None
     table = Table(title=f"argilla pull: {dataset} -> {result.out}")
