@@ -106,11 +106,14 @@ def argilla_pull(
     out: Path = typer.Option(..., "--out", "-o"),
     workspace: Optional[str] = typer.Option(None, "--workspace"),
     min_quality: Optional[int] = typer.Option(None, "--min-quality", help="Keep rows rated at least N (1-5)."),
+    source: Optional[Path] = typer.Option(
+        None, "--source", help="The synthesis output that was pushed: its summary and pipeline.yaml come along."
+    ),
 ) -> None:
-    """Read submitted labels back into a new Distiset."""
+    """Read submitted labels back into a new Distiset (configs `labelled` and `default`)."""
     from revdial.argilla.pull import argilla_pull_command
 
-    argilla_pull_command(dataset=dataset, out=out, workspace=workspace, min_quality=min_quality)
+    argilla_pull_command(dataset=dataset, out=out, workspace=workspace, min_quality=min_quality, source=source)
 
 
 # --- train / eval / experiment ---------------------------------------------------------------------------------
