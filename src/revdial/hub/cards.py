@@ -481,7 +481,8 @@ def render_dataset_card(
 
     numbers = _run_numbers(run)
     domain = config.get("domain") or _summary_value(run.summary, "domain") or "items"
-    total_rows = sum(len(split) for dd in run.datasets.values() for split in dd.values())
+    # The size of the dataset people load: the default config (rejects and candidates are bookkeeping).
+    default_rows = sum(len(split) for split in run.datasets["default"].values())
     tags = ["synthetic", "distilabel", "conversational-recommendation", "revdial", str(domain)]
     source_datasets = [s.source_id for s in sources] or ["original"]
     card_data = DatasetCardData(
@@ -493,7 +494,7 @@ def render_dataset_card(
         task_categories=["text-generation"],
         task_ids=["dialogue-modeling"],
         tags=tags,
-        size_categories=size_category(max(total_rows, 1)),
+        size_categories=size_category(max(default_rows, 1)),
         source_datasets=source_datasets,
         annotations_creators=["machine-generated"],
         language_creators=["machine-generated"],
