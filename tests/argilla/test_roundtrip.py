@@ -191,3 +191,19 @@ def test_pulling_an_unknown_dataset_names_the_ones_there(argilla_env, tmp_path):
     with pytest.raises(ArgillaConnectionError, match="no dataset 'does-not-exist' in workspace 'revdial'"):
         pull_from_argilla("does-not-exist", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_reviewers_can_filter_by_the_metadata_revdial_sets(argilla_env, synthesis_dir, rows, dataset_name):
+    push_to_argilla(synthesis_dir, dataset_name)
+    remote = connect().datasets(name=dataset_name, workspace=argilla_env["workspace"])
+
+    def requests(query: rg.Query) -> set[str]:
+        return {r.metadata["request"] for r in remote.records(query=query)}
+
+    casual = requests(rg.Query(filter=rg.Filter(("metadata.style", "==", "casual"))))
+    assert casual == {r["request"] for r in rows if r["style"] == "casual"}
+    with_hallucinations = requests(rg.Query(filter=rg.Filter(("metadata.hallucinations", ">=", 1))))
+    assert with_hallucinations == {r["request"] for r in rows if r["hallucinated_titles"]}
+    suggested_leak = requests(rg.Query(filter=rg.Filter(("flags.suggestion", "in", ["leak"]))))
+    assert suggested_leak == {"I loved Alien, more like Alien please"}
+    assert requests(rg.Query(query="spaceship")) == {"something scary set on a spaceship"}
