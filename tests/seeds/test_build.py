@@ -86,6 +86,12 @@ def test_ratings_and_items_can_be_seeds_too(tiny):
     assert all(r["user_id"] is None and r["history_liked"] == [] for r in items_only)
 
 
+def test_limit_rows_reads_only_the_head_of_every_table(tiny):
+    build = build_seeds(_with_base(tiny, limit_rows=2))
+    assert {e["rows_read"] for e in build.summary["tables"].values()} == {2}
+    assert build.summary["tables"]["reviews"]["rows_kept"] == len(build.seeds) == 2
+
+
 def _with_base(tiny, **source):
     from revdial.seeds.sources import load_seeds_config
 

@@ -13,7 +13,7 @@ def test_board_games_make_seeds_without_any_movie_assumption(tiny):
         {"bgg_id": 822, "name": "Carcassonne", "designer": "Klaus-Jürgen Wrede", "mechanics": ["Tile Placement"],
          "players": "2-5"},
         {"bgg_id": 30549, "name": "Pandemic (2008)", "designer": "Matt Leacock", "mechanics": ["Cooperative"],
-         "players": "2-4"},
+         "players": "2-4", "published": 2008},
     ])
     tiny.write_csv(tiny.dir / "comments.tsv", ["player", "game", "comment", "score"], [
         ["ann", "13", "Trading with friends never gets old.", "9"],
@@ -25,7 +25,7 @@ def test_board_games_make_seeds_without_any_movie_assumption(tiny):
     # the tsv writer used commas; say so (a per-table parsing hint)
     config = load_seeds_config({"name": "games", "domain": "board games", "source": {
         "tables": {
-            "items": {"path": "games.jsonl", "columns": {"item_id": "bgg_id", "title": "name"}},
+            "items": {"path": "games.jsonl", "columns": {"item_id": "bgg_id", "title": "name", "year": "published"}},
             "reviews": {"path": "comments.tsv", "read": {"sep": ","},
                         "columns": {"user_id": "player", "item_id": "game", "text": "comment", "rating": "score"}},
         },
@@ -37,7 +37,8 @@ def test_board_games_make_seeds_without_any_movie_assumption(tiny):
     catan = seeds["Trading with friends never gets old."]
     assert catan["item_id"] == "13" and catan["title"] == "Catan" and catan["year"] is None
     # title_has_year is off: "(2008)" is part of this name, not a release year
-    assert build.catalogue.filter(lambda r: r["item_id"] == "30549")["title"] == ["Pandemic (2008)"]
+    pandemic = build.catalogue.filter(lambda r: r["item_id"] == "30549")[0]
+    assert (pandemic["title"], pandemic["year"]) == ("Pandemic (2008)", 2008)  # the year comes from its column
     assert json.loads(catan["metadata_json"])["mechanics"] == ["Dice Rolling", "Trading"]
     assert "designer: Klaus Teuber" in catan["metadata_text"]
     assert "(rating 9/10)" in catan["text"]
