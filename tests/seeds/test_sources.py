@@ -1,5 +1,7 @@
 """Source configs: presets, overrides, path resolution, and Hub ids through the same load_dataset boundary."""
 
+import json
+
 import datasets
 import pytest
 import yaml
@@ -44,8 +46,8 @@ def test_pkg_paths_point_into_the_package_data(tmp_path):
     assert resolve_path("a.csv", config) == str(tmp_path / "a.csv")
 
 
-def test_hub_ids_go_through_load_dataset_with_split_and_config(monkeypatch):
-    """The Amazon Reviews 2023 preset on Hub ids; only datasets.load_dataset is replaced (no network)."""
+def _amazon_tables():
+    """Two rows in the Amazon Reviews 2023 layout (raw_review_* and raw_meta_*)."""
     reviews = datasets.Dataset.from_dict({
         "rating": [5.0, 2.0], "title": ["Love it", "Meh"], "text": ["Smells great.", "Too sticky."],
         "parent_asin": ["B01", "B01"], "user_id": ["AX", "AY"], "timestamp": [1588687728923, 1588687729923],
@@ -56,6 +58,12 @@ def test_hub_ids_go_through_load_dataset_with_split_and_config(monkeypatch):
         "categories": [["Beauty", "Hair"]], "description": [["A gel."]], "features": [["Strong hold"]],
         "details": ['{"Brand": "Acme"}'], "average_rating": [4.1],
     })
+    return reviews, meta
+
+
+def test_hub_ids_go_through_load_dataset_with_split_and_config(monkeypatch):
+    """The Amazon Reviews 2023 preset on Hub ids; only datasets.load_dataset is replaced (no network)."""
+    reviews, meta = _amazon_tables()
     calls = []
 
     def fake_load_dataset(path, **kwargs):
@@ -99,3 +107,14 @@ def test_a_hub_id_that_is_a_local_folder_loads_offline_through_the_same_branch(t
     build = build_seeds(load_seeds_config(config, base_dir=tiny.dir))
     assert build.summary["tables"]["items"]["file"] == f"{folder}[train]"
     assert sorted(build.catalogue["title"]) == ["Collateral", "Heat", "Ronin"]
+
+
+def test_amazon_preset_reads_local_parquet(tmp_path):
+    reviews, meta = _amazon_tables()
+    reviews.to_parquet(str(tmp_path / "All_Beauty.parquet"))
+    meta.to_parquet(str(tmp_path / "meta_All_Beauty.parquet"))
+    config = load_seeds_config({"domain": "beauty", "source": {"preset": "amazon-reviews-2023", "tables": {
+        "reviews": {"path": "All_Beauty.parquet"}, "items": {"path": "meta_*.parquet"}}}}, base_dir=tmp_path)
+    build = build_seeds(config)
+    assert build.seeds["rating"] == [5.0, 2.0] and build.seeds["user_id"] == ["AX", "AY"]
+    assert json.loads(build.seeds[0]["metadata_json"])["categories"] == ["Beauty", "Hair"]
