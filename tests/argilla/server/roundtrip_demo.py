@@ -54,8 +54,8 @@ def annotate(server: dict, dataset: str) -> dict[str, int]:
         if index % 5 == 4:
             counts["left pending"] += 1
             continue
-        relevant = record.suggestions["relevant"].value if record.suggestions["relevant"] else "no"
-        flags = record.suggestions["flags"].value if record.suggestions["flags"] else []
+        suggested = {s.question_name: s.value for s in record.suggestions}
+        relevant, flags = suggested.get("relevant", "no"), suggested.get("flags") or []
         values = {"quality": 2 if flags else 4, "relevant": relevant}
         if flags:
             values["flags"] = flags
@@ -88,7 +88,7 @@ def main() -> None:
         repushed = push_to_argilla(args.directory, "revdial-demo", server["workspace"])
         answered = annotate(server, "revdial-demo")
         pulled = pull_from_argilla("revdial-demo", args.pulled or workdir / "pulled", server["workspace"],
-                                   min_quality=args.min_quality)
+                                   min_quality=args.min_quality, source=args.directory)
         done = time.perf_counter()
     finally:
         proc.send_signal(signal.SIGTERM)
