@@ -125,6 +125,8 @@ def argilla_server(tmp_path_factory):
     workspace. Started once per session; stopped (with its redis) at the end."""
     python = SERVER_VENV / "bin" / "python"
     if not python.exists():
+        if os.environ.get("REVDIAL_REQUIRE_ARGILLA_SERVER") == "1":  # CI: a missing server is a failure, not a skip
+            pytest.fail(f"REVDIAL_REQUIRE_ARGILLA_SERVER=1 but {SERVER_VENV} is missing: run tests/argilla/server/setup.sh")
         pytest.skip(
             f"the local Argilla test server is not set up ({SERVER_VENV} missing): run "
             "`bash tests/argilla/server/setup.sh` (its own virtualenv + redis-server), then rerun the tests"

@@ -7,10 +7,8 @@ import uuid
 
 import datasets
 import pytest
-from argilla._models import UserResponseModel
 from typer.testing import CliRunner
 
-import argilla as rg
 from revdial.argilla.client import ArgillaConnectionError, connect
 from revdial.argilla.pull import pull_from_argilla
 from revdial.argilla.push import push_to_argilla
@@ -18,6 +16,8 @@ from revdial.argilla.schema import SFT_COLUMNS
 from revdial.cli import app
 
 pytestmark = pytest.mark.argilla
+rg = pytest.importorskip("argilla", reason="the argilla SDK is an extra: pip install -e '.[argilla]'")
+UserResponseModel = rg._models.UserResponseModel  # the body of POST /records/{id}/responses, as the UI sends it
 
 CORRECTION = "- Up (2009): a balloon-lifted house, grief turning into joy, made for a family night."
 # What the annotator answers, by request, and why each row then stays out of training (None = kept).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import argilla as rg
 from revdial.argilla.schema import (
     CATALOGUE_MATCHES,
     FLAG_LABELS,
@@ -20,6 +19,8 @@ from revdial.argilla.schema import (
     settings_mismatch,
     to_record,
 )
+
+rg = pytest.importorskip("argilla", reason="the argilla SDK is an extra: pip install -e '.[argilla]'")
 
 
 def _suggested(payload, question):

@@ -15,6 +15,8 @@ from revdial.argilla.pull import SOURCE, SUMMARY, pull_from_argilla
 from revdial.argilla.push import push_to_argilla
 from revdial.cli import app
 
+pytest.importorskip("argilla", reason="the argilla SDK is an extra: pip install -e '.[argilla]'")
+
 
 def _tree_hashes(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}

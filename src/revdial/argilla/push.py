@@ -114,7 +114,8 @@ def push_to_argilla(
     if not created_dataset:
         known = {r.id for r in remote.records(with_suggestions=False, with_responses=False)}
     if payloads:
-        remote.records.log([to_record(p) for p in payloads], batch_size=batch_size)
+        # no larger than the rows: the SDK would log a warning while shrinking it
+        remote.records.log([to_record(p) for p in payloads], batch_size=min(batch_size, len(payloads)))
     updated = sum(p["id"] in known for p in payloads)
     return PushResult(
         dataset=dataset, workspace=workspace, rows=len(rows), created=len(payloads) - updated, updated=updated,
