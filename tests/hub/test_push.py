@@ -121,6 +121,7 @@ def test_push_lands_every_config_the_run_files_and_the_card(hub: HubRecorder, sy
         in card
     )
     assert "Configuration: rejects" in card
+    assert card.count("distilabel-badge-light.png") == 1
     assert "rlaif" not in meta["tags"] and "synthetic" in meta["tags"]
     assert (
         hub.uploaded["pipeline.yaml"] == (synthesis_dir / "distiset_configs" / "pipeline.yaml").read_bytes()

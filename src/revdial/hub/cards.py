@@ -594,7 +594,15 @@ def _generation_templates() -> list[str]:
 
 
 def _strip_title(text: str) -> str:
-    return re.sub(r"^# Dataset Card for .*$", "", text, count=1, flags=re.MULTILINE).strip()
+    """distilabel's card body without its title and badge (revdial's card has both), blank runs collapsed."""
+    text = re.sub(r"^# Dataset Card for .*$", "", text, count=1, flags=re.MULTILINE)
+    text = re.sub(
+        r'<p align="left">\s*<a href="https://github.com/argilla-io/distilabel">.*?</p>',
+        "",
+        text,
+        flags=re.DOTALL,
+    )
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def _demote_headings(text: str) -> str:
