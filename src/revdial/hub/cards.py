@@ -42,6 +42,7 @@ __all__ = [
     "resolve_sources",
     "size_category",
     "templates_dir",
+    "without_null_types",
 ]
 
 PAPER_BIBTEX = """@misc{surana2025reviews,
@@ -333,6 +334,25 @@ def _find(directory: Path, name: str) -> Path | None:
     return None
 
 
+def without_null_types(feature: Any) -> Any:
+    """The same features with Arrow `null` leaves typed as strings: a list column that happened to be empty in every
+    row (e.g. `hallucinated_titles` of a clean run) is `list<null>`, which the Hub viewer and later concatenations
+    with non-empty data handle badly."""
+    from datasets import LargeList, List, Value
+
+    if isinstance(feature, Value):
+        return Value("string") if feature.dtype == "null" else feature
+    if isinstance(feature, List):
+        return List(without_null_types(feature.feature), length=feature.length)
+    if isinstance(feature, LargeList):
+        return LargeList(without_null_types(feature.feature))
+    if isinstance(feature, dict):
+        return type(feature)({k: without_null_types(v) for k, v in feature.items()})
+    if isinstance(feature, list):
+        return [without_null_types(v) for v in feature]
+    return feature
+
+
 def load_synthesis(directory: str | Path) -> SynthesisRun:
     """Read a `revdial synthesize` output: every config folder (a saved DatasetDict or Dataset), summary, plot, yaml."""
     from datasets import DatasetDict, load_from_disk
@@ -345,7 +365,12 @@ def load_synthesis(directory: str | Path) -> SynthesisRun:
         if not ((folder / "dataset_dict.json").exists() or (folder / "state.json").exists()):
             continue
         loaded = load_from_disk(str(folder))
-        datasets[folder.name] = loaded if isinstance(loaded, DatasetDict) else DatasetDict(train=loaded)
+        loaded = loaded if isinstance(loaded, DatasetDict) else DatasetDict(train=loaded)
+        for split, dataset in loaded.items():
+            features = without_null_types(dataset.features)
+            if features != dataset.features:
+                loaded[split] = dataset.cast(features)
+        datasets[folder.name] = loaded
     if "default" not in datasets:
         raise CardError(
             f"{directory}: no 'default' config folder (saved DatasetDict) found; folders: "

@@ -70,25 +70,6 @@ def _distilabel_card(run: SynthesisRun, repo_id: str) -> DatasetCard | None:
         return None
 
 
-def _without_null_types(feature: Any) -> Any:
-    """The same features with Arrow `null` leaves typed as strings: a list column that happened to be empty in every
-    row (e.g. `hallucinated_titles` of a clean run) is `list<null>`, which the Hub viewer and later concatenations
-    with non-empty data handle badly."""
-    from datasets import LargeList, List, Value
-
-    if isinstance(feature, Value):
-        return Value("string") if feature.dtype == "null" else feature
-    if isinstance(feature, List):
-        return List(_without_null_types(feature.feature), length=feature.length)
-    if isinstance(feature, LargeList):
-        return LargeList(_without_null_types(feature.feature))
-    if isinstance(feature, dict):
-        return type(feature)({k: _without_null_types(v) for k, v in feature.items()})
-    if isinstance(feature, list):
-        return [_without_null_types(v) for v in feature]
-    return feature
-
-
 def build_push_folder(
     directory: str | Path,
     folder: str | Path,
@@ -109,9 +90,6 @@ def build_push_folder(
         for split, dataset in dataset_dict.items():
             path_in_repo = SPLIT_FILE.format(config=name, split=split)
             (folder / path_in_repo).parent.mkdir(parents=True, exist_ok=True)
-            features = _without_null_types(dataset.features)
-            if features != dataset.features:
-                dataset = dataset.cast(features)
             dataset.to_parquet(str(folder / path_in_repo))
             written.append(path_in_repo)
     for source, name in ((run.pipeline_yaml, "pipeline.yaml"), (run.funnel_png, "funnel.png")):
