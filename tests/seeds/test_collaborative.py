@@ -56,11 +56,12 @@ def test_histories_are_most_recent_first_and_capped():
     items = np.array([5, 6, 7, 5])
     when = np.array([10.0, 30.0, 20.0, 1.0])
     history = collaborative.user_histories(users, items, when, max_len=2)
-    assert history[0].tolist() == [6, 7]
-    assert history[1].tolist() == [5]
+    assert history == {0: [6, 7], 1: [5]}
 
 
 def test_history_without_removes_the_seed_item():
-    assert collaborative.history_without(np.array([3, 4, 5]), 4, max_len=5) == [3, 5]
-    assert collaborative.history_without(np.array([3, 4, 5]), 3, max_len=1) == [4]
+    assert collaborative.history_without([3, 4, 5], 4, max_len=5) == [3, 5]
+    assert collaborative.history_without([3, 4, 5], 3, max_len=1) == [4]
+    assert collaborative.history_without([3, 4, 5], 9, max_len=2) == [3, 4]
     assert collaborative.history_without(None, 3, max_len=1) == []
+    assert collaborative.history_without([3, 4, 5], 4, max_len=5, labels=["c", "d", "e"]) == ["c", "e"]

@@ -100,8 +100,8 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
     item_codes = {item_id: code for code, item_id in enumerate(items["item_id"])}
     titles = items["title"].tolist()
     neighbors = np.full((len(items), 0), -1, dtype=np.int64)
-    liked_hist: dict[int, np.ndarray] = {}
-    disliked_hist: dict[int, np.ndarray] = {}
+    liked_hist: dict[int, list[int]] = {}
+    disliked_hist: dict[int, list[int]] = {}
     user_codes: dict[str, int] = {}
     collab: dict[str, Any] = {"interactions": 0}
     if interactions is not None and len(interactions):
@@ -138,6 +138,8 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
     item_id_list = items["item_id"].tolist()
     neighbor_ids_of = [[item_id_list[j] for j in row if j >= 0] for row in neighbors]
     neighbor_titles_of = [[titles[j] for j in row if j >= 0] for row in neighbors]
+    liked_titles = {u: [titles[j] for j in codes] for u, codes in liked_hist.items()}
+    disliked_titles = {u: [titles[j] for j in codes] for u, codes in disliked_hist.items()}
     render_keys = ("title", "year", "metadata_text", "review_text", "rating", "history_liked", "history_disliked",
                    "neighbor_titles")
 
@@ -169,18 +171,23 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
         seed_ids.add(seed_id)
         seeded_items.add(item_id)
         h = source.history_size
-        for name, value in (
-            ("seed_id", seed_id), ("domain", config.domain), ("item_id", item_id), ("title", title),
-            ("year", year), ("metadata_text", meta_text), ("metadata_json", meta_json), ("review_text", review),
-            ("rating", None if pd.isna(rating) else float(rating)), ("user_id", user_id),
-            ("history_liked", [titles[j] for j in collaborative.history_without(liked_hist.get(ucode), code, h)]),
-            ("history_disliked",
-             [titles[j] for j in collaborative.history_without(disliked_hist.get(ucode), code, h)]),
-            ("neighbor_ids", neighbor_ids_of[code] if neighbor_ids_of else []),
-            ("neighbor_titles", neighbor_titles_of[code] if neighbor_titles_of else []),
-            ("provenance", provenance),
-        ):
-            records[name].append(value)
+        records["seed_id"].append(seed_id)
+        records["domain"].append(config.domain)
+        records["item_id"].append(item_id)
+        records["title"].append(title)
+        records["year"].append(year)
+        records["metadata_text"].append(meta_text)
+        records["metadata_json"].append(meta_json)
+        records["review_text"].append(review)
+        records["rating"].append(None if pd.isna(rating) else float(rating))
+        records["user_id"].append(user_id)
+        records["history_liked"].append(
+            collaborative.history_without(liked_hist.get(ucode), code, h, liked_titles.get(ucode)))
+        records["history_disliked"].append(
+            collaborative.history_without(disliked_hist.get(ucode), code, h, disliked_titles.get(ucode)))
+        records["neighbor_ids"].append(neighbor_ids_of[code] if neighbor_ids_of else [])
+        records["neighbor_titles"].append(neighbor_titles_of[code] if neighbor_titles_of else [])
+        records["provenance"].append(provenance)
         if len(records["seed_id"]) >= CHUNK:
             flush()
 

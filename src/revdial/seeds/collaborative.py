@@ -73,7 +73,7 @@ def _blocks(cost: np.ndarray, max_items: int, max_cost: float):
 
 def user_histories(
     users: np.ndarray, items: np.ndarray, recency: np.ndarray, max_len: int
-) -> dict[int, np.ndarray]:
+) -> dict[int, list[int]]:
     """For each user code, up to `max_len` item codes, most recent (highest `recency`) first.
 
     `recency` orders the interactions (a timestamp, or the row order when there is none); ties keep the lower item
@@ -85,11 +85,18 @@ def user_histories(
     users, items = users[order], items[order]
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     stops = np.r_[starts[1:], len(users)]
-    return {int(users[a]): items[a : min(b, a + max_len)] for a, b in zip(starts, stops)}
+    return {int(users[a]): items[a : min(b, a + max_len)].tolist() for a, b in zip(starts, stops)}
 
 
-def history_without(history: np.ndarray | None, item: int, max_len: int) -> list[int]:
-    """The user's history minus the seed's own item (a seed must not list its target as already liked)."""
-    if history is None:
+def history_without(history: list[int] | None, item: int, max_len: int, labels: list | None = None) -> list:
+    """The user's history minus the seed's own item (a seed must not list its target as already liked).
+
+    With `labels` (e.g. the titles of `history`, same order), the kept labels are returned instead of the codes.
+    """
+    if not history:
         return []
-    return [int(x) for x in history if x != item][:max_len]
+    labels = history if labels is None else labels
+    if item in history:
+        at = history.index(item)
+        return (labels[:at] + labels[at + 1 :])[:max_len]
+    return labels[:max_len]
