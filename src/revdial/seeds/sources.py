@@ -284,7 +284,10 @@ def load_table(table: TableConfig, config: SeedsConfig, role: str) -> tuple[pd.D
 
     if table.hub:
         label = f"{table.hub}[{table.split}]"
-        kwargs: dict[str, Any] = {"split": table.split, **table.read}
+        split = table.split
+        if config.source.limit_rows and "[" not in split:
+            split = f"{split}[:{config.source.limit_rows}]"  # let the loader stop early on a big Hub split
+        kwargs: dict[str, Any] = {"split": split, **table.read}
         if table.name:
             kwargs["name"] = table.name
         if table.revision:
@@ -294,7 +297,9 @@ def load_table(table: TableConfig, config: SeedsConfig, role: str) -> tuple[pd.D
         try:
             dataset = datasets.load_dataset(table.hub, **kwargs)
         except Exception as exc:
-            raise SeedSourceError(label, f"cannot load the {role} table from the Hub: {type(exc).__name__}: {exc}") from exc
+            raise SeedSourceError(
+                label, f"cannot load the {role} table with load_dataset({table.hub!r}): {type(exc).__name__}: {exc}"
+            ) from exc
         frame = dataset.to_pandas()
     elif table.path:
         pattern = resolve_path(table.path, config)
