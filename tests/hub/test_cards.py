@@ -242,3 +242,20 @@ def test_local_paths_stay_out_of_the_model_card_metadata(tmp_path: Path) -> None
     card = render_model_card(base_model=str(tmp_path / "base"), dataset=str(local))
     assert card.data.base_model is None and card.data.datasets is None
     assert f"`{local}` (local)" in card.text
+
+
+def test_eval_results_come_from_a_revdial_eval_report() -> None:
+    from revdial.hub.cards import eval_results_from_report
+
+    report = {
+        "benchmark": "inspired",
+        "metrics": {
+            "all_items": {"n_turns": 40, "recall@10": {"mean": 0.2, "ci_low": 0.1, "ci_high": 0.3}},
+            "exclude_mentioned": {"n_turns": 40, "recall@10": {"mean": 0.25, "ci_low": 0.1, "ci_high": 0.4}},
+        },
+    }
+    [result] = eval_results_from_report(report, setting="exclude_mentioned")
+    assert (result.dataset_name, result.metric_name, result.metric_value) == ("INSPIRED", "Recall@10", 0.25)
+    card = render_model_card(base_model="org/base", eval_results=eval_results_from_report(report))
+    _, [parsed] = model_index_to_eval_results(card.data.to_dict()["model-index"])
+    assert parsed.metric_value == 0.2 and parsed.metric_config == "all_items"

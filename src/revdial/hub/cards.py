@@ -34,6 +34,7 @@ __all__ = [
     "SynthesisRun",
     "card_configs",
     "eval_results_from_metrics",
+    "eval_results_from_report",
     "load_synthesis",
     "most_restrictive_license",
     "redact",
@@ -286,7 +287,11 @@ def eval_results_from_metrics(
 
     Benchmarks "redial" and "inspired" get their pretty names and default splits (test / dev).
     """
-    known = {"redial": ("ReDial", "test"), "inspired": ("INSPIRED", "dev")}
+    known = {
+        "redial": ("ReDial", "test"),
+        "redial-crslab": ("ReDial (CRSLab split)", "test"),
+        "inspired": ("INSPIRED", "dev"),
+    }
     results = []
     for benchmark, values in metrics.items():
         pretty, split = known.get(benchmark.lower(), (benchmark, "test"))
@@ -307,6 +312,21 @@ def eval_results_from_metrics(
                     metric_args={"k": int(k)} if k.isdigit() else None,
                 )
             )
+    return results
+
+
+def eval_results_from_report(report: Mapping[str, Any], *, setting: str = "all_items") -> list[EvalResult]:
+    """EvalResults from a `revdial eval` report.json: the mean of every metric@K of one scoring setting
+    ("all_items" or "exclude_mentioned"); the setting is kept as the metric config."""
+    scores = (report.get("metrics") or {}).get(setting) or {}
+    means = {
+        name: value["mean"]
+        for name, value in scores.items()
+        if isinstance(value, Mapping) and "mean" in value
+    }
+    results = eval_results_from_metrics({str(report.get("benchmark", "benchmark")): means})
+    for result in results:
+        result.metric_config = setting
     return results
 
 
@@ -661,7 +681,8 @@ def render_model_card(
     - `lora`: LoRA settings (r, lora_alpha, lora_dropout, target_modules, ...) or None for full fine-tuning.
     - `training`: facts of the run shown as a table (rows, epochs, train_seconds, final loss, ...).
     - `metrics`: {benchmark: {"recall@10": 0.12, "ndcg@10": 0.07}} (benchmarks "redial", "inspired"), or ready-made
-      `eval_results`; both become the card's `model-index`.
+      `eval_results` (e.g. `eval_results_from_report(json.load(open("report.json")))`); both become the card's
+      `model-index`.
     """
     model_name = model_name or f"{str(base_model).rstrip('/').split('/')[-1]}-revdial-crs"
     results = list(eval_results or []) + eval_results_from_metrics(metrics or {})
