@@ -259,3 +259,25 @@ def test_eval_results_come_from_a_revdial_eval_report() -> None:
     card = render_model_card(base_model="org/base", eval_results=eval_results_from_report(report))
     _, [parsed] = model_index_to_eval_results(card.data.to_dict()["model-index"])
     assert parsed.metric_value == 0.2 and parsed.metric_config == "all_items"
+
+
+def test_a_pulled_argilla_review_is_reported_on_the_card(tmp_path: Path) -> None:
+    argilla = {
+        "dataset": "movies-review",
+        "workspace": "team",
+        "api_url": "http://10.0.0.5:6900",
+        "min_quality": 3,
+        "records": 6,
+        "label_status": {"submitted": 5, "pending": 1},
+        "kept": 4,
+        "dropped": {"low_quality": {"rows": 1, "why": "quality below --min-quality"}},
+        "corrected": 2,
+    }
+    card = render_dataset_card(
+        write_synthesis(tmp_path / "s", summary={**SUMMARY, "argilla": argilla}), repo_id="me/x"
+    )
+    text = card.text
+    assert "## Human review (Argilla)" in text and "| Records reviewed | 6 |" in text
+    assert "| Label status `submitted` | 5 |" in text and "| Answers corrected by annotators | 2 |" in text
+    assert "| Dropped: `low_quality` (quality below --min-quality) | 1 |" in text
+    assert "10.0.0.5" not in str(card)  # the server address is not the public's business

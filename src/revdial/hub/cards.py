@@ -593,6 +593,7 @@ def render_dataset_card(
         templates=_generation_templates(),
         schemas=schemas,
         rows=rows,
+        argilla=run.summary.get("argilla") if isinstance(run.summary.get("argilla"), Mapping) else None,
         has_funnel=run.funnel_png is not None,
         has_pipeline=run.pipeline_yaml is not None,
         distilabel_body=distilabel_body,
