@@ -74,7 +74,6 @@ def _features(labelled: bool) -> datasets.Features:
     from datasets import Features, List, Value
 
     features = _sft_features()
-    assert tuple(features) == SFT_COLUMNS
     if labelled:
         features.update({
             "row_id": Value("string"), "label_status": Value("string"), "label_quality": Value("float64"),
@@ -82,6 +81,9 @@ def _features(labelled: bool) -> datasets.Features:
             "label_corrected_recommendation": Value("string"), "label_original_recommendation": Value("string"),
             "label_annotators": Value("int64"), "kept": Value("bool"), "drop_reason": Value("string"),
         })
+    expected = SFT_COLUMNS + (LABEL_COLUMNS if labelled else ())
+    if tuple(features) != expected:  # the column lists above and the contract must move together
+        raise RuntimeError(f"pull features {tuple(features)} != {expected}")
     return Features(features)
 
 
