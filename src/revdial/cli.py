@@ -131,15 +131,22 @@ def train(
 @app.command(name="eval")
 def evaluate(
     model: str = typer.Option(..., "--model", help="Model path or Hub id, 'popularity', or 'openai:MODEL'."),
-    benchmark: str = typer.Option(..., "--benchmark", help="redial | inspired"),
-    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark file (default: the standard location)."),
+    benchmark: str = typer.Option(..., "--benchmark", help="redial | redial-crslab | inspired"),
+    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark file (default: ../shared/data copy)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate the first N turns."),
     out: Path = typer.Option(Path("report.json"), "--out", "-o"),
+    k: int = typer.Option(20, "--k", help="Length of the recommendation list asked for."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Prompts per generate() call."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Default: 10 per asked title."),
+    dtype: str = typer.Option("bfloat16", "--dtype", help="bfloat16 | float32 (local models)."),
 ) -> None:
     """Recall/NDCG/MRR@K of a model on ReDial or INSPIRED, with bootstrap CIs."""
     from revdial.crs.evaluate import eval_command
 
-    eval_command(model=model, benchmark=benchmark, data=data, limit=limit, out=out)
+    eval_command(
+        model=model, benchmark=benchmark, data=data, limit=limit, out=out, k=k, batch_size=batch_size,
+        max_new_tokens=max_new_tokens, dtype=dtype,
+    )
 
 
 @app.command()

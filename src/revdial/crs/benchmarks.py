@@ -1,0 +1,398 @@
+"""CRS evaluation benchmarks: ReDial and INSPIRED as lists of recommendation turns over a catalogue.
+
+Every loader yields the same shape (`Benchmark`): for each recommender turn that names at least one movie, the
+dialogue before it (as chat messages: the seeker is `user`, the recommender `assistant`), the ids of the movies it
+recommends (the targets), the ids already mentioned earlier, plus the catalogue (item_id, title, year) that model
+outputs are grounded to and, when a training side is available, how often each item was recommended there (for the
+popularity baseline).
+
+Formats:
+- `redial`: the official ReDial jsonl (Li et al. 2018; `test_data.jsonl`): movies appear in text as `@<movieId>`,
+  titles come from `movieMentions` and the official `movies_with_mentions.csv` (looked up next to the file and in
+  `../original/`). Consecutive messages of one worker form a turn. Training side: `train_split_partial/
+  train_split_union.jsonl.gz` (41% of the official train split), counting the dialogues in which the recommender
+  suggested each movie (`respondentQuestions[id].suggested`).
+- `redial-crslab`: the CRSLab-style processed test used by He et al. (CIKM'23, `llm_zero_shot_crs/test.jsonl`):
+  one line per recommendation turn, `rec` holds DBpedia entity ids; the catalogue is `item_ids.json` mapped through
+  `entity2id.json`, titles read off the DBpedia resource names ("Water_(1985_film)" -> "Water", 1985).
+- `inspired`: the original INSPIRED TSV (Hayati et al. 2020; `dev.tsv`, `test.tsv`): a recommender utterance with a
+  `movies` cell recommends those titles. INSPIRED has no item ids, so an item id is the canonical "Title (Year)" of
+  the `movie_dict` column; the catalogue is every title of the file's `movie_dict`s plus, when present, the DBpedia
+  movie list of He et al. (`../../llm_zero_shot_crs/item_ids.json`). Training side: instructLF's
+  `inspired_train.csv` (contexts of the train split with the titles recommended).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import gzip
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from revdial.paths import REPO_DIR
+
+BENCHMARKS = ("redial", "redial-crslab", "inspired")
+_MENTION_RE = re.compile(r"@(\d+)")
+_DBPEDIA_RE = re.compile(r"^<?http://dbpedia\.org/resource/(?P<name>[^>]+)>?$")
+_DBPEDIA_QUALIFIER_RE = re.compile(r"^(?P<title>.+?)\s*\((?:(?P<year>\d{4})\s+)?(?:[\w .'-]*\s)?(?:film|movie)\)$")
+
+
+class BenchmarkFormatError(ValueError):
+    """A benchmark file that is not in the format its loader reads."""
+
+
+@dataclass
+class EvalTurn:
+    """One recommender turn to predict: the chat before it, what it recommended, what was said before."""
+
+    dialog_id: str
+    turn_id: str
+    context: list[dict[str, str]]
+    target_ids: list[str]
+    mentioned_ids: list[str]
+
+
+@dataclass
+class Benchmark:
+    name: str
+    source: str
+    turns: list[EvalTurn]
+    catalogue: list[dict]  # {item_id, title, year}
+    train_popularity: dict[str, int] = field(default_factory=dict)
+    train_source: str | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def titles(self) -> dict[str, str]:
+        return {row["item_id"]: row["title"] for row in self.catalogue}
+
+
+# --- locations ------------------------------------------------------------------------------------------------------
+def shared_data_dir() -> Path | None:
+    """`REVDIAL_SHARED_DATA`, else ../shared/data next to the checkout, when it exists."""
+    candidates = [os.environ.get("REVDIAL_SHARED_DATA"), REPO_DIR.parent / "shared" / "data"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+DEFAULT_FILES = {
+    "redial": "redial/original/test_data.jsonl.gz",
+    "redial-crslab": "redial/llm_zero_shot_crs/test.jsonl.gz",
+    "inspired": "inspired/original/dialog_data/dev.tsv.gz",
+}
+
+
+def default_data_path(benchmark: str) -> Path:
+    if benchmark not in DEFAULT_FILES:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of: {', '.join(BENCHMARKS)}")
+    root = shared_data_dir()
+    if root is None or not (root / DEFAULT_FILES[benchmark]).exists():
+        raise FileNotFoundError(
+            f"no default data for {benchmark!r} (looked for ../shared/data/{DEFAULT_FILES[benchmark]}); pass --data"
+        )
+    return root / DEFAULT_FILES[benchmark]
+
+
+def load_benchmark(benchmark: str, path: str | Path | None = None, *, limit: int | None = None) -> Benchmark:
+    """Load `benchmark` (redial | redial-crslab | inspired) from `path` (default: the shared data copy)."""
+    path = Path(path) if path is not None else default_data_path(benchmark)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: benchmark file not found")
+    loaders = {"redial": load_redial, "redial-crslab": load_redial_crslab, "inspired": load_inspired}
+    if benchmark not in loaders:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of: {', '.join(BENCHMARKS)}")
+    bench = loaders[benchmark](path)
+    if not bench.turns:
+        raise BenchmarkFormatError(f"{path}: no recommendation turns found for benchmark {benchmark!r}")
+    if limit is not None:
+        bench.turns = bench.turns[:limit]
+    return bench
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    with _open_text(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise BenchmarkFormatError(f"{path}: line {line_number} is not JSON ({error.msg})") from None
+            if not isinstance(record, dict):
+                raise BenchmarkFormatError(f"{path}: line {line_number} is not a JSON object")
+            yield line_number, record
+
+
+def _require(path: Path, line_number: int, record: dict, keys: tuple[str, ...], fmt: str) -> None:
+    missing = [k for k in keys if k not in record]
+    if missing:
+        raise BenchmarkFormatError(
+            f"{path}: line {line_number}: field(s) {', '.join(missing)} missing for the {fmt} format; "
+            f"fields are: {', '.join(sorted(record)) or '(none)'}"
+        )
+
+
+def _clean_title(title: str) -> str:
+    return " ".join(title.split())
+
+
+def _find_sibling(path: Path, names: list[str]) -> Path | None:
+    for name in names:
+        for folder in (path.parent, path.parent.parent / "original", path.parent.parent):
+            if (folder / name).exists():
+                return folder / name
+    return None
+
+
+# --- ReDial (official jsonl) ----------------------------------------------------------------------------------------
+def _redial_turns(messages: list[dict], seeker: object) -> list[tuple[str, str]]:
+    turns: list[tuple[str, str]] = []
+    for message in messages:
+        role = "user" if message.get("senderWorkerId") == seeker else "assistant"
+        text = str(message.get("text", "")).strip()
+        if turns and turns[-1][0] == role:
+            turns[-1] = (role, f"{turns[-1][1]} {text}".strip())
+        else:
+            turns.append((role, text))
+    return turns
+
+
+def load_redial(path: Path) -> Benchmark:
+    path = Path(path)
+    titles: dict[str, str] = {}
+    movies_csv = _find_sibling(path, ["movies_with_mentions.csv"])
+    if movies_csv is not None:
+        with open(movies_csv, encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                titles[str(row["movieId"])] = _clean_title(row["movieName"])
+    turns: list[EvalTurn] = []
+    skipped: Counter[str] = Counter()
+    for line_number, record in _jsonl(path):
+        _require(path, line_number, record, ("messages", "movieMentions", "initiatorWorkerId"), "ReDial jsonl")
+        mentions = {str(k): _clean_title(v) for k, v in (record["movieMentions"] or {}).items() if v}
+        for movie_id, title in mentions.items():
+            titles.setdefault(movie_id, title)
+
+        def render(text: str) -> str:
+            return _MENTION_RE.sub(lambda m: titles.get(m.group(1), mentions.get(m.group(1), m.group(0))), text)
+
+        mentioned: list[str] = []
+        context: list[dict[str, str]] = []
+        for index, (role, text) in enumerate(_redial_turns(record["messages"], record["initiatorWorkerId"])):
+            ids = [i for i in dict.fromkeys(_MENTION_RE.findall(text))]
+            if role == "assistant" and ids:
+                if context:
+                    turns.append(
+                        EvalTurn(
+                            dialog_id=str(record.get("conversationId", line_number)),
+                            turn_id=str(index),
+                            context=[dict(m) for m in context],
+                            target_ids=ids,
+                            mentioned_ids=list(dict.fromkeys(mentioned)),
+                        )
+                    )
+                else:
+                    skipped["recommendation in the first turn (no context)"] += 1
+            context.append({"role": role, "content": render(text)})
+            mentioned.extend(ids)
+    catalogue = [{"item_id": i, "title": t, "year": _year(t)} for i, t in titles.items()]
+    train = _find_sibling(path, ["train_split_union.jsonl.gz"]) or (
+        path.parent.parent / "train_split_partial" / "train_split_union.jsonl.gz"
+    )
+    popularity, train_source = {}, None
+    if train.exists():
+        popularity, train_source = _redial_popularity(train), str(train)
+    return Benchmark("redial", str(path), turns, catalogue, popularity, train_source, dict(skipped))
+
+
+def _redial_popularity(path: Path) -> dict[str, int]:
+    """Training dialogues in which the recommender suggested each movie (falls back to any mention)."""
+    counts: Counter[str] = Counter()
+    for _, record in _jsonl(path):
+        questions = record.get("respondentQuestions") or {}
+        for movie_id in (record.get("movieMentions") or {}):
+            answer = questions.get(movie_id) if isinstance(questions, dict) else None
+            if not answer or answer.get("suggested") == 1:
+                counts[str(movie_id)] += 1
+    return dict(counts)
+
+
+def _year(title: str) -> int | None:
+    from revdial.curation.grounding import split_year
+
+    return split_year(title)[1]
+
+
+# --- ReDial (CRSLab-style processed, He et al.) ---------------------------------------------------------------------
+def dbpedia_title(uri: str) -> tuple[str, int | None]:
+    """<http://dbpedia.org/resource/Water_(1985_film)> -> ("Water", 1985); "Rocky" -> ("Rocky", None)."""
+    found = _DBPEDIA_RE.match(uri.strip())
+    name = unquote(found.group("name") if found else uri).replace("_", " ").strip()
+    qualified = _DBPEDIA_QUALIFIER_RE.match(name)
+    if qualified:
+        year = qualified.group("year")
+        return qualified.group("title"), int(year) if year else None
+    return name, None
+
+
+def _dbpedia_catalogue(folder: Path) -> dict[str, tuple[str, int | None]]:
+    ids_path, entities_path = folder / "item_ids.json.gz", folder / "entity2id.json.gz"
+    if not ids_path.exists():
+        ids_path, entities_path = folder / "item_ids.json", folder / "entity2id.json"
+    if not ids_path.exists() or not entities_path.exists():
+        return {}
+    with _open_text(ids_path) as handle:
+        item_ids = {int(i) for i in json.load(handle)}
+    with _open_text(entities_path) as handle:
+        entity2id = json.load(handle)
+    return {str(eid): dbpedia_title(uri) for uri, eid in entity2id.items() if int(eid) in item_ids}
+
+
+def load_redial_crslab(path: Path) -> Benchmark:
+    path = Path(path)
+    items = _dbpedia_catalogue(path.parent)
+    if not items:
+        raise BenchmarkFormatError(
+            f"{path}: the CRSLab format needs item_ids.json(.gz) and entity2id.json(.gz) next to it"
+        )
+    turns: list[EvalTurn] = []
+    skipped: Counter[str] = Counter()
+    for line_number, record in _jsonl(path):
+        _require(path, line_number, record, ("context", "rec", "dialog_id"), "CRSLab (He et al.)")
+        targets = [str(i) for i in record["rec"] if str(i) in items]
+        if len(targets) < len(record["rec"]):
+            skipped["target not in item_ids"] += len(record["rec"]) - len(targets)
+        if not targets:
+            skipped["turn without a catalogue target"] += 1
+            continue
+        # The context alternates and always ends with the user (the seeker) before the recommender speaks.
+        utterances = [str(u) for u in record["context"]]
+        context = [
+            {"role": "user" if (len(utterances) - 1 - i) % 2 == 0 else "assistant", "content": text.strip()}
+            for i, text in enumerate(utterances)
+            if text.strip()
+        ]
+        if not context:
+            skipped["empty context"] += 1
+            continue
+        mentioned = [str(i) for i in record.get("prev_entity", []) if str(i) in items]
+        turns.append(
+            EvalTurn(str(record["dialog_id"]), str(record.get("turn_id", line_number)), context, targets,
+                     list(dict.fromkeys(mentioned)))
+        )
+    catalogue = [{"item_id": i, "title": t, "year": y} for i, (t, y) in items.items()]
+    return Benchmark("redial-crslab", str(path), turns, catalogue, {}, None, dict(skipped))
+
+
+# --- INSPIRED (original TSV) ----------------------------------------------------------------------------------------
+_QUOTED_TITLE_RE = re.compile(r"(['\"])(.+?\(\d{4}\))")
+_INSPIRED_COLUMNS = ("dialog_id", "utt_id", "speaker", "text", "movies", "movie_dict")
+
+
+def load_inspired(path: Path) -> Benchmark:
+    from revdial.curation.grounding import normalize_title, split_year
+
+    path = Path(path)
+    with _open_text(path) as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = reader.fieldnames or []
+        missing = [c for c in _INSPIRED_COLUMNS if c not in header]
+        if missing:
+            raise BenchmarkFormatError(
+                f"{path}: column(s) {', '.join(missing)} not found for the INSPIRED TSV format; "
+                f"columns are: {', '.join(header) or '(none)'}"
+            )
+        rows = list(reader)
+
+    canonical: dict[tuple[str, int | None], str] = {}
+    by_key: dict[str, str] = {}
+
+    def add_title(title: str) -> str | None:
+        title = _clean_title(title)
+        if not title:
+            return None
+        base, year = split_year(title)
+        key = normalize_title(base)
+        if (key, year) not in canonical:
+            canonical[(key, year)] = title
+            by_key.setdefault(key, title)
+        return canonical[(key, year)]
+
+    dialogues: dict[str, list[dict]] = {}
+    repaired = 0
+    for row in rows:
+        try:
+            movie_dict = ast.literal_eval(row["movie_dict"]) if row["movie_dict"].strip() else {}
+        except (ValueError, SyntaxError):
+            # The released dev.tsv has a few cells with a missing quote; the titles still end in "(Year)".
+            movie_dict = dict.fromkeys(m.group(2) for m in _QUOTED_TITLE_RE.finditer(row["movie_dict"]))
+            repaired += 1
+        for title in movie_dict:
+            add_title(str(title))
+        row["_movies"] = [t for t in map(add_title, row["movies"].split(";")) if t]
+        dialogues.setdefault(row["dialog_id"], []).append(row)
+
+    turns: list[EvalTurn] = []
+    skipped: Counter[str] = Counter()
+    if repaired:
+        skipped["movie_dict cells repaired (not a dict literal)"] = repaired
+    for dialog_id, utterances in dialogues.items():
+        merged: list[tuple[str, str, list[str]]] = []
+        for row in utterances:
+            role = "user" if row["speaker"].strip().upper() == "SEEKER" else "assistant"
+            text = row["text"].strip()
+            if merged and merged[-1][0] == role:
+                merged[-1] = (role, f"{merged[-1][1]} {text}".strip(), merged[-1][2] + row["_movies"])
+            else:
+                merged.append((role, text, list(row["_movies"])))
+        mentioned: list[str] = []
+        for index, (role, text, movies) in enumerate(merged):
+            movies = list(dict.fromkeys(movies))
+            if role == "assistant" and movies:
+                if index == 0:
+                    skipped["recommendation in the first turn (no context)"] += 1
+                else:
+                    context = [{"role": r, "content": t} for r, t, _ in merged[:index]]
+                    turns.append(EvalTurn(dialog_id, str(index), context, movies, list(dict.fromkeys(mentioned))))
+            mentioned.extend(movies)
+
+    dbpedia = path.parent.parent.parent / "llm_zero_shot_crs"
+    for title, year in _dbpedia_catalogue(dbpedia).values():
+        key = normalize_title(title)
+        if key not in by_key:
+            add_title(f"{title} ({year})" if year else title)
+    catalogue = [{"item_id": t, "title": t, "year": y} for (_, y), t in canonical.items()]
+    train = path.parent.parent.parent / "instructlf" / "inspired_train.csv.gz"
+    popularity, train_source = {}, None
+    if train.exists():
+        popularity, train_source = _inspired_popularity(train, catalogue), str(train)
+    return Benchmark("inspired", str(path), turns, catalogue, popularity, train_source, dict(skipped))
+
+
+def _inspired_popularity(path: Path, catalogue: list[dict]) -> dict[str, int]:
+    """Times each catalogue title is recommended in instructLF's train contexts (titles grounded without years)."""
+    from revdial.curation.grounding import Catalogue
+
+    grounder = Catalogue.from_records(catalogue)
+    counts: Counter[str] = Counter()
+    with _open_text(path) as handle:
+        for row in csv.DictReader(handle):
+            try:
+                titles = ast.literal_eval(row.get("movies") or "[]")
+            except (ValueError, SyntaxError):
+                continue
+            ids, _ = grounder.ground([str(t) for t in titles])
+            counts.update(ids)
+    return dict(counts)

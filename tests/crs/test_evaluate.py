@@ -1,0 +1,81 @@
+"""`revdial eval`: prompts, parsing + grounding, popularity, a real tiny model end to end, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from revdial.crs import evaluate as ev
+from revdial.crs.benchmarks import load_benchmark
+from revdial.crs.student import StudentModelError
+
+
+@pytest.fixture()
+def redial(redial_dir):
+    return load_benchmark("redial", redial_dir / "original" / "test_data.jsonl.gz")
+
+
+def test_prompt_is_the_dialogue_under_a_k_title_instruction(redial):
+    messages = ev.build_messages(redial.turns[1], k=7)
+    assert messages[0]["role"] == "system" and "recommend 7 movies" in messages[0]["content"]
+    assert messages[1:] == redial.turns[1].context
+
+
+def test_parse_titles_keeps_years_and_drops_reasons_and_chatter():
+    text = "Sure! Here you go:\n1. Heat (1995) - a tense heist\n2) The Matrix\n3. Alien (1979): scary"
+    assert ev.parse_titles(text, k=5) == ["Heat (1995)", "The Matrix", "Alien (1979)"]
+    assert ev.parse_titles(text, k=2) == ["Heat (1995)", "The Matrix"]
+
+
+def test_popularity_uses_the_train_side_and_skips_mentioned_items(redial):
+    report, predictions = ev.evaluate("popularity", redial, ev.GenerationOptions(k=3), n_resamples=20)
+    assert "training side" in report["popularity_source"]
+    assert predictions[0]["ranked"][0] == "Jaws (1975)"
+    assert all(not set(p["ranked"]) & {"Heat (1995)"} for p in predictions[:1])  # Heat was mentioned in turn 1
+    assert report["grounding"]["titles_parsed"] == 0
+
+
+def test_scripted_outputs_are_grounded_counted_and_scored(redial, monkeypatch):
+    scripted = [
+        "1. Matrix, The (1999)\n2. Not A Real Film (2031)",  # target of turn 1 at rank 1; one hallucination
+        "1. Jaws (1975)\n2. Alien (1979)",  # turn 2 targets Alien and Heat: one of two at rank 2
+        "I cannot help with that.",  # turn 3: nothing grounds
+    ]
+    monkeypatch.setattr(ev, "generate_transformers", lambda model, conversations, options, progress: scripted)
+    report, predictions = ev.evaluate("some/model", redial, ev.GenerationOptions(k=5), n_resamples=20)
+    everything = report["metrics"]["all_items"]
+    assert everything["recall@1"]["mean"] == pytest.approx(1 / 3)
+    assert everything["recall@5"]["mean"] == pytest.approx((1 + 0.5 + 0) / 3)
+    assert report["grounding"]["unmatched_titles"] == 2  # the fake film and the refusal sentence
+    assert report["grounding"]["turns_without_any_grounded_item"] == 1
+    assert predictions[0]["unmatched"] == ["Not A Real Film (2031)"]
+    # Excluding mentioned items: turn 2 loses Heat (mentioned before), so Alien alone is the target; turn 3 only
+    # repeats Toy Story, so it has no target left and is skipped.
+    excluded = report["metrics"]["exclude_mentioned"]
+    assert excluded["n_turns"] == 2 and excluded["n_skipped"] == 1
+    assert excluded["recall@5"]["mean"] == pytest.approx(1.0)
+
+
+def test_a_tiny_random_model_runs_end_to_end_and_writes_report_and_predictions(tiny_lm, redial_dir, tmp_path):
+    out = tmp_path / "report.json"
+    report = ev.eval_command(
+        model=str(tiny_lm), benchmark="redial", data=redial_dir / "original" / "test_data.jsonl.gz", limit=2,
+        out=out, k=3, batch_size=2, max_new_tokens=6, dtype="float32",
+    )
+    assert report["n_turns"] == 2 and json.loads(out.read_text())["k"] == 3
+    rows = [json.loads(line) for line in out.with_suffix(".predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(row["output"].startswith("1.") for row in rows)
+
+
+def test_k_larger_than_the_catalogue_is_refused(redial):
+    with pytest.raises(ev.EvaluationError, match="K=50 is larger than the redial catalogue \\(6 items\\)"):
+        ev.evaluate("popularity", redial, ev.GenerationOptions(k=50))
+
+
+def test_a_model_path_that_is_not_a_model_is_named(tmp_path, redial):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("nothing here")
+    with pytest.raises(StudentModelError, match="weights: not a model folder"):
+        ev.evaluate(str(folder), redial, ev.GenerationOptions(k=3))
