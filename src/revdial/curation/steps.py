@@ -8,7 +8,7 @@ CurateRows has given it a verdict, so every selected seed ends up kept or reject
 
 # No `from __future__ import annotations`: distilabel finds a step's input by its `StepInput` annotation object.
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps import GlobalStep, Step, StepInput
@@ -67,7 +67,8 @@ class ScrubPII(Step):
 class GroundRecommendations(Step):
     """Match every recommended title to a catalogue item; unmatched titles are hallucinations."""
 
-    catalogue_path: RuntimeParameter[str] = Field(default=None, description="catalogue.parquet of the seeds.")
+    catalogue_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
+        default=None, description="catalogue.parquet of the seeds.")
     threshold: RuntimeParameter[float] = Field(default=88.0, description="rapidfuzz score (0-100) to accept a match.")
 
     _catalogue: Catalogue | None = PrivateAttr(default=None)

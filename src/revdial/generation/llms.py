@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from typing import Any
+from typing import Any, ClassVar, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.models.llms.base import LLM
@@ -44,10 +44,14 @@ class EmbeddedLlamaCpp(LLM):
     saved pipeline.yaml stays portable between machines.
     """
 
-    model_path: RuntimeParameter[str] = Field(default=None, description="GGUF file (default: embedded SmolLM2).")
+    model_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
+        default=None, description="GGUF file (default: embedded SmolLM2).")
     n_ctx: RuntimeParameter[int] = Field(default=2048, description="Context window in tokens.")
     n_threads: RuntimeParameter[int] = Field(default=2, description="CPU threads for llama.cpp.")
     seed: RuntimeParameter[int] = Field(default=0, description="Sampling seed (per request, so runs repeat).")
+
+    # RecommendItems sends (chat, {"format": "json", "schema": ...}) and the schema becomes a llama.cpp grammar.
+    supports_input_schema: ClassVar[bool] = True
 
     _server: Any = PrivateAttr(default=None)
 
@@ -84,10 +88,15 @@ class EmbeddedLlamaCpp(LLM):
         max_new_tokens: int = 160,
         temperature: float = 0.7,
         top_p: float = 0.95,
+        repeat_penalty: float = 1.15,
         json_schema: dict[str, Any] | None = None,
     ) -> list[GenerateOutput]:
         outputs = []
-        for number, chat in enumerate(inputs):
+        for formatted in inputs:
+            chat, schema = formatted, json_schema
+            if isinstance(formatted, tuple):
+                chat, structured = formatted
+                schema = (structured or {}).get("schema") or json_schema
             generations, tokens_in, tokens_out = [], [], []
             for index in range(num_generations):
                 request: dict[str, Any] = {
@@ -95,10 +104,12 @@ class EmbeddedLlamaCpp(LLM):
                     "max_tokens": max_new_tokens,
                     "temperature": temperature,
                     "top_p": top_p,
+                    # small models loop ("A mix of horror and comedy. A mix of horror and comedy. ...")
+                    "repeat_penalty": repeat_penalty,
                     "seed": self.seed + index,
                 }
-                if json_schema:
-                    request["json_schema"] = json_schema
+                if schema:
+                    request["json_schema"] = schema
                 response = self._server.handle_chat_completions(request)
                 if isinstance(response, str):
                     response = json.loads(response)
@@ -112,13 +123,12 @@ class EmbeddedLlamaCpp(LLM):
         return outputs
 
 
-def build_llm(spec: dict[str, Any] | None, *, structured: bool = False) -> LLM:
+def build_llm(spec: dict[str, Any] | None) -> LLM:
     """A distilabel LLM from a `generation.llm` mapping (None: the embedded default).
 
-    `structured` asks the backend to enforce the recommendation JSON schema where it can.
+    JSON answers (`generation.structured`) are requested by the recommendation task itself, per prompt, where the
+    backend can enforce them: a llama.cpp grammar for the embedded model, JSON mode for OpenAI-compatible servers.
     """
-    from revdial.generation.tasks import RECOMMENDATIONS_SCHEMA
-
     spec = dict(spec or {"backend": "embedded"})
     backend = spec.pop("backend", "embedded")
     generation_kwargs = dict(spec.pop("generation_kwargs", None) or {})
@@ -127,8 +137,6 @@ def build_llm(spec: dict[str, Any] | None, *, structured: bool = False) -> LLM:
             "generation.llm.api_key: never put a key in the YAML; set `api_key_env: VAR_NAME` and export VAR_NAME"
         )
     if backend == "embedded":
-        if structured:
-            generation_kwargs.setdefault("json_schema", RECOMMENDATIONS_SCHEMA)
         return EmbeddedLlamaCpp(generation_kwargs=generation_kwargs, **spec)
     if backend == "openai":
         from distilabel.models.llms import OpenAILLM
@@ -140,16 +148,12 @@ def build_llm(spec: dict[str, Any] | None, *, structured: bool = False) -> LLM:
                 f"generation.llm.api_key_env: environment variable {env_name!r} is not set "
                 "(local servers such as vLLM, llama.cpp or Ollama accept any non-empty value)"
             )
-        if structured:
-            generation_kwargs.setdefault("response_format", {"type": "json_object"})
         _require(spec, "model", backend)
         return OpenAILLM(api_key=key, generation_kwargs=generation_kwargs, **spec)
     if backend == "vllm":
         from distilabel.models.llms import vLLM
 
         _require(spec, "model", backend)
-        if structured:
-            spec.setdefault("structured_output", {"format": "json", "schema": RECOMMENDATIONS_SCHEMA})
         return vLLM(generation_kwargs=generation_kwargs, **spec)
     if backend == "transformers":
         from distilabel.models.llms import TransformersLLM

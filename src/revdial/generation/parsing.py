@@ -15,7 +15,7 @@ from dataclasses import dataclass
 _ITEM_RE = re.compile(r"^\s*(?:#?\d{1,2}\s*[.):\-]|[-*\u2022])\s*(?P<body>.+?)\s*$")
 _YEAR_RE = re.compile(r"\s*[\(\[]\s*(?P<year>(?:18|19|20)\d{2})\s*[\)\]]")
 _QUOTED_RE = re.compile(r"^[\"'\u201c\u2018*_]+(?P<title>.+?)[\"'\u201d\u2019*_]+(?P<rest>.*)$")
-_REASON_SPLIT_RE = re.compile(r"\s+(?:[-\u2013\u2014:]|because|since)\s+|:\s+", re.IGNORECASE)
+_DASH_SPLIT_RE = re.compile(r"\s+(?:[-\u2013\u2014]|because|since)\s+", re.IGNORECASE)
 _PREFIX_RE = re.compile(
     r"^\s*(?:user|seeker|request|query|assistant|recommender|answer|here(?:'s| is) (?:my|the|a) [\w ]+?)\s*:\s*",
     re.IGNORECASE,
@@ -51,9 +51,13 @@ def parse_request(text: str | None) -> str:
     # A preamble line ending in ':' ("Sure! Here is a request:") carries no request.
     while len(lines) > 1 and lines[0].endswith(":") and len(lines[0]) < 80:
         lines.pop(0)
-    request = _PREFIX_RE.sub("", " ".join(lines)).strip()
-    if len(request) >= 2 and request[0] in "\"'\u201c" and request[-1] in "\"'\u201d":
-        request = request[1:-1].strip()
+    request = " ".join(lines)
+    previous = None
+    while request != previous:  # '"User: ..."' and 'User: "..."' both occur
+        previous = request
+        request = _PREFIX_RE.sub("", request).strip()
+        if len(request) >= 2 and request[0] in "\"'\u201c" and request[-1] in "\"'\u201d":
+            request = request[1:-1].strip()
     return request
 
 
@@ -65,7 +69,12 @@ def parse_recommendations(text: str | None, max_items: int = 10) -> list[Recomme
     if not text:
         return []
     data = _load_json(text)
-    items = _from_json(data) if data is not None else _from_lines(text)
+    if data is not None:
+        items = _from_json(data)
+    elif '"title"' in text:
+        items = _from_truncated_json(text)  # JSON cut off by the token limit: keep the complete entries
+    else:
+        items = _from_lines(text)
     seen: set[str] = set()
     unique = []
     for item in items:
@@ -122,6 +131,17 @@ def _from_json(data: object) -> list[Recommendation]:
     return [item for item in items if item.title]
 
 
+_TITLE_FIELD_RE = re.compile(r'"title"\s*:\s*"(?P<title>[^"]+)"(?:\s*,\s*"reason"\s*:\s*"(?P<reason>[^"]*)")?')
+
+
+def _from_truncated_json(text: str) -> list[Recommendation]:
+    items = []
+    for match in _TITLE_FIELD_RE.finditer(text):
+        title, year = split_title_year(match.group("title"))
+        items.append(Recommendation(_clean_title(title), year, (match.group("reason") or "").strip()))
+    return [item for item in items if item.title]
+
+
 def _from_lines(text: str) -> list[Recommendation]:
     lines = [line for line in text.splitlines() if line.strip()]
     listed = [m.group("body") for line in lines if (m := _ITEM_RE.match(line))]
@@ -135,10 +155,18 @@ def _from_lines(text: str) -> list[Recommendation]:
 def _from_text_entry(body: str) -> Recommendation:
     body = body.strip()
     quoted = _QUOTED_RE.match(body)
+    year = _YEAR_RE.search(body)
     if quoted:
         title_part, rest = quoted.group("title"), quoted.group("rest")
+    elif year:
+        # "Thor: Ragnarok (2017): fun" - a bracketed year ends the title, colons and all.
+        title_part, rest = body[: year.end()], body[year.end():]
     else:
-        parts = _REASON_SPLIT_RE.split(body, maxsplit=1)
+        parts = _DASH_SPLIT_RE.split(body, maxsplit=1)
+        if len(parts) == 1:
+            # a colon separates a reason only when a sentence follows ("Alien: Covenant" is one title)
+            head, sep, tail = body.partition(": ")
+            parts = [head, tail] if sep and len(tail.split()) >= 4 else [body]
         title_part, rest = parts[0], (parts[1] if len(parts) > 1 else "")
     title, year = split_title_year(title_part)
     if year is None:

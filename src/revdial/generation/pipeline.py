@@ -56,6 +56,7 @@ class SynthesisPlan:
     batch_size: int = 8
     replicas: int = 1
     ledger_path: str | None = None
+    llm_cache_path: str | None = None
     # curation
     grounding_threshold: float = 88.0
     on_hallucination: str = "drop"
@@ -75,8 +76,9 @@ def selection_steps(plan: SynthesisPlan) -> tuple[Any, Any]:
     from revdial.seeds.steps import LoadSeeds
     from revdial.selection.steps import ComputeFeatures, KeepTopB, SelectSeeds
 
-    seeds = LoadSeeds(name="load_seeds", seeds_dir=plan.seeds_dir, batch_size=256)
-    features = ComputeFeatures(name="compute_features", spec=plan.features, input_batch_size=256)
+    seeds = LoadSeeds(name="load_seeds", seeds_dir=plan.seeds_dir, batch_size=1024)
+    # one batch: the encoder is loaded once per process call, not once per 256 seeds
+    features = ComputeFeatures(name="compute_features", model=plan.features, input_batch_size=100_000)
     select_kwargs: dict[str, Any] = {}
     if plan.labelled_seed_ids:
         select_kwargs["labelled_seed_ids"] = list(plan.labelled_seed_ids)
@@ -98,7 +100,10 @@ def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tupl
         fan_out = PlanRequests(name="plan_requests", k=plan.k, styles=list(plan.styles), rng_seed=plan.rng_seed)
         common = {
             "llm": plan.llm, "item_noun": plan.item_noun, "max_total_tokens": plan.max_total_tokens,
-            "ledger_path": plan.ledger_path, "input_batch_size": plan.batch_size,
+            "ledger_path": plan.ledger_path, "llm_cache_path": plan.llm_cache_path,
+            "input_batch_size": plan.batch_size,
+            # prompts are reproducible from the templates; the raw outputs stay (reject details quote them)
+            "add_raw_input": False,
             "resources": {"replicas": plan.replicas},
         }
         requests = GenerateRequest(name="generate_request", **common)

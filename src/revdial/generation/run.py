@@ -186,7 +186,7 @@ def make_plan(
         "generation": generation.model_dump(), "curation": curation.model_dump(), "output": {"dir": str(out_dir)},
         "labelled_seed_ids": len(labelled_seed_ids or []),
     })
-    llm = build_llm(generation.llm, structured=generation.structured)
+    llm = build_llm(generation.llm)
     plan = SynthesisPlan(
         name=str(raw.get("name") or "synthesis"),
         seeds_dir=str(seeds_dir),
@@ -206,6 +206,7 @@ def make_plan(
         max_review_chars=curation.max_review_chars, **curation.filters.model_dump(),
         cache_dir=os.environ.get("DISTILABEL_CACHE_DIR") or str(out_dir / ".cache"),
     )
+    plan.llm_cache_path = str(Path(plan.cache_dir) / "revdial-llm-calls" / f"{plan.name}.sqlite")
     return plan, echo, out_dir
 
 
@@ -244,11 +245,21 @@ def run_plan(
 
     started = time.perf_counter() if started is None else started
     pipeline = build_pipeline(plan) if upstream is None else build_pipeline(plan, upstream)
+    state = out_dir / ".work" / "run-state.json"
+    if state.exists() and json.loads(state.read_text()).get("status") == "running":
+        # The previous run was interrupted. distilabel cannot resume a run killed mid-batch (it waits forever
+        # for batches the dead workers held, argilla-io/distilabel#1065), so its execution cache is cleared and
+        # the pipeline starts again; finished LLM calls come back from the LLM call cache instead of the LLM.
+        _clear_distilabel_cache(pipeline)
+        if not quiet:
+            print(f"resuming an interrupted run: LLM calls already made are read from {plan.llm_cache_path}")
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({"status": "running"}))
     if ray:
         pipeline = pipeline.ray()
     distiset = pipeline.run(use_cache=True)
     if getattr(pipeline, "_stop_called", False):
-        raise KeyboardInterrupt(f"synthesis interrupted; re-run the same command to resume from {plan.cache_dir}")
+        raise KeyboardInterrupt(f"synthesis interrupted; re-run the same command to resume ({plan.llm_cache_path})")
     distiset = complete_distiset(distiset)
     for name in ("default", "rejects", "candidates"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
@@ -263,10 +274,17 @@ def run_plan(
     plot_funnel(summary, out_dir / "funnel.png")
     if not quiet:
         print_summary(summary, out_dir)
+    state.write_text(json.dumps({"status": "finished"}))
     accounting = summary["accounting"]
     if not accounting["ok"]:
         raise AccountingError(f"{out_dir}: selected seeds != kept + rejected: {accounting}")
     return out_dir
+
+
+def _clear_distilabel_cache(pipeline: Any) -> None:
+    location = pipeline._cache_location
+    shutil.rmtree(location["pipeline"].parent, ignore_errors=True)
+    shutil.rmtree(location["steps_data"], ignore_errors=True)
 
 
 def synthesize_command(config: Path, budget: int | None, strategy: str | None, out: Path | None, ray: bool) -> None:

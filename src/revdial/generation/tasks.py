@@ -7,11 +7,13 @@ LLM call, carrying `skip_reason`, so that the curation steps can account for eve
 
 # No `from __future__ import annotations`: distilabel finds a step's input by its `StepInput` annotation object.
 import fcntl
+import hashlib
 import json
 import os
 import re
+import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps import Step, StepInput
@@ -26,27 +28,22 @@ if TYPE_CHECKING:
 
 TOKEN_BUDGET_REASON = "token_budget_exhausted"
 
-# The JSON schema the recommendation answer follows where the backend can enforce it (llama.cpp grammars,
-# vLLM guided decoding, OpenAI json mode); parsing accepts the same shape from backends that cannot.
-RECOMMENDATIONS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "recommendations": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 10,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "title": {"type": "string", "maxLength": 100},
-                    "reason": {"type": "string", "maxLength": 200},
-                },
-                "required": ["title", "reason"],
-            },
-        }
-    },
-    "required": ["recommendations"],
-}
+def recommendation_schema(target: str, n_recommendations: int) -> dict[str, Any]:
+    """The JSON schema of an answer, for backends that enforce one per prompt (llama.cpp grammars): the target
+    item is pinned first (it is the ground truth the generator is told to recommend), the other titles are free,
+    so that what the model invents is still measured as hallucination."""
+    item = {
+        "type": "object",
+        "properties": {"title": {"type": "string", "maxLength": 80}, "reason": {"type": "string", "maxLength": 120}},
+        "required": ["title", "reason"],
+    }
+    first = {**item, "properties": {**item["properties"], "title": {"const": target}}}
+    return {
+        "type": "object",
+        "properties": {"recommendations": {"type": "array", "prefixItems": [first], "items": item,
+                                           "minItems": n_recommendations, "maxItems": n_recommendations}},
+        "required": ["recommendations"],
+    }
 
 
 class TokenLedger:
@@ -83,6 +80,47 @@ class TokenLedger:
         return total
 
 
+class LLMCallCache:
+    """Finished LLM calls on disk (SQLite, one row per call, written as soon as a batch returns), keyed by the
+    backend, its generation settings and the exact prompt.
+
+    distilabel's own cache resumes a stopped pipeline, but not one killed mid-batch (argilla-io/distilabel#1065:
+    the re-run waits forever for batches the dead workers had taken). With this cache, a re-run that starts the
+    pipeline afresh still makes no LLM call it has already paid for.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, output TEXT NOT NULL)")
+
+    def _connect(self) -> sqlite3.Connection:
+        # One connection per use: distilabel forks its workers, and SQLite connections must not cross a fork.
+        db = sqlite3.connect(self.path, timeout=60)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        if not keys:
+            return {}
+        with self._connect() as db:
+            found = db.execute(
+                f"SELECT key, output FROM calls WHERE key IN ({','.join('?' * len(keys))})", keys
+            ).fetchall()
+        return {key: json.loads(output) for key, output in found}
+
+    def put_many(self, items: dict[str, Any]) -> None:
+        if items:
+            with self._connect() as db:
+                db.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?)",
+                               [(key, json.dumps(value)) for key, value in items.items()])
+
+    def __len__(self) -> int:
+        with self._connect() as db:
+            return db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+
 class PlanRequests(Step):
     """Fan each seed out into k rows, one per request, each with a style sampled by a seeded RNG."""
 
@@ -113,8 +151,12 @@ class _DialogueTask(Task):
     max_total_tokens: RuntimeParameter[int] = Field(
         default=0, description="Stop calling the LLM once the run has used this many tokens (0: no cap)."
     )
-    ledger_path: RuntimeParameter[str] = Field(
+    ledger_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default=None, description="File shared by all tasks of the run that counts the tokens spent."
+    )
+
+    llm_cache_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
+        default=None, description="SQLite file of finished LLM calls, shared by the run's tasks (see LLMCallCache)."
     )
 
     def _can_generate(self, row: dict[str, Any]) -> bool:
@@ -136,9 +178,9 @@ class _DialogueTask(Task):
         budget_spent = bool(live) and self._budget_spent()
         generated: list[dict[str, Any]] = []
         if live and not budget_spent:
-            generated = self._generate(live)
-            if self.ledger_path:
-                TokenLedger(self.ledger_path).add(sum(_row_tokens(row, self.name) for row in generated))
+            generated, spent = self._generate(live)
+            if self.ledger_path and spent:
+                TokenLedger(self.ledger_path).add(spent)
         by_position = iter(generated)
         rows = []
         for row in inputs:
@@ -150,27 +192,66 @@ class _DialogueTask(Task):
                 out = next(by_position)
                 out.setdefault("skip_reason", None)
             # Running totals per row, in plain columns: distilabel drops its metadata column from the Distiset.
-            tokens_in, tokens_out = _row_tokens(out, self.name, split=True)
+            tokens_in, tokens_out = _row_tokens(out, self.name)
             out["tokens_in"] = int(row.get("tokens_in") or 0) + tokens_in
             out["tokens_out"] = int(row.get("tokens_out") or 0) + tokens_out
             rows.append(out)
         yield rows
 
 
-    def _generate(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One LLM call for the batch; if it fails after the client's retries, row by row, so that one bad
-        request costs one row (rejected as `llm_error`) rather than the whole batch."""
+    def _generate(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+        """(output rows, tokens spent by fresh calls): cached calls are reused, the rest go to the LLM in one batch."""
+        formatted = self._format_inputs(rows)
+        keys = [self._call_key(chat) for chat in formatted]
+        cache = LLMCallCache(self.llm_cache_path) if self.llm_cache_path else None
+        found = cache.get_many(keys) if cache is not None else {}
+        outputs: list[Any] = [found.get(key) for key in keys]
+        missing = [i for i, output in enumerate(outputs) if output is None]
+        spent = 0
+        if missing:
+            fresh = self._call_llm([formatted[i] for i in missing])
+            for i, output in zip(missing, fresh):
+                outputs[i] = output
+            done = {keys[i]: output for i, output in zip(missing, fresh) if not isinstance(output, Exception)}
+            if cache is not None:
+                cache.put_many(done)
+            spent = sum(_output_tokens(output) for output in done.values())
+        results = []
+        for row, output in zip(rows, outputs):
+            if isinstance(output, Exception):
+                results.append(self._skipped(row, f"llm_error: {type(output).__name__}"))
+                continue
+            formatted_outputs = self._format_outputs(output, row)
+            if not formatted_outputs:  # a 200 response with no choices
+                results.append(self._skipped(row, "llm_error: NoGeneration"))
+                continue
+            results.append({**row, **formatted_outputs[0], "model_name": self.llm.model_name})
+        return results, spent
+
+    def _call_llm(self, inputs: list[Any]) -> list[Any]:
+        """The LLM's outputs for a batch; if the batch fails after the client's own retries, input by input, so
+        that one bad request costs one row (an `llm_error` reject) rather than the whole batch."""
+        kwargs = {**(self.llm.get_generation_kwargs() or {}), **self._task_generation_kwargs()}
         try:
-            return [out for batch in super().process(rows) for out in batch]
+            return list(self.llm.generate_outputs(inputs=inputs, num_generations=1, **kwargs))
         except Exception as batch_error:  # noqa: BLE001 - any backend error; recorded per row below
-            self._logger.warning(f"{self.name}: batch of {len(rows)} failed ({batch_error!r}); retrying row by row")
-        outputs = []
-        for row in rows:
+            self._logger.warning(f"{self.name}: batch of {len(inputs)} failed ({batch_error!r}); retrying one by one")
+        outputs: list[Any] = []
+        for chat in inputs:
             try:
-                outputs.extend(out for batch in super().process([row]) for out in batch)
+                outputs.extend(self.llm.generate_outputs(inputs=[chat], num_generations=1, **kwargs))
             except Exception as error:  # noqa: BLE001
-                outputs.append(self._skipped(row, f"llm_error: {type(error).__name__}"))
+                outputs.append(error)
         return outputs
+
+    def _task_generation_kwargs(self) -> dict[str, Any]:
+        """Generation settings this task adds to the backend's (e.g. JSON mode for the answers only)."""
+        return {}
+
+    def _call_key(self, chat: Any) -> str:
+        settings = [type(self.llm).__name__, self.llm.model_name, self.llm.get_generation_kwargs() or {},
+                    self._task_generation_kwargs(), chat]
+        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class GenerateRequest(_DialogueTask):
@@ -258,17 +339,26 @@ class RecommendItems(_DialogueTask):
     def _can_generate(self, row: dict[str, Any]) -> bool:
         return super()._can_generate(row) and bool(row.get("conversation"))
 
-    def format_input(self, input: dict[str, Any]) -> "ChatType":
+    def format_input(self, input: dict[str, Any]) -> Any:
         target = f"{input['title']} ({input['year']})" if input.get("year") else input["title"]
         prompt = render(
             "recommend", item_noun=self.item_noun, conversation=list(input["conversation"]), target=target,
             candidates=list(input.get("neighbor_titles") or [])[: max(self.n_recommendations * 2, 4)],
             n_recommendations=self.n_recommendations, structured=self.structured,
         )
-        return [
+        chat = [
             {"role": "system", "content": render("recommend_system", item_noun=self.item_noun)},
             {"role": "user", "content": prompt},
         ]
+        if self.structured and getattr(self.llm, "supports_input_schema", False):
+            # distilabel's structured input: (chat, structured output) for backends that take a schema per prompt
+            return (chat, {"format": "json", "schema": recommendation_schema(target, self.n_recommendations)})
+        return chat
+
+    def _task_generation_kwargs(self) -> dict[str, Any]:
+        if self.structured and type(self.llm).__name__ == "OpenAILLM":
+            return {"response_format": {"type": "json_object"}}
+        return {}
 
     def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
         items = parse_recommendations(output, max_items=max(self.n_recommendations * 2, 5))
@@ -279,6 +369,15 @@ class RecommendItems(_DialogueTask):
         }
 
 
+def _output_tokens(output: dict[str, Any]) -> int:
+    stats = output.get("statistics") or {}
+    total = 0
+    for key in ("input_tokens", "output_tokens"):
+        value = stats.get(key) or 0
+        total += int(sum(value)) if isinstance(value, list) else int(value)
+    return total
+
+
 def mask_title(text: str, title: str, replacement: str) -> str:
     """`text` with every occurrence of `title` (case-insensitive, with a following "(Year)") replaced."""
     if not title or len(title) < 2:
@@ -287,11 +386,11 @@ def mask_title(text: str, title: str, replacement: str) -> str:
     return pattern.sub(replacement, text)
 
 
-def _row_tokens(row: dict[str, Any], step_name: str, split: bool = False) -> Any:
-    """Tokens this step's LLM call used for a row (from distilabel's statistics); (in, out) when `split`."""
+def _row_tokens(row: dict[str, Any], step_name: str) -> tuple[int, int]:
+    """(input, output) tokens of this step's LLM call for a row, from distilabel's statistics (0, 0 if none)."""
     stats = (row.get("distilabel_metadata") or {}).get(f"statistics_{step_name}") or {}
     counts = []
     for key in ("input_tokens", "output_tokens"):
         value = stats.get(key) or 0
         counts.append(int(sum(value)) if isinstance(value, list) else int(value))
-    return tuple(counts) if split else sum(counts)
+    return counts[0], counts[1]

@@ -1,0 +1,53 @@
+"""Shared set-up of generation tests: a small seeds directory cut from the bundled sample, and configs that run
+the real pipeline (real seeds/selection steps, MiniLM features) with a fake LLM."""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_CONFIG = ROOT / "pipelines" / "movies-sample.yaml"
+
+
+def small_seeds_dir(directory: Path, n: int = 12) -> Path:
+    """n seeds of the bundled sample, one per movie (with the full catalogue), saved as a seeds directory."""
+    from revdial.seeds.build import build_seeds, save_seeds
+
+    build = build_seeds(SAMPLE_CONFIG)
+    first_of_item: dict[str, int] = {}
+    for position, item_id in enumerate(build.seeds["item_id"]):
+        first_of_item.setdefault(item_id, position)
+    build.seeds = build.seeds.select(sorted(first_of_item.values())[:n])
+    return save_seeds(build, directory)
+
+
+def config(llm: dict[str, Any] | None = None, *, budget: int = 12, strategy: str = "random",
+           **generation: Any) -> dict[str, Any]:
+    raw = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    raw["selection"] = {**(raw.get("selection") or {}), "strategy": strategy, "budget": budget}
+    raw["generation"] = {
+        **(raw.get("generation") or {}),
+        "llm": llm or {"backend": "class", "path": "fakes.llm:FakeLLM"},
+        "batch_size": 4,
+        **generation,
+    }
+    return raw
+
+
+def fixed_upstream(seeds_dir: Path):
+    """The seeds-to-top-B half without features: every seed of `seeds_dir`, ranked in order (no MiniLM start-up),
+    for tests about the generation half."""
+
+    def upstream(plan: Any) -> tuple[Any, Any]:
+        import datasets
+        from distilabel.steps import LoadDataFromDicts
+
+        rows = [
+            {**row, "selection_rank": rank, "selection_score": 1.0, "selection_strategy": "in_order"}
+            for rank, row in enumerate(datasets.load_from_disk(str(seeds_dir)).to_list())
+        ][: plan.budget]
+        load = LoadDataFromDicts(name="load_seeds", data=rows, batch_size=max(len(rows), 1))
+        return load, load
+
+    return upstream

@@ -1,0 +1,17 @@
+"""Run the synthesis with a slow fake LLM (a subprocess target of test_resume.py, so it can be killed with -9)."""
+
+import sys
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
+
+from helpers import config, fixed_upstream  # noqa: E402
+
+from revdial.generation.run import make_plan, run_plan  # noqa: E402
+
+if __name__ == "__main__":
+    seeds_dir, out, calls = (Path(arg) for arg in sys.argv[1:4])
+    llm = {"backend": "class", "path": "fakes.llm:FakeLLM",
+           "kwargs": {"calls_path": str(calls), "delay_s": 0.3, "hallucinate": False}}
+    plan, echo, out_dir = make_plan(config(llm, budget=8, batch_size=2), out=out, seeds_dir=seeds_dir)
+    run_plan(plan, echo, out_dir, quiet=True, upstream=fixed_upstream(seeds_dir))

@@ -1,0 +1,124 @@
+"""The whole synthesis pipeline (real seeds and selection steps, fake LLM), run once for the module: outputs,
+reject accounting, summary, plot and the saved pipeline.yaml."""
+
+import json
+
+import datasets
+import pytest
+
+from fakes.replies import INVENTED_TITLE
+from helpers import config, small_seeds_dir
+from revdial.generation.run import make_plan, run_plan
+from revdial.generation.tasks import mask_title
+
+N_SEEDS, K = 12, 2
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    directory = small_seeds_dir(tmp_path_factory.mktemp("seeds") / "seeds", N_SEEDS)
+    return directory, datasets.load_from_disk(str(directory))
+
+
+@pytest.fixture(scope="module")
+def run(seeds, tmp_path_factory):
+    """One run with scripted misbehaviour: seed 0 leaks its title, seed 1 gets an empty request, seed 2 writes the
+    same request twice (one duplicate), seed 3's answer names no catalogue title."""
+    seeds_dir, ds = seeds
+    s = [ds[i] for i in range(4)]
+
+    def key(row):  # a piece of the seed's own review, as the request prompt shows it (title masked)
+        return mask_title(row["review_text"], row["title"], "this movie")[:40]
+
+    script = {
+        key(s[0]): f"I loved {s[0]['title']} so much, what else is like it for me?",
+        key(s[1]): "   ",
+        key(s[2]): "Please find me a slow moody drama for a quiet evening alone",
+        f'The best answer for this user is "{s[3]["title"]}': "1. Zzyzx Nonexistent Movie (1850) - trust me",
+    }
+    # Each script key must pick exactly one seed.
+    for row in s[:3]:
+        assert sum(key(row) in mask_title(other["review_text"], other["title"], "this movie") for other in ds) == 1
+    tmp = tmp_path_factory.mktemp("run")
+    calls = tmp / "calls.txt"
+    llm = {"backend": "class", "path": "fakes.llm:FakeLLM", "kwargs": {"script": script, "calls_path": str(calls)}}
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DISTILABEL_CACHE_DIR", str(tmp / "cache"))
+    plan, echo, out = make_plan(config(llm, budget=N_SEEDS, k=K), out=tmp / "out", seeds_dir=seeds_dir)
+    run_plan(plan, echo, out, quiet=True)
+    mp.undo()
+    return {"out": out, "seeds": s, "calls": calls, "plan": plan}
+
+
+def _load(out, name):
+    return datasets.load_from_disk(str(out / name))["train"]
+
+
+def test_every_selected_seed_is_kept_or_rejected_never_both(run):
+    kept = set(_load(run["out"], "default")["seed_id"])
+    rejected = set(_load(run["out"], "rejects")["seed_id"])
+    assert not kept & rejected
+    assert len(kept) + len(rejected) == N_SEEDS
+
+
+def test_rejects_name_stage_reason_and_detail_per_seed(run):
+    rejects = {r["seed_id"]: r for r in _load(run["out"], "rejects")}
+    s = run["seeds"]
+    assert rejects[s[0]["seed_id"]]["reason"] == "leak" and rejects[s[0]["seed_id"]]["stage"] == "filters"
+    assert rejects[s[1]["seed_id"]]["reason"] == "empty"
+    assert rejects[s[3]["seed_id"]]["reason"] == "no_grounded_titles"
+    assert "Zzyzx" in rejects[s[3]["seed_id"]]["detail"]
+    assert all(isinstance(r["selection_rank"], int) and r["selection_rank"] >= 0 for r in rejects.values())
+
+
+def test_a_duplicate_request_rejects_the_row_but_the_seed_keeps_its_first(run):
+    candidates = _load(run["out"], "candidates")
+    rows = [r for r in candidates if r["seed_id"] == run["seeds"][2]["seed_id"]]
+    assert sorted(r["reject_reason"] or "kept" for r in rows) == ["duplicate", "kept"]
+    assert run["seeds"][2]["seed_id"] in set(_load(run["out"], "default")["seed_id"])
+
+
+def test_kept_rows_are_valid_trl_conversations_with_the_target_in_the_list(run):
+    kept = _load(run["out"], "default")
+    assert len(kept) == (N_SEEDS - 3) * K - 1
+    for row in kept:
+        assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+        assert all(m["content"].strip() for m in row["messages"])
+        assert row["prompt"] + row["completion"] == row["messages"]
+        assert row["target_item_id"] in row["recommended_item_ids"]
+        assert row["recommended_titles"][0] in row["messages"][2]["content"]
+        assert row["request"] == row["messages"][1]["content"]
+        assert row["hallucinated_titles"] == [INVENTED_TITLE]  # dropped from the list, recorded
+        assert INVENTED_TITLE.split(" (")[0] not in row["messages"][2]["content"]
+        assert row["generator_model"] == "fake-llm" and row["selection_strategy"] == "random"
+        assert row["style"] in run["plan"].styles
+
+
+def test_summary_counts_match_the_saved_configs(run):
+    summary = json.loads((run["out"] / "summary.json").read_text())
+    candidates = _load(run["out"], "candidates")
+    assert summary["accounting"] == {"seeds_selected": N_SEEDS, "seeds_kept": N_SEEDS - 3, "seeds_rejected": 3,
+                                     "ok": True}
+    assert summary["funnel"]["rows kept"] == len(_load(run["out"], "default"))
+    assert summary["reject_reasons"]["duplicate"] == 1
+    assert sum(summary["reject_reasons"].values()) == len(candidates) - summary["funnel"]["rows kept"]
+    hallucinated = sum(len(h or []) for h in candidates["hallucinated_titles"])
+    total = sum(len(p or []) for p in candidates["parsed_titles"])
+    assert summary["hallucination"]["rate"] == round(hallucinated / total, 4)
+    assert summary["tokens"]["input"] == sum(candidates["tokens_in"]) > 0
+    assert summary["tokens"]["output"] == sum(candidates["tokens_out"]) > 0
+    assert summary["wall_time_s"] > 0
+
+
+def test_funnel_plot_and_pipeline_yaml_are_written(run):
+    assert (run["out"] / "funnel.png").read_bytes()[:4] == b"\x89PNG"
+    pipeline_yaml = (run["out"] / "pipeline.yaml").read_text()
+    for step in ("load_seeds", "select_seeds", "keep_top_b", "scrub_pii", "generate_request", "recommend_items",
+                 "ground_recommendations", "curate_rows", "default", "rejects"):
+        assert f"name: {step}" in pipeline_yaml
+
+
+def test_the_llm_was_called_once_per_request_and_once_per_answer(run):
+    # 24 requests; the empty one and the leak (rejected only after both calls) - the empty skips the answer.
+    calls = run["calls"].read_text().splitlines()
+    assert len(calls) == N_SEEDS * K * 2 - K

@@ -1,0 +1,56 @@
+"""kill -9 in the middle of generation, run again: distilabel's cache resumes without repeating finished calls."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+
+from helpers import small_seeds_dir
+
+HERE = Path(__file__).resolve().parent
+N_SEEDS, BATCH = 8, 2
+ALL_CALLS = 2 * N_SEEDS  # one request and one answer per seed
+
+
+def _calls(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_rerun_after_kill_resumes_from_the_cache(tmp_path):
+    seeds_dir = small_seeds_dir(tmp_path / "seeds", N_SEEDS)
+    env = {**os.environ, "DISTILABEL_CACHE_DIR": str(tmp_path / "cache")}
+    # The calls file is part of the fake LLM's settings, hence of the cache key: both runs use the same one.
+    calls = tmp_path / "calls.txt"
+    command = [sys.executable, str(HERE / "resume_run.py"), str(seeds_dir), str(tmp_path / "out"), str(calls)]
+
+    first = subprocess.Popen(command, env=env, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while _calls(calls) < ALL_CALLS // 2 and time.time() < deadline and first.poll() is None:
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGKILL)  # the run and every distilabel worker, no clean-up
+    first.wait()
+    done_before_kill = _calls(calls)
+    assert ALL_CALLS // 2 <= done_before_kill < ALL_CALLS
+
+    second_run = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE)
+    try:
+        _, stderr = second_run.communicate(timeout=300)
+    finally:
+        if second_run.poll() is None:
+            os.killpg(second_run.pid, signal.SIGKILL)
+    assert second_run.returncode == 0, stderr.decode()[-3000:]
+    second = _calls(calls) - done_before_kill
+    # Only calls of batches that had not reached the cache are repeated (at most one batch per LLM step).
+    assert second <= ALL_CALLS - done_before_kill + 2 * BATCH
+    assert second < ALL_CALLS
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["accounting"]["ok"]
+    kept = datasets.load_from_disk(str(tmp_path / "out" / "default"))["train"]
+    assert len(kept) == N_SEEDS  # nothing lost across the kill
