@@ -1,0 +1,353 @@
+"""Budget x strategy experiment: synthesize -> train the student -> evaluate -> one table and plots.
+
+    revdial experiment --config pipelines/experiment-cpu.yaml
+
+For each selection strategy the synthesis runs ONCE at the largest budget: the strategies produce an order over
+the seed pool, so budget b's seeds are a prefix of budget B's; each budget's student trains on the rows whose seed
+has `selection_rank < b` (`max_selection_rank`). Everything is cached under `output.dir` (a finished synthesis,
+model or report is reused), so an interrupted experiment resumes where it stopped.
+
+With `rounds: R > 1` the loop is active in the full sense: round r synthesizes b*r/R seeds in total, selected with
+the round r-1 student's own hidden states as features (`lm:` features of the merged student) and around the seeds
+already used (`labelled_seed_ids`); the round-r student trains on every row so far.
+
+Rows of the table: zero-shot (the student before training), popularity, `reference` students (optional: trained on
+the benchmark's own training split, an in-domain upper reference), and one row per (strategy, budget[, round]).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from revdial.crs.student import STUDENT_TOKEN
+
+
+class ExperimentConfigError(ValueError):
+    """An experiment YAML that cannot be run."""
+
+
+@dataclass
+class BenchmarkSpec:
+    name: str
+    data: str | None = None
+    limit: int | None = None
+
+
+@dataclass
+class ExperimentConfig:
+    path: Path
+    synthesis_config: Path
+    strategies: list[str]
+    budgets: list[int]
+    rounds: int = 1
+    features: str = "minilm"
+    recipe: Path | None = None
+    train_overrides: dict[str, Any] = field(default_factory=dict)
+    student: str = STUDENT_TOKEN
+    benchmarks: list[BenchmarkSpec] = field(default_factory=list)
+    k: int = 20
+    batch_size: int = 16
+    max_new_tokens: int | None = None
+    baselines: list[str] = field(default_factory=lambda: ["zero_shot", "popularity"])
+    reference: list[dict[str, Any]] = field(default_factory=list)
+    out: Path = Path("runs/experiment")
+    n_resamples: int = 1000
+
+
+def load_experiment_config(path: Path | str) -> ExperimentConfig:
+    path = Path(path)
+    if not path.exists():
+        raise ExperimentConfigError(f"{path}: experiment config not found")
+    raw = yaml.safe_load(path.read_text()) or {}
+    base = path.resolve().parent
+
+    def rel(value: str | None) -> Path | None:
+        if value is None:
+            return None
+        p = Path(value)
+        return p if p.is_absolute() else base / p
+
+    section = raw.get("experiment")
+    if not isinstance(section, dict):
+        raise ExperimentConfigError(f"{path}: needs an `experiment:` section; sections are: {', '.join(raw)}")
+    for key in ("synthesis_config", "strategies", "budgets"):
+        if key not in section:
+            raise ExperimentConfigError(f"{path}: experiment.{key} is required")
+    budgets = sorted(int(b) for b in section["budgets"])
+    if not budgets or budgets[0] < 1:
+        raise ExperimentConfigError(f"{path}: experiment.budgets must be positive integers, got {section['budgets']}")
+    train = section.get("train") or {}
+    evaluation = section.get("eval") or {}
+    benchmarks = [BenchmarkSpec(**b) if isinstance(b, dict) else BenchmarkSpec(str(b))
+                  for b in evaluation.get("benchmarks", ["redial"])]
+    return ExperimentConfig(
+        path=path,
+        synthesis_config=rel(section["synthesis_config"]),
+        strategies=list(section["strategies"]),
+        budgets=budgets,
+        rounds=int(section.get("rounds", 1)),
+        features=section.get("features", "minilm"),
+        recipe=rel(train.get("recipe")),
+        train_overrides=dict(train.get("overrides") or {}),
+        student=train.get("student", STUDENT_TOKEN),
+        benchmarks=benchmarks,
+        k=int(evaluation.get("k", 20)),
+        batch_size=int(evaluation.get("batch_size", 16)),
+        max_new_tokens=evaluation.get("max_new_tokens"),
+        baselines=list(section.get("baselines", ["zero_shot", "popularity"])),
+        reference=list(section.get("reference") or []),
+        out=Path((raw.get("output") or {}).get("dir", "runs/experiment")),
+        n_resamples=int(evaluation.get("n_resamples", 1000)),
+    )
+
+
+# --- stages (each cached on disk) -----------------------------------------------------------------------------------
+def synthesize_cached(cfg: ExperimentConfig, strategy: str, budget: int, out: Path, **kwargs: Any) -> Path:
+    if (out / "summary.json").exists():
+        return out
+    from revdial.generation.run import synthesize
+
+    return Path(synthesize(cfg.synthesis_config, budget=budget, strategy=strategy, out=out, **kwargs))
+
+
+def train_cached(cfg: ExperimentConfig, dataset: Path, out: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Train the student with the experiment's recipe; a finished model folder is reused."""
+    if (out / "revdial_train_summary.json").exists():
+        return out
+    from revdial.crs.train import main, parse_recipe
+
+    if cfg.recipe is None:
+        raise ExperimentConfigError(f"{cfg.path}: experiment.train.recipe is required to train students")
+    settings = {**cfg.train_overrides, **(extra or {}), "model_name_or_path": cfg.student,
+                "dataset_name": str(dataset), "output_dir": str(out)}
+    overrides = [part for key, value in settings.items() for part in (f"--{key}", _cli_value(value))]
+    return main(*parse_recipe(cfg.recipe, overrides))
+
+
+def _cli_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def evaluate_cached(cfg: ExperimentConfig, model: str, spec: BenchmarkSpec, out: Path) -> dict:
+    if out.exists():
+        return json.loads(out.read_text())
+    from revdial.crs.evaluate import eval_command
+
+    return eval_command(
+        model=model, benchmark=spec.name, data=Path(spec.data) if spec.data else None, limit=spec.limit, out=out,
+        k=cfg.k, batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens,
+    )
+
+
+def merged_student(model_dir: Path) -> Path:
+    """A LoRA student merged into a plain folder (what `lm:` features load)."""
+    merged = model_dir / "merged"
+    if (merged / "config.json").exists() or not (model_dir / "adapter_config.json").exists():
+        return merged if merged.exists() else model_dir
+    from peft import AutoPeftModelForCausalLM
+    from transformers import AutoTokenizer
+
+    AutoPeftModelForCausalLM.from_pretrained(str(model_dir)).merge_and_unload().save_pretrained(str(merged))
+    AutoTokenizer.from_pretrained(str(model_dir)).save_pretrained(str(merged))
+    return merged
+
+
+def _seed_ids(dataset_dir: Path, max_rank: int | None = None) -> list[str]:
+    from datasets import load_from_disk
+
+    rows = load_from_disk(str(dataset_dir / "default"))["train"]
+    ranks = rows["selection_rank"] if max_rank is not None else [0] * len(rows)
+    return sorted({s for s, r in zip(rows["seed_id"], ranks) if max_rank is None or r < max_rank})
+
+
+def _union_dataset(parts: list[tuple[Path, int | None]], out: Path) -> Path:
+    """Rows of several syntheses (each optionally rank-sliced) saved as one Distiset-shaped folder."""
+    from datasets import DatasetDict, concatenate_datasets, load_from_disk
+
+    if (out / "default").exists():
+        return out
+    pieces = []
+    for folder, max_rank in parts:
+        rows = load_from_disk(str(folder / "default"))["train"]
+        if max_rank is not None:
+            rows = rows.filter(lambda r: 0 <= r < max_rank, input_columns="selection_rank")
+        pieces.append(rows.select_columns(["prompt", "completion", "seed_id", "selection_rank"]))
+    DatasetDict({"train": concatenate_datasets(pieces)}).save_to_disk(str(out / "default"))
+    return out
+
+
+# --- the experiment -------------------------------------------------------------------------------------------------
+def run_experiment(cfg: ExperimentConfig) -> dict:
+    out = cfg.out
+    (out / "reports").mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    timings: dict[str, float] = {}
+
+    def evaluate_row(label: str, model: str, meta: dict) -> None:
+        for spec in cfg.benchmarks:
+            started = time.perf_counter()
+            report = evaluate_cached(cfg, model, spec, out / "reports" / f"{label}--{spec.name}.json")
+            timings[f"eval {label} {spec.name}"] = round(time.perf_counter() - started, 1)
+            rows.append({"row": label, **meta, "benchmark": spec.name, "n_turns": report["n_turns"],
+                         "eval_wall_time_s": report.get("wall_time_s"), "metrics": report["metrics"],
+                         "unmatched_rate": report.get("grounding", {}).get("unmatched_rate")})
+
+    if "popularity" in cfg.baselines:
+        evaluate_row("popularity", "popularity", {"strategy": "popularity", "budget": 0})
+    if "zero_shot" in cfg.baselines:
+        evaluate_row("zero-shot", cfg.student, {"strategy": "zero-shot", "budget": 0})
+    for reference in cfg.reference:
+        label = reference.get("label", f"reference-{reference['benchmark']}")
+        dataset = build_reference_dataset(reference, out / "data" / label, cfg.k)
+        started = time.perf_counter()
+        model = train_cached(cfg, dataset, out / "models" / label, reference.get("train_overrides"))
+        timings[f"train {label}"] = round(time.perf_counter() - started, 1)
+        evaluate_row(label, str(model), {"strategy": "reference", "budget": _rows_in(dataset)})
+
+    top = cfg.budgets[-1]
+    for strategy in cfg.strategies:
+        if cfg.rounds == 1:
+            started = time.perf_counter()
+            synth = synthesize_cached(cfg, strategy, top, out / "synth" / f"{strategy}-B{top}", features=cfg.features)
+            timings[f"synthesize {strategy} B={top}"] = round(time.perf_counter() - started, 1)
+            for budget in cfg.budgets:
+                label = f"{strategy}-B{budget}"
+                started = time.perf_counter()
+                model = train_cached(cfg, synth, out / "models" / label, {"max_selection_rank": budget})
+                timings[f"train {label}"] = round(time.perf_counter() - started, 1)
+                evaluate_row(label, str(model), {"strategy": strategy, "budget": budget})
+        else:
+            for budget in cfg.budgets:
+                _active_rounds(cfg, strategy, budget, evaluate_row, timings)
+
+    result = {"config": str(cfg.path), "rows": rows, "timings_s": timings}
+    (out / "results.json").write_text(json.dumps(result, indent=2))
+    (out / "results.md").write_text(results_table(rows))
+    plot_results(rows, out)
+    return result
+
+
+def _active_rounds(cfg: ExperimentConfig, strategy: str, budget: int, evaluate_row, timings: dict) -> None:
+    """R rounds toward `budget` seeds; round r picks its seeds with the round r-1 student's features."""
+    out = cfg.out
+    parts: list[tuple[Path, int | None]] = []
+    labelled: list[str] = []
+    features = cfg.features
+    for round_number in range(1, cfg.rounds + 1):
+        target = max(1, round(budget * round_number / cfg.rounds))
+        new = max(1, target - len(labelled))
+        label = f"{strategy}-B{budget}-r{round_number}"
+        started = time.perf_counter()
+        synth = synthesize_cached(cfg, strategy, new, out / "synth" / label, features=features,
+                                  labelled_seed_ids=labelled or None)
+        timings[f"synthesize {label}"] = round(time.perf_counter() - started, 1)
+        parts.append((synth, None))
+        labelled = sorted(set(labelled) | set(_seed_ids(synth)))
+        dataset = _union_dataset(parts, out / "data" / label)
+        started = time.perf_counter()
+        model = train_cached(cfg, dataset, out / "models" / label)
+        timings[f"train {label}"] = round(time.perf_counter() - started, 1)
+        evaluate_row(label, str(model), {"strategy": strategy, "budget": budget, "round": round_number})
+        features = f"lm:{merged_student(Path(model))}"
+
+
+def build_reference_dataset(reference: dict, out: Path, k: int) -> Path:
+    """A benchmark's training side (e.g. ReDial's train split) as prompt-completion rows, in a Distiset-shaped dir."""
+    from datasets import Dataset, DatasetDict
+
+    from revdial.crs.benchmarks import load_benchmark, shared_data_dir, sft_rows
+
+    if (out / "default").exists():
+        return out
+    data = reference.get("data")
+    if data is None:
+        root = shared_data_dir()
+        if root is None:
+            raise ExperimentConfigError("reference rows need `data:` (no ../shared/data here)")
+        data = root / "redial/train_split_partial/train_split_union.jsonl.gz"
+    bench = load_benchmark(reference["benchmark"], data, limit=reference.get("limit"))
+    DatasetDict({"train": Dataset.from_list(sft_rows(bench, k=k))}).save_to_disk(str(out / "default"))
+    return out
+
+
+def _rows_in(dataset: Path) -> int:
+    from datasets import load_from_disk
+
+    return len(load_from_disk(str(dataset / "default"))["train"])
+
+
+# --- table and plots ------------------------------------------------------------------------------------------------
+HEADLINE = ("recall@1", "recall@10", "recall@50", "ndcg@10")
+
+
+def _cell(value: dict) -> str:
+    return f"{value['mean']:.4f} [{value['ci_low']:.4f}, {value['ci_high']:.4f}]"
+
+
+def results_table(rows: list[dict], setting: str = "all_items") -> str:
+    """Markdown: one line per (row, benchmark) with Recall@1/10/50 and NDCG@10, mean [95% CI]."""
+    lines = []
+    for name in ("all_items", "exclude_mentioned"):
+        lines += [f"### {name.replace('_', ' ')}", "",
+                  "| row | benchmark | turns | " + " | ".join(HEADLINE) + " |",
+                  "|---|---|---|" + "---|" * len(HEADLINE)]
+        for row in rows:
+            metrics = row["metrics"][name]
+            lines.append(f"| {row['row']} | {row['benchmark']} | {metrics['n_turns']} | "
+                         + " | ".join(_cell(metrics[m]) for m in HEADLINE) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_results(rows: list[dict], out: Path, setting: str = "all_items") -> list[Path]:
+    """Recall@10 and NDCG@10 against budget per strategy (CI bands), baselines as horizontal lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for benchmark in sorted({r["benchmark"] for r in rows}):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for axis, metric in zip(axes, ("recall@10", "ndcg@10")):
+            subset = [r for r in rows if r["benchmark"] == benchmark]
+            for strategy in sorted({r["strategy"] for r in subset}):
+                points = sorted((r for r in subset if r["strategy"] == strategy and r["budget"]),
+                                key=lambda r: r["budget"])
+                points = [r for r in points if r.get("round") in (None, max(p.get("round") or 0 for p in points))]
+                if strategy in ("popularity", "zero-shot") or not points:
+                    for r in subset:
+                        if r["strategy"] == strategy:
+                            axis.axhline(r["metrics"][setting][metric]["mean"], linestyle="--", label=strategy,
+                                         color="grey" if strategy == "popularity" else "black")
+                    continue
+                if strategy == "reference":
+                    continue
+                xs = [r["budget"] for r in points]
+                values = [r["metrics"][setting][metric] for r in points]
+                axis.plot(xs, [v["mean"] for v in values], marker="o", label=strategy)
+                axis.fill_between(xs, [v["ci_low"] for v in values], [v["ci_high"] for v in values], alpha=0.2)
+            axis.set_xlabel("budget B (seeds)")
+            axis.set_ylabel(metric)
+            axis.set_title(f"{benchmark}: {metric}")
+            axis.legend(fontsize=8)
+        fig.tight_layout()
+        path = out / f"budget_curves_{benchmark}.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def experiment_command(config: Path) -> dict:
+    cfg = load_experiment_config(config)
+    result = run_experiment(cfg)
+    print(results_table(result["rows"]))
+    print(f"results: {cfg.out / 'results.md'}  {cfg.out / 'results.json'}  plots: {cfg.out}/budget_curves_*.png")
+    return result

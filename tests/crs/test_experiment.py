@@ -1,0 +1,113 @@
+"""`revdial experiment`: synthesis once per strategy at the top budget, students per budget, one table and plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from datasets import Dataset, DatasetDict
+
+from revdial.crs import experiment as ex
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fake_synthesis(calls: list):
+    """Stands in for revdial.generation.run.synthesize: `budget` rows ranked 0..budget-1, in the contract's shape."""
+
+    def synthesize(config, *, budget, strategy, out, features=None, labelled_seed_ids=None):
+        calls.append({"strategy": strategy, "budget": budget, "features": features, "labelled": labelled_seed_ids})
+        offset = len(labelled_seed_ids or [])
+        rows = []
+        for rank in range(budget):
+            system = {"role": "system", "content": "You are a movie recommender."}
+            user = {"role": "user", "content": f"something tense please ({strategy} {rank + offset})"}
+            answer = {"role": "assistant", "content": "1. Alien (1979)\n2. Jaws (1975)"}
+            rows.append({"prompt": [system, user], "completion": [answer], "messages": [system, user, answer],
+                         "seed_id": f"{strategy}-{rank + offset}", "selection_rank": rank})
+        DatasetDict({"train": Dataset.from_list(rows)}).save_to_disk(str(Path(out) / "default"))
+        (Path(out) / "summary.json").write_text("{}")
+        return Path(out)
+
+    return synthesize
+
+
+def _config(tmp_path: Path, tiny_lm: Path, redial_dir: Path, rounds: int = 1) -> Path:
+    config = {
+        "experiment": {
+            "synthesis_config": str(ROOT / "pipelines" / "movies-sample.yaml"),
+            "strategies": ["random", "js"],
+            "budgets": [4, 2],
+            "rounds": rounds,
+            "baselines": ["zero_shot", "popularity"],
+            "train": {
+                "recipe": str(ROOT / "recipes/smollm2-135m-instruct/sft/config_lora.yaml"),
+                "student": str(tiny_lm),
+                "overrides": {"max_steps": 1, "per_device_train_batch_size": 2, "logging_steps": 1},
+            },
+            "eval": {"k": 3, "batch_size": 4, "max_new_tokens": 6, "n_resamples": 20,
+                     "benchmarks": [{"name": "redial", "data": str(redial_dir / "original/test_data.jsonl.gz")}]},
+        },
+        "output": {"dir": str(tmp_path / "exp")},
+    }
+    path = tmp_path / "experiment.yaml"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_both_shipped_experiment_configs_load():
+    for name in ("experiment-cpu.yaml", "experiment-gpu.yaml"):
+        cfg = ex.load_experiment_config(ROOT / "pipelines" / name)
+        assert cfg.synthesis_config.exists() and cfg.recipe.exists()
+        assert cfg.budgets == sorted(cfg.budgets) and cfg.strategies
+
+
+def test_missing_sections_are_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("experiment: {strategies: [js]}\n")
+    with pytest.raises(ex.ExperimentConfigError, match="experiment.synthesis_config is required"):
+        ex.load_experiment_config(path)
+
+
+def test_one_synthesis_per_strategy_at_the_top_budget_and_a_student_per_budget(
+    tmp_path, tiny_lm, redial_dir, monkeypatch
+):
+    import revdial.generation.run as run
+
+    calls: list = []
+    monkeypatch.setattr(run, "synthesize", _fake_synthesis(calls))
+    cfg = ex.load_experiment_config(_config(tmp_path, tiny_lm, redial_dir))
+    result = ex.run_experiment(cfg)
+
+    assert [(c["strategy"], c["budget"]) for c in calls] == [("random", 4), ("js", 4)]
+    labels = [row["row"] for row in result["rows"]]
+    assert labels == ["popularity", "zero-shot", "random-B2", "random-B4", "js-B2", "js-B4"]
+    trained = json.loads((cfg.out / "models" / "random-B2" / "revdial_train_summary.json").read_text())
+    assert trained["rows"] == 2 and trained["max_selection_rank"] == 2
+    table = (cfg.out / "results.md").read_text()
+    assert "| js-B4 | redial |" in table and "recall@50" in table
+    assert (cfg.out / "budget_curves_redial.png").stat().st_size > 0
+
+    # A second run reuses every synthesis, model and report.
+    calls.clear()
+    again = ex.run_experiment(cfg)
+    assert calls == [] and [r["row"] for r in again["rows"]] == labels
+
+
+def test_active_rounds_select_around_used_seeds_with_the_students_features(
+    tmp_path, tiny_lm, redial_dir, monkeypatch
+):
+    import revdial.generation.run as run
+
+    calls: list = []
+    monkeypatch.setattr(run, "synthesize", _fake_synthesis(calls))
+    cfg = ex.load_experiment_config(_config(tmp_path, tiny_lm, redial_dir, rounds=2))
+    cfg.strategies, cfg.budgets, cfg.baselines = ["js"], [4], []
+    ex.run_experiment(cfg)
+    first, second = calls
+    assert first["budget"] == 2 and first["labelled"] is None and first["features"] == "minilm"
+    assert second["budget"] == 2 and second["labelled"] == ["js-0", "js-1"]
+    assert second["features"].startswith("lm:") and Path(second["features"][3:], "config.json").exists()
+    trained = json.loads((cfg.out / "models" / "js-B4-r2" / "revdial_train_summary.json").read_text())
+    assert trained["rows"] == 4  # round 2 trains on every row so far
