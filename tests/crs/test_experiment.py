@@ -73,7 +73,7 @@ def test_missing_sections_are_named(tmp_path):
 def test_one_synthesis_per_strategy_at_the_top_budget_and_a_student_per_budget(
     tmp_path, tiny_lm, redial_dir, monkeypatch
 ):
-    import revdial.generation.run as run
+    from revdial.generation import run
 
     calls: list = []
     monkeypatch.setattr(run, "synthesize", _fake_synthesis(calls))
@@ -98,7 +98,7 @@ def test_one_synthesis_per_strategy_at_the_top_budget_and_a_student_per_budget(
 def test_active_rounds_select_around_used_seeds_with_the_students_features(
     tmp_path, tiny_lm, redial_dir, monkeypatch
 ):
-    import revdial.generation.run as run
+    from revdial.generation import run
 
     calls: list = []
     monkeypatch.setattr(run, "synthesize", _fake_synthesis(calls))

@@ -185,8 +185,11 @@ def load_redial(path: Path) -> Benchmark:
         for movie_id, title in mentions.items():
             titles.setdefault(movie_id, title)
 
-        def render(text: str) -> str:
-            return _MENTION_RE.sub(lambda m: titles.get(m.group(1), mentions.get(m.group(1), m.group(0))), text)
+        def render(text: str, mentions: dict[str, str] = mentions) -> str:
+            def lookup(found: re.Match) -> str:
+                return titles.get(found.group(1), mentions.get(found.group(1), found.group(0)))
+
+            return _MENTION_RE.sub(lookup, text)
 
         mentioned: list[str] = []
         context: list[dict[str, str]] = []

@@ -134,7 +134,7 @@ class _ListDone:
     def __init__(self, tokenizer, k: int, max_repeats: int = 3) -> None:
         self.tokenizer, self.k, self.max_repeats, self.start = tokenizer, k, max_repeats, 0
 
-    def reset(self, start: int) -> "_ListDone":
+    def reset(self, start: int) -> _ListDone:
         self.start = start
         return self
 
@@ -302,8 +302,10 @@ def evaluate(
 def format_report(report: dict, ks: Sequence[int] = (1, 10, 50)) -> str:
     """A short plain-text table of the headline metrics in both settings."""
     lines = [
-        f"{report['model']} on {report['benchmark']} ({report['n_turns']} turns, K={report['k']}, "
-        f"{report['wall_time_s']} s)"
+        (
+            f"{report['model']} on {report['benchmark']} ({report['n_turns']} turns, K={report['k']}, "
+            f"{report['wall_time_s']} s)"
+        )
     ]
     for setting, values in report["metrics"].items():
         cells = [
@@ -338,8 +340,7 @@ def eval_command(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     with open(out.with_suffix(".predictions.jsonl"), "w") as handle:
-        for row in predictions:
-            handle.write(json.dumps(row) + "\n")
+        handle.writelines(json.dumps(row) + "\n" for row in predictions)
     print(format_report(report))
     print(f"report: {out}  predictions: {out.with_suffix('.predictions.jsonl')}")
     return report

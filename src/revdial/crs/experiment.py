@@ -176,7 +176,7 @@ def _union_dataset(parts: list[tuple[Path, int | None]], out: Path) -> Path:
     for folder, max_rank in parts:
         rows = load_from_disk(str(folder / "default"))["train"]
         if max_rank is not None:
-            rows = rows.filter(lambda r: 0 <= r < max_rank, input_columns="selection_rank")
+            rows = rows.filter(lambda r, top=max_rank: 0 <= r < top, input_columns="selection_rank")
         pieces.append(rows.select_columns(["prompt", "completion", "seed_id", "selection_rank"]))
     DatasetDict({"train": concatenate_datasets(pieces)}).save_to_disk(str(out / "default"))
     return out
@@ -261,7 +261,7 @@ def build_reference_dataset(reference: dict, out: Path, k: int) -> Path:
     """A benchmark's training side (e.g. ReDial's train split) as prompt-completion rows, in a Distiset-shaped dir."""
     from datasets import Dataset, DatasetDict
 
-    from revdial.crs.benchmarks import load_benchmark, shared_data_dir, sft_rows
+    from revdial.crs.benchmarks import load_benchmark, sft_rows, shared_data_dir
 
     if (out / "default").exists():
         return out

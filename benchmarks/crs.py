@@ -1,0 +1,105 @@
+"""Speed of the CRS stage on this machine: evaluation throughput and a LoRA epoch, with the 135M student.
+
+Claims (issue 6): 500 ReDial turns at K = 20 evaluate within 15 minutes; a LoRA epoch over 1,000 rows trains within
+15 minutes. Each measurement prints wall time, the per-unit rate, the projection to the claimed size, and the ratio
+to a baseline measured in the same process (eval: float32 with batch 1; training: full fine-tuning).
+
+    python benchmarks/crs.py                          # the claimed sizes: 500 turns, 1,000 rows
+    python benchmarks/crs.py --turns 64 --rows 128    # a quick look; projections scale the measured rate
+    python benchmarks/crs.py --dataset runs/movies-sample   # train on a synthesized Distiset instead
+
+Training rows default to ReDial train-split turns in the evaluation prompt format (longer than synthetic rows,
+so a pessimistic stand-in). The machine is shared: the load average is printed next to every number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def time_eval(turns: int, batch_size: int, dtype: str, k: int) -> tuple[float, dict]:
+    from revdial.crs.benchmarks import load_benchmark
+    from revdial.crs.evaluate import GenerationOptions, evaluate
+
+    bench = load_benchmark("redial", limit=turns)
+    started = time.perf_counter()
+    report, _ = evaluate("revdial://smollm2-135m-instruct", bench,
+                         GenerationOptions(k=k, batch_size=batch_size, dtype=dtype), n_resamples=100)
+    return time.perf_counter() - started, report
+
+
+def time_train(rows: int, use_peft: bool, dataset: str | None) -> float:
+    from datasets import Dataset, DatasetDict
+
+    from revdial.crs.benchmarks import load_benchmark, sft_rows, shared_data_dir
+    from revdial.crs.train import build_trainer, parse_recipe
+
+    work = Path(tempfile.mkdtemp(prefix="crs-bench-"))
+    if dataset is None:
+        train_split = shared_data_dir() / "redial/train_split_partial/train_split_union.jsonl.gz"
+        data = sft_rows(load_benchmark("redial", train_split, limit=rows))
+        DatasetDict({"train": Dataset.from_list(data)}).save_to_disk(str(work / "data" / "default"))
+        dataset = str(work / "data")
+    recipe = ROOT / "recipes/smollm2-135m-instruct/sft" / ("config_lora.yaml" if use_peft else "config_full.yaml")
+    args = parse_recipe(recipe, ["--dataset_name", dataset, "--output_dir", str(work / "model"),
+                                 "--num_train_epochs", "1", "--logging_steps", "1000"])
+    trainer, train_rows = build_trainer(*args)
+    if len(train_rows) > rows:
+        trainer.train_dataset = trainer.train_dataset.select(range(rows))
+    started = time.perf_counter()
+    trainer.train()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--turns", type=int, default=500)
+    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--baseline-turns", type=int, default=8)
+    parser.add_argument("--baseline-rows", type=int, default=32)
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--dataset", default=None)
+    parser.add_argument("--skip-eval", action="store_true")
+    parser.add_argument("--skip-train", action="store_true")
+    args = parser.parse_args()
+
+    print(f"cores: {os.cpu_count()}  load before: {load()}")
+    table = []
+    if not args.skip_eval:
+        base_s, _ = time_eval(args.baseline_turns, 1, "float32", args.k)
+        base_rate = base_s / args.baseline_turns
+        table.append(("eval baseline (fp32, batch 1)", args.baseline_turns, base_s, base_rate, 500, load()))
+        wall, report = time_eval(args.turns, args.batch_size, "bfloat16", args.k)
+        rate = wall / args.turns
+        table.append((f"eval (bf16, batch {args.batch_size}, K={args.k})", args.turns, wall, rate, 500, load()))
+        print(f"eval: baseline/default time per turn = {base_rate / rate:.2f}x; "
+              f"unmatched titles {report['grounding']['unmatched_titles']}/{report['grounding']['titles_parsed']}")
+    if not args.skip_train:
+        full_s = time_train(args.baseline_rows, False, args.dataset)
+        table.append(("train baseline (full FT, 1 epoch)", args.baseline_rows, full_s, full_s / args.baseline_rows,
+                      1000, load()))
+        lora_s = time_train(args.rows, True, args.dataset)
+        table.append(("train LoRA (1 epoch)", args.rows, lora_s, lora_s / args.rows, 1000, load()))
+        print(f"train: full/LoRA time per row = {(full_s / args.baseline_rows) / (lora_s / args.rows):.2f}x")
+
+    print(f"\n{'measurement':40} {'n':>6} {'wall s':>9} {'s/unit':>8} {'projected':>18} {'load':>15}")
+    for name, n, wall, per, target, at in table:
+        projected = f"{per * target / 60:.1f} min @{target}"
+        print(f"{name:40} {n:>6} {wall:>9.1f} {per:>8.2f} {projected:>18} {at:>15}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
