@@ -88,3 +88,13 @@ def test_real_inspired_dev_has_rec_turns_and_a_train_side(shared_data):
     assert sum(bench.train_popularity.values()) > 1000
     with gzip.open(shared_data / "inspired/original/dialog_data/dev.tsv.gz", "rt") as handle:
         assert handle.readline().startswith("dialog_id\tutt_id")
+
+
+def test_sft_rows_answer_the_evaluation_prompt_with_the_turns_recommendations(redial_dir):
+    from revdial.crs.benchmarks import sft_rows
+
+    bench = load_benchmark("redial", redial_dir / "original" / "test_data.jsonl.gz")
+    rows = sft_rows(bench, k=20)
+    assert len(rows) == len(bench.turns)
+    assert rows[1]["prompt"][0]["role"] == "system" and rows[1]["prompt"][-1]["role"] == "user"
+    assert rows[1]["completion"] == [{"role": "assistant", "content": "1. Alien (1979)\n2. Heat (1995)"}]
