@@ -26,9 +26,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
-from revdial.argilla.client import URL_ENV, ArgillaConnectionError, connect, resolve_workspace
+from revdial.argilla.client import ArgillaConnectionError, connect, resolve_workspace
 from revdial.argilla.labels import DROP_REASONS, Labels, aggregate, apply_correction, drop_reason
 from revdial.argilla.schema import SFT_COLUMNS, row_from_record_values
 
@@ -139,15 +138,6 @@ def _is_pull_output(path: Path) -> bool:
         return False
 
 
-def _public_url(url: str) -> str:
-    """The server URL without user:password@ or a query (a summary is published with the dataset)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def _find(directory: Path, name: str) -> Path | None:
     for candidate in (directory / name, directory / "distiset_configs" / name):
         if candidate.is_file():
@@ -252,10 +242,9 @@ def pull_from_argilla(
     summary = {
         **{k: v for k, v in synthesis.items() if k not in ("source", "argilla")},
         "source": SOURCE,
-        "argilla": {
+        "argilla": {  # no server URL: the summary is published with the dataset, an internal host name need not be
             "dataset": dataset,
             "workspace": workspace,
-            "api_url": _public_url(getattr(client, "api_url", None) or os.environ.get(URL_ENV, "")),
             "synthesis_output": str(source) if source is not None else None,
             "min_quality": min_quality,
             "records": result.records,
