@@ -149,15 +149,17 @@ def test_pushing_again_updates_records_instead_of_duplicating(argilla_env, rows,
 
     edited = [dict(row) for row in rows]
     edited[0]["seed_text"] = "Review of Heat (1995), edited: the bank shootout is the best ever filmed."
+    edited[2]["seed_text"] = ""  # an optional field that goes away
     second = push_to_argilla(save_distiset(edited, tmp_path / "v2"), dataset_name)
     assert (second.created, second.updated) == (0, 6)
     assert _count(argilla_env, dataset_name) == 6
 
     owner = connect()
     remote = owner.datasets(name=dataset_name, workspace=argilla_env["workspace"])
-    seed_texts = {r.metadata["request"]: r.fields["seed_text"] for r in remote.records}
+    seed_texts = {r.metadata["request"]: r.fields.get("seed_text") for r in remote.records}
     assert seed_texts[rows[0]["request"]] == edited[0]["seed_text"]
     assert seed_texts[rows[1]["request"]] == rows[1]["seed_text"]
+    assert not seed_texts[rows[2]["request"]]
 
 
 def test_the_cli_pushes_and_pulls(argilla_env, synthesis_dir, dataset_name, tmp_path):

@@ -36,6 +36,7 @@ def test_row_id_is_stable_and_tells_apart_the_requests_of_one_seed(rows):
 
 
 def test_a_record_keeps_every_contract_column_so_pull_can_rebuild_the_row(rows):
+    rows = [*rows, {**rows[0], "seed_text": "", "hallucinated_titles": [], "recommended_item_ids": []}]
     for index, row in enumerate(rows):
         payload = record_payload(row, index)
         assert row_from_record_values(payload["fields"], payload["metadata"]) == {c: row[c] for c in SFT_COLUMNS}

@@ -147,13 +147,15 @@ def record_payload(row: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
             metadata[name] = int(row[name])
         else:
             metadata[name] = str(row[name])
+    fields = {
+        MESSAGES: [{"role": m["role"], "content": m["content"]} for m in row["messages"]],
+        CATALOGUE_MATCHES: render_catalogue_matches(row),
+    }
+    if row["seed_text"]:  # Argilla stores no empty text; an absent optional field reads back as ""
+        fields[SEED_TEXT] = row["seed_text"]
     return {
         "id": row_id(row),
-        "fields": {
-            MESSAGES: [{"role": m["role"], "content": m["content"]} for m in row["messages"]],
-            SEED_TEXT: row["seed_text"] or "(empty)",
-            CATALOGUE_MATCHES: render_catalogue_matches(row),
-        },
+        "fields": fields,
         "metadata": metadata,
         "suggestions": automatic_suggestions(row),
     }
@@ -173,7 +175,7 @@ def row_from_record_values(fields: Mapping[str, Any], metadata: Mapping[str, Any
         "messages": messages,
         "prompt": messages[:-1],
         "completion": messages[-1:],
-        "seed_text": fields[SEED_TEXT],
+        "seed_text": fields.get(SEED_TEXT) or "",
     }
     for name, _kind, _visible in METADATA:
         if name in DERIVED_METADATA:
@@ -203,7 +205,8 @@ def build_settings() -> rg.Settings:
         guidelines=GUIDELINES,
         fields=[
             rg.ChatField(name=MESSAGES, title="Conversation", use_markdown=True),
-            rg.TextField(name=SEED_TEXT, title="Seed material given to the generator", use_markdown=False),
+            rg.TextField(name=SEED_TEXT, title="Seed material given to the generator", use_markdown=False,
+                         required=False),
             rg.TextField(name=CATALOGUE_MATCHES, title="Catalogue matches", use_markdown=True),
         ],
         questions=[
