@@ -70,6 +70,7 @@ def test_compute_features_adds_a_vector_per_text(tmp_path):
     assert len(out[0]["features"]) == 384 and out[0]["features"] != out[1]["features"]
 
 
+@pytest.mark.timeout(180)
 def test_pipeline_ranks_filters_and_exposes_runtime_parameters(tmp_path, monkeypatch):
     from distilabel.pipeline import Pipeline
     from distilabel.steps import LoadDataFromDicts
@@ -89,3 +90,10 @@ def test_pipeline_ranks_filters_and_exposes_runtime_parameters(tmp_path, monkeyp
     ds = distiset["default"]["train"]
     assert sorted(ds["selection_rank"]) == list(range(6))
     assert set(ds["selection_strategy"]) == {"js"}
+
+
+def test_params_serve_every_strategy_and_a_typo_is_an_error():
+    data = rank_rows(rows(), "fisher", 5, params={"lam": 2.0, "n_clusters": 4, "weight": 0.3})
+    assert sum(r["selection_rank"] >= 0 for r in data) == 5
+    with pytest.raises(SelectionInputError, match="unknown selection parameter.* n_cluster;"):
+        rank_rows(rows(), "js", 5, params={"n_cluster": 4})

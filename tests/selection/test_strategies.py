@@ -166,3 +166,17 @@ def test_hybrid_weight_one_is_js_and_zero_is_fisher():
     assert (
         hybrid(X, 12, weight=0.0, mode="exact").order.tolist() == fisher(X, 12, mode="exact").order.tolist()
     )
+
+
+def test_sparse_js_with_every_entry_kept_equals_the_dense_divergence():
+    from types import SimpleNamespace
+
+    from revdial.selection.strategies.js import JSRound, SparseJSRound
+
+    rng = np.random.default_rng(0)
+    P = rng.random((50, 10)).astype(np.float32) ** 8
+    P /= P.sum(1, keepdims=True)
+    m = rng.random(10)
+    state = SimpleNamespace(count=3, mean=m / m.sum())
+    np.testing.assert_allclose(SparseJSRound(state, P, 10).gains(), JSRound(state, P).gains(), atol=1e-5)
+    np.testing.assert_allclose(JSRound(state, P).gains(), js_divergence(P, state.mean), atol=1e-5)

@@ -11,7 +11,6 @@ OUT is a seeds directory with three more columns (every row kept, `datasets.load
 
 from __future__ import annotations
 
-import inspect
 import json
 import shutil
 import time
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from revdial.selection.coverage import cluster_labels, clusters_covered, expected_random_coverage
-from revdial.selection.strategies import STRATEGIES, SelectionInputError, get_strategy
+from revdial.selection.strategies import STRATEGIES, SelectionInputError, get_strategy, strategy_params
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -59,8 +58,7 @@ def run_strategy(
     from tqdm.auto import tqdm
 
     fn = get_strategy(name)
-    accepted = set(inspect.signature(fn).parameters) - {"X", "budget", "labelled", "seed", "mode", "progress"}
-    own = {k: v for k, v in params.items() if k in accepted}
+    own = strategy_params(name, params)
     with tqdm(
         total=min(budget, X.shape[0]), desc=f"select ({name}, {mode})", unit="seed", disable=not progress
     ) as bar:
@@ -197,13 +195,7 @@ def select_command(
     console = Console()
     get_strategy(strategy)
     extra = parse_params(params)
-    accepted = set(inspect.signature(get_strategy(strategy)).parameters)
-    unknown = sorted(set(extra) - accepted)
-    if unknown:
-        raise SelectionInputError(
-            f"--param {', '.join(unknown)}: not a parameter of {strategy}; it takes: "
-            + ", ".join(sorted(accepted - {"X", "budget", "labelled", "seed", "mode", "progress"}))
-        )
+    strategy_params(strategy, extra)  # a typo fails before the features are computed
     started = time.perf_counter()
     ds = load_pool(seeds_dir)
     n_all = len(ds)

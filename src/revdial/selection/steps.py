@@ -82,9 +82,10 @@ def rank_rows(
     Rows whose `seed_id` is in `labelled_seed_ids` were used in an earlier round: they are not ranked (rank -1) and
     the strategy selects around their features.
     """
-    from revdial.selection.strategies import SelectionInputError, get_strategy
+    from revdial.selection.strategies import SelectionInputError, get_strategy, strategy_params
 
     fn = get_strategy(strategy)
+    params = strategy_params(strategy, params)
     labelled_ids = set(labelled_seed_ids or [])
     is_labelled = np.array([row.get("seed_id") in labelled_ids for row in rows], bool)
     pool_rows = np.flatnonzero(~is_labelled)
@@ -94,7 +95,7 @@ def rank_rows(
     except ValueError as e:
         raise SelectionInputError(f"features: rows have vectors of different lengths ({e})") from None
     try:
-        sel = fn(X, budget, labelled=L if len(L) else None, seed=seed, mode=mode, **(params or {}))
+        sel = fn(X, budget, labelled=L if len(L) else None, seed=seed, mode=mode, **params)
     except SelectionInputError as e:
         # name the seed, not just the row of the pool
         import re
@@ -137,7 +138,8 @@ class SelectSeeds(GlobalStep):
     )
     params: Optional[RuntimeParameter[dict[str, Any]]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default_factory=dict,
-        description="Strategy parameters, e.g. {n_clusters: 100, tau: 0.1} (js), {lam: 1.0} (fisher), {weight: 0.5}.",
+        description="Strategy parameters, e.g. {n_clusters: 100, tau: 0.1, lam: 1.0, weight: 0.5}; each strategy "
+        "takes the ones it knows, a key no strategy knows is an error.",
     )
     labelled_seed_ids: Optional[RuntimeParameter[list[str]]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default=None, description="seed_ids used in an earlier round: left unranked, selected around."

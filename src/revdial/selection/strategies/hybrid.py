@@ -38,6 +38,7 @@ def hybrid(
     weight: float = 0.5,
     n_clusters: int = 100,
     tau: float = 0.1,
+    top: int = 8,
     lam: float = 1.0,
     picks_per_round: int = 32,
     sample_size: int = 4096,
@@ -48,10 +49,11 @@ def hybrid(
     JS_i is `js`'s gain (JS divergence of p_i from the chosen seeds' mean assignment; entropy for the first pick) and
     F_i is `fisher`'s gain log(1 + x_iᵀA⁻¹x_i); each is divided by its maximum over the current candidates so the two
     are on one scale. weight=1 is `js`, weight=0 is `fisher` (up to ties). Both states are updated after every pick.
+    Fast mode samples candidates as both do and cuts p_i to its `top` entries as `js` does.
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must be in [0, 1], got {weight}")
-    jstate = js_state(X, budget, labelled, seed, n_clusters, tau)
+    jstate = js_state(X, budget, labelled, seed, n_clusters, tau, top if mode == "fast" else None)
     fstate = FisherState(X.shape[1], lam, labelled)
 
     def start(cand: np.ndarray, Xc: np.ndarray) -> HybridRound:

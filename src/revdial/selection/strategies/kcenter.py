@@ -59,7 +59,7 @@ def kcenter(
     The covering radius of the result is at most twice the optimum (exact mode).
 
     mode="exact": one full-dimension pass per pick.
-    mode="fast": p = `picks_per_pass` picks per pass (default max(1, N // 4096)) — farthest-first among the
+    mode="fast": p = `picks_per_pass` picks per pass (default max(1, N // 1024)) — farthest-first among the
     candidate_factor·p seeds with the largest mind, with exact in-batch distances, then one blocked GEMM min-update
     of mind for the whole batch — and for N > 200k, distances in a `dim`-dimensional Gaussian random projection
     (default 32; Johnson–Lindenstrauss). Neither depends on the budget, so prefixes are smaller-budget selections.
@@ -69,7 +69,7 @@ def kcenter(
     if mode == "exact":
         per_pass, r = 1, d
     else:
-        per_pass = picks_per_pass or max(1, n // 4096)
+        per_pass = picks_per_pass or max(1, n // 1024)
         r = dim if dim is not None else (d if n <= 200_000 else 32)
         r = min(r, d)
     if r < d:

@@ -1,0 +1,190 @@
+"""Selection strategies at scale: time and peak memory per strategy and pool size, and fast-vs-exact objective.
+
+    python benchmarks/selection.py                                  # N = 10k, 100k, 1M; d = 384; B = 10k
+    python benchmarks/selection.py --sizes 10000 100000 --skip-compare
+    python benchmarks/selection.py --sizes 0 --compare-n 100000 --compare-budget 1000   # objective ratios only
+
+Pools are clustered random unit vectors (200 Gaussian clusters on the unit sphere, float32), generated in the
+worker. Every (strategy, N) runs in a fresh subprocess so peak RSS values do not mix; "peak RSS" is the worker's
+ru_maxrss and includes the pool itself ("pool MB"). The objective table runs fast and exact mode on one pool in one
+process and prints fast/exact: log det(I + Σ xxᵀ/λ) for fisher, generalised JS divergence H(mean p) − mean H(p) of the
+selection's soft assignments for js, exact/fast covering radius for kcenter (lower radius is better, so the ratio
+is < 1 when fast is worse); hybrid is scored on both. Random's fraction of each exact objective is the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+STRATEGY_NAMES = ["random", "js", "fisher", "kcenter", "hybrid"]
+
+
+def make_pool(n: int, d: int, seed: int = 0, clusters: int = 200, block: int = 65536) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((clusters, d)).astype(np.float32)
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    X = np.empty((n, d), np.float32)
+    for s in range(0, n, block):
+        m = min(block, n - s)
+        x = centers[rng.integers(0, clusters, m)] + 0.6 / np.sqrt(d) * rng.standard_normal(
+            (m, d), dtype=np.float32
+        )
+        X[s : s + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return X
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def worker_time(args) -> dict:
+    from revdial.selection.strategies import STRATEGIES
+
+    X = make_pool(args.n, args.dim, seed=args.seed)
+    pool_mb = X.nbytes / 2**20
+    t = time.perf_counter()
+    sel = STRATEGIES[args.strategy](X, args.budget, seed=args.seed, mode=args.mode)
+    seconds = time.perf_counter() - t
+    assert len(set(sel.order.tolist())) == min(args.budget, args.n)
+    return {
+        "strategy": args.strategy,
+        "n": args.n,
+        "budget": args.budget,
+        "mode": args.mode,
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "pool_mb": pool_mb,
+    }
+
+
+def objectives(X: np.ndarray, order: np.ndarray, seed: int, centroids: np.ndarray) -> dict:
+    from revdial.selection.strategies.fisher import logdet_gain
+    from revdial.selection.strategies.js import set_divergence, soft_assign
+    from revdial.selection.strategies.kcenter import covering_radius
+
+    return {
+        "logdet": logdet_gain(X, order),
+        "js": set_divergence(soft_assign(X[order], centroids, 0.1)),
+        "radius": covering_radius(X, order),
+    }
+
+
+def worker_compare(args) -> dict:
+    from revdial.selection.strategies import STRATEGIES
+    from revdial.selection.strategies.js import kmeans_centroids
+
+    X = make_pool(args.n, args.dim, seed=args.seed)
+    centroids = kmeans_centroids(X, 100, args.seed)  # what js/hybrid fit internally (same K, seed)
+    out = {"strategy": args.strategy, "n": args.n, "budget": args.budget}
+    for mode in ("fast", "exact") if args.strategy != "random" else ("fast",):
+        t = time.perf_counter()
+        sel = STRATEGIES[args.strategy](X, args.budget, seed=args.seed, mode=mode)
+        out[f"{mode}_seconds"] = time.perf_counter() - t
+        out[mode] = objectives(X, sel.order, args.seed, centroids)
+    return out
+
+
+def spawn(kind: str, **kw) -> dict:
+    cmd = [sys.executable, __file__, "--worker", kind] + [
+        f"--{k.replace('_', '-')}={v}" for k, v in kw.items()
+    ]
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    res = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        return {
+            "error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit {res.returncode}"
+        }
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    p.add_argument("--budget", type=int, default=10_000)
+    p.add_argument("--dim", type=int, default=384)
+    p.add_argument("--strategies", nargs="+", default=STRATEGY_NAMES)
+    p.add_argument("--mode", default="fast")
+    p.add_argument("--compare-n", type=int, default=100_000)
+    p.add_argument(
+        "--compare-budget",
+        type=int,
+        default=1_000,
+        help="B for the fast/exact comparison (exact greedy at B = 10k on 100k takes ~15 min per strategy)",
+    )
+    p.add_argument("--skip-compare", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="also write every row here")
+    p.add_argument("--worker", choices=["time", "compare"], help=argparse.SUPPRESS)
+    p.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--strategy", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(worker_time(args) if args.worker == "time" else worker_compare(args)))
+        return
+
+    rows, cmp_rows = [], []
+    print(f"# time and peak RSS, mode={args.mode}, d={args.dim}, B={args.budget} (one subprocess per cell)")
+    print(
+        f"{'strategy':<9} {'N':>9} {'B':>6} {'seconds':>9} {'peak RSS MB':>12} {'pool MB':>8} {'RSS - pool':>11}"
+    )
+    for n in [s for s in args.sizes if s > 0]:
+        for name in args.strategies:
+            r = spawn(
+                "time", n=n, strategy=name, budget=args.budget, dim=args.dim, mode=args.mode, seed=args.seed
+            )
+            rows.append(r)
+            if "error" in r:
+                print(f"{name:<9} {n:>9} ERROR {r['error']}", flush=True)
+                continue
+            print(
+                f"{name:<9} {n:>9} {r['budget']:>6} {r['seconds']:>9.2f} {r['peak_rss_mb']:>12.0f} "
+                f"{r['pool_mb']:>8.0f} {r['peak_rss_mb'] - r['pool_mb']:>11.0f}",
+                flush=True,
+            )
+    base = {(r["n"]): r["seconds"] for r in rows if r.get("strategy") == "random"}
+    if base:
+        print("\n# seconds relative to random at the same N")
+        for r in rows:
+            if "error" not in r and r["strategy"] != "random" and base.get(r["n"]):
+                print(f"{r['strategy']:<9} {r['n']:>9} {r['seconds'] / base[r['n']]:>10.0f}x")
+
+    if not args.skip_compare:
+        n, b = args.compare_n, args.compare_budget
+        print(f"\n# fast / exact objective, N={n}, B={b}, d={args.dim} (fast and exact in one subprocess)")
+        print(
+            f"{'strategy':<9} {'objective':<10} {'fast':>10} {'exact':>10} {'fast/exact':>11} {'random/exact':>13} "
+            f"{'fast s':>8} {'exact s':>8}"
+        )
+        rnd = spawn("compare", n=n, strategy="random", budget=b, dim=args.dim, seed=args.seed)
+        cmp_rows.append(rnd)
+        what = {"js": ["js"], "fisher": ["logdet"], "kcenter": ["radius"], "hybrid": ["logdet", "js"]}
+        for name in [s for s in args.strategies if s != "random"]:
+            r = spawn("compare", n=n, strategy=name, budget=b, dim=args.dim, seed=args.seed)
+            cmp_rows.append(r)
+            if "error" in r:
+                print(f"{name:<9} ERROR {r['error']}", flush=True)
+                continue
+            for obj in what[name]:
+                f, e, rv = r["fast"][obj], r["exact"][obj], rnd.get("fast", {}).get(obj, float("nan"))
+                ratio, rratio = (e / f, e / rv) if obj == "radius" else (f / e, rv / e)
+                print(
+                    f"{name:<9} {obj:<10} {f:>10.4f} {e:>10.4f} {ratio:>11.4f} {rratio:>13.4f} "
+                    f"{r['fast_seconds']:>8.2f} {r['exact_seconds']:>8.2f}",
+                    flush=True,
+                )
+        print("(radius: ratios are exact/fast and exact/random, so 1.0 = as good as exact greedy)")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"time": rows, "compare": cmp_rows}, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
