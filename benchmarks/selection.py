@@ -72,7 +72,7 @@ def objectives(X: np.ndarray, order: np.ndarray, seed: int, centroids: np.ndarra
 
     return {
         "logdet": logdet_gain(X, order),
-        "js": set_divergence(soft_assign(X[order], centroids, 0.1)),
+        "js": set_divergence(soft_assign(X[order], centroids, 0.05)),
         "radius": covering_radius(X, order),
     }
 

@@ -138,7 +138,7 @@ class SelectSeeds(GlobalStep):
     )
     params: Optional[RuntimeParameter[dict[str, Any]]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default_factory=dict,
-        description="Strategy parameters, e.g. {n_clusters: 100, tau: 0.1, lam: 1.0, weight: 0.5}; each strategy "
+        description="Strategy parameters, e.g. {n_clusters: 100, tau: 0.05, lam: 1.0, weight: 0.5}; each strategy "
         "takes the ones it knows, a key no strategy knows is an error.",
     )
     labelled_seed_ids: Optional[RuntimeParameter[list[str]]] = Field(  # noqa: UP045 (distilabel reads Optional)

@@ -37,7 +37,7 @@ def hybrid(
     mode: str = "fast",
     weight: float = 0.5,
     n_clusters: int = 100,
-    tau: float = 0.1,
+    tau: float = 0.05,
     top: int = 8,
     lam: float = 1.0,
     picks_per_round: int = 32,

@@ -138,7 +138,7 @@ def js(
     seed: int = 0,
     mode: str = "fast",
     n_clusters: int = 100,
-    tau: float = 0.1,
+    tau: float = 0.05,
     top: int = 8,
     picks_per_round: int = 32,
     sample_size: int = 4096,
@@ -147,7 +147,9 @@ def js(
     """Jensen–Shannon diversity (the paper's JS strategy).
 
     1. k-means the pool into K = `n_clusters` clusters c_1..c_K (K is cut to the number of distinct seeds).
-    2. Soft assignment p_ij = exp(−‖x_i − c_j‖/τ) / Σ_k exp(−‖x_i − c_k‖/τ).
+    2. Soft assignment p_ij = exp(−‖x_i − c_j‖/τ) / Σ_k exp(−‖x_i − c_k‖/τ). Features are unit vectors; on MiniLM
+       features of the movie sample the gap between the nearest and second-nearest centroid has median ~0.2, so
+       τ = 0.05 keeps p peaked (median max p ≈ 0.9) yet soft for seeds between clusters.
     3. With S the chosen seeds (labelled ones included) and m = (1/|S|) Σ_{s∈S} p_s their mean assignment, pick
            argmax_i JS(p_i, m),  JS(p, m) = ½ KL(p ‖ M) + ½ KL(m ‖ M) = H(M) − ½H(p) − ½H(m),  M = (p + m)/2,
        and for the very first pick (S empty) argmax_i H(p_i), the maximum-entropy seed. Entropies are in nats;
