@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from distilabel.models.llms.base import LLM
 from distilabel.models.llms.utils import prepare_output

@@ -18,7 +18,7 @@ import multiprocessing
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 from fakes.replies import count_tokens, fake_reply
 
@@ -47,6 +47,10 @@ class FakeOpenAIServer:
         self.script = script or {}
         self.port = port
         self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.first_request_at: float | None = None
+        self.last_response_at: float | None = None
         self.auth_headers: set[str] = set()
         self.fault_counts: dict[str, int] = {}
         self._attempts: dict[str, int] = {}
@@ -59,7 +63,7 @@ class FakeOpenAIServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     # --- lifecycle ------------------------------------------------------------------------------------------
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         self._ready.wait(10)
@@ -69,10 +73,10 @@ class FakeOpenAIServer:
         if self._loop:
             self._loop.call_soon_threadsafe(self._loop.stop)
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def _run(self) -> None:
@@ -119,8 +123,24 @@ class FakeOpenAIServer:
             writer.close()
 
     async def _respond(self, request_line: str, body: bytes) -> tuple[int, Any]:
+        if "/stats" in request_line:
+            stats = {"requests": self.requests, "max_in_flight": self.max_in_flight,
+                     "first_request_at": self.first_request_at, "last_response_at": self.last_response_at}
+            if request_line.startswith("POST"):  # reset
+                self.requests, self.max_in_flight, self.first_request_at, self.last_response_at = 0, 0, None, None
+            return 200, stats
         if "/chat/completions" not in request_line:
             return 404, {"error": {"message": "not found"}}
+        self.first_request_at = self.first_request_at or time.time()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._complete(body)
+        finally:
+            self.in_flight -= 1
+            self.last_response_at = time.time()
+
+    async def _complete(self, body: bytes) -> tuple[int, Any]:
         self.requests += 1
         request = json.loads(body)
         messages = request.get("messages", [])

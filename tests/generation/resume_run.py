@@ -5,9 +5,9 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-from helpers import config, fixed_upstream  # noqa: E402
+from helpers import config, fixed_upstream
 
-from revdial.generation.run import make_plan, run_plan  # noqa: E402
+from revdial.generation.run import make_plan, run_plan
 
 if __name__ == "__main__":
     seeds_dir, out, calls = (Path(arg) for arg in sys.argv[1:4])

@@ -5,9 +5,9 @@ import json
 
 import datasets
 import pytest
+from helpers import config, fixed_upstream, small_seeds_dir
 
 from fakes.server import FakeOpenAIServer
-from helpers import config, fixed_upstream, small_seeds_dir
 from revdial.generation.llms import LLMConfigError, build_llm
 from revdial.generation.run import make_plan, run_plan
 

@@ -2,16 +2,22 @@
 reject accounting, summary, plot and the saved pipeline.yaml."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import datasets
 import pytest
+from helpers import config, small_seeds_dir
 
 from fakes.replies import INVENTED_TITLE
-from helpers import config, small_seeds_dir
 from revdial.generation.run import make_plan, run_plan
 from revdial.generation.tasks import mask_title
 
 N_SEEDS, K = 12, 2
+TESTS_DIR = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +128,22 @@ def test_the_llm_was_called_once_per_request_and_once_per_answer(run):
     # 24 requests; the empty one and the leak (rejected only after both calls) - the empty skips the answer.
     calls = run["calls"].read_text().splitlines()
     assert len(calls) == N_SEEDS * K * 2 - K
+
+
+@pytest.mark.slow
+def test_saved_pipeline_yaml_reruns_with_the_distilabel_cli(run, tmp_path):
+    # --ignore-cache: steps rebuilt from the YAML do not all hash like the originals, and distilabel 1.5.3 waits
+    # forever on a partly cached pipeline (argilla-io/distilabel#1065); a fresh run shows the YAML is complete.
+    env = {**os.environ, "DISTILABEL_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "distilabel", "pipeline", "run", "--ignore-cache", "--config",
+               str(run["out"] / "pipeline.yaml")]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        printed, _ = process.communicate(timeout=400)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, printed[-3000:]
+    assert all(config in printed for config in ("default", "rejects", "candidates"))

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import datasets
-
 from helpers import small_seeds_dir
 
 HERE = Path(__file__).resolve().parent

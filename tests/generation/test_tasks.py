@@ -157,3 +157,21 @@ def test_finished_calls_are_served_from_the_call_cache_not_the_llm(tmp_path):
     assert [r["request"] for r in again[:2]] == [r["request"] for r in first]
     assert len(calls.read_text().splitlines()) == 1  # only the new prompt reached the LLM
     assert TokenLedger(tmp_path / "t.json").spent() == again[2]["tokens_in"] + again[2]["tokens_out"]
+
+
+def test_multi_turn_mode_chains_question_and_reply_steps_before_the_answer():
+    from distilabel.steps import LoadDataFromDicts
+
+    from revdial.generation.pipeline import SynthesisPlan, build_pipeline
+
+    def upstream(plan):
+        load = LoadDataFromDicts(name="load_seeds", data=[{"seed_id": "s"}])
+        return load, load
+
+    plan = SynthesisPlan(name="multi-turn", seeds_dir="unused", catalogue_path="unused", llm=FakeLLM(), n_turns=3)
+    dag = build_pipeline(plan, upstream).dag
+    chain, step = [], "generate_request"
+    while step != "recommend_items":
+        [step] = dag.get_step_successors(step)
+        chain.append(step)
+    assert chain == ["recommender_turn_1", "seeker_turn_1", "recommender_turn_2", "seeker_turn_2", "recommend_items"]

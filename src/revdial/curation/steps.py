@@ -176,8 +176,11 @@ class CurateRows(GlobalStep):
         return None
 
 
-class FormatSFT(Step):
-    """Kept rows as TRL conversational rows: `messages`, and the same dialogue as `prompt` + `completion`."""
+class FormatSFT(GlobalStep):
+    """Kept rows as TRL conversational rows: `messages`, and the same dialogue as `prompt` + `completion`.
+
+    The three leaves are global steps: distilabel writes a leaf's batches as separate parquet files and cannot read
+    them back when a column is all-null in one batch and typed in another; one batch per leaf avoids that."""
 
     item_noun: RuntimeParameter[str] = Field(default="movie")
 
@@ -256,7 +259,7 @@ class CollectRejects(GlobalStep):
         yield rows
 
 
-class KeepCandidates(Step):
+class KeepCandidates(GlobalStep):
     """Every generated row with its verdict (the audit trail behind summary.json), minus bulky columns."""
 
     @property

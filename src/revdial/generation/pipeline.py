@@ -8,8 +8,9 @@ stored on the steps, so distilabel's saved pipeline.yaml re-runs the same pipeli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from distilabel.models.llms.base import LLM
 from distilabel.pipeline import Pipeline

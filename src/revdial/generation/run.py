@@ -28,6 +28,10 @@ class SynthesisConfigError(ValueError):
     """A `generation:`, `curation:` or `output:` section that cannot be used; the message names the key."""
 
 
+class SynthesisInterrupted(RuntimeError):
+    """The pipeline stopped before every selected seed went through; the next run resumes."""
+
+
 class AccountingError(RuntimeError):
     """Selected seeds != kept + rejected: a seed was lost, which is a bug."""
 
@@ -257,10 +261,15 @@ def run_plan(
     state.write_text(json.dumps({"status": "running"}))
     if ray:
         pipeline = pipeline.ray()
-    distiset = pipeline.run(use_cache=True)
-    if getattr(pipeline, "_stop_called", False):
-        raise KeyboardInterrupt(f"synthesis interrupted; re-run the same command to resume ({plan.llm_cache_path})")
-    distiset = complete_distiset(distiset)
+    distiset = complete_distiset(pipeline.run(use_cache=True))
+    # A stopped run (Ctrl-C, a dead worker) returns what reached the leaves; only a complete one is saved, so the
+    # run state stays "running" and the next run resumes.
+    selected = len(set(distiset["candidates"]["train"]["seed_id"]))
+    if selected < expected_selection(plan):
+        raise SynthesisInterrupted(
+            f"synthesis stopped with {selected} of {expected_selection(plan)} selected seeds through the pipeline; "
+            f"re-run the same command to resume (finished LLM calls are kept in {plan.llm_cache_path})"
+        )
     for name in ("default", "rejects", "candidates"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     # One shard per split: datasets cannot reload an empty split saved with zero shards.
@@ -281,6 +290,14 @@ def run_plan(
     return out_dir
 
 
+def expected_selection(plan: Any) -> int:
+    """How many seeds the selection must pass on: the budget, or fewer when the pool (minus labelled seeds) is smaller."""
+    import datasets
+
+    pool = len(datasets.load_from_disk(plan.seeds_dir))
+    return min(plan.budget, pool - len(plan.labelled_seed_ids or []))
+
+
 def _clear_distilabel_cache(pipeline: Any) -> None:
     location = pipeline._cache_location
     shutil.rmtree(location["pipeline"].parent, ignore_errors=True)
@@ -288,5 +305,12 @@ def _clear_distilabel_cache(pipeline: Any) -> None:
 
 
 def synthesize_command(config: Path, budget: int | None, strategy: str | None, out: Path | None, ray: bool) -> None:
-    """The `revdial synthesize` command body."""
-    synthesize(config, budget=budget, strategy=strategy, out=out, ray=ray)
+    """The `revdial synthesize` command body: distilabel logs each step's batches as they go; the funnel table,
+    hallucination rate, tokens and the dataset's location are printed at the end."""
+    import typer
+
+    try:
+        synthesize(config, budget=budget, strategy=strategy, out=out, ray=ray)
+    except (SynthesisInterrupted, KeyboardInterrupt) as stop:
+        typer.echo(f"\nstopped: {stop or 'interrupted'}\nre-run the same command to resume.", err=True)
+        raise typer.Exit(130) from None

@@ -30,9 +30,13 @@ def complete_distiset(distiset: Any) -> Any:
     }
     assert set(schemas["default"]) == set(SFT_COLUMNS) and set(schemas["rejects"]) == set(REJECT_COLUMNS)
     for name, schema in schemas.items():
+        features = datasets.Features(schema)
         if name not in distiset:
-            empty = datasets.Dataset.from_dict({k: [] for k in schema}, features=datasets.Features(schema))
+            empty = datasets.Dataset.from_dict({k: [] for k in schema}, features=features)
             distiset[name] = datasets.DatasetDict({"train": empty})
+        elif name != "candidates" and distiset[name]["train"].features != features:
+            # a column that happened to be all-empty is typed null by pyarrow; readers get the declared types
+            distiset[name]["train"] = distiset[name]["train"].cast(features)
     return distiset
 
 
@@ -86,7 +90,7 @@ def build_summary(distiset: Any, plan: Any, echo: dict[str, Any], wall_time_s: f
         "accounting": {
             "seeds_selected": len(selected), "seeds_kept": len(kept_seeds), "seeds_rejected": len(rejected_seeds),
             "ok": len(selected) == len(kept_seeds) + len(rejected_seeds) and not (kept_seeds & rejected_seeds)
-            and len(selected) == min(plan.budget, pool),
+            and len(selected) == min(plan.budget, pool - len(plan.labelled_seed_ids or [])),
         },
         "hallucination": {
             "titles_recommended": titles_total, "titles_hallucinated": titles_hallucinated,
