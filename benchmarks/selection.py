@@ -50,9 +50,9 @@ def worker_time(args) -> dict:
 
     X = make_pool(args.n, args.dim, seed=args.seed)
     pool_mb = X.nbytes / 2**20
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     sel = STRATEGIES[args.strategy](X, args.budget, seed=args.seed, mode=args.mode)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
     assert len(set(sel.order.tolist())) == min(args.budget, args.n)
     return {
         "strategy": args.strategy,
@@ -60,6 +60,7 @@ def worker_time(args) -> dict:
         "budget": args.budget,
         "mode": args.mode,
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "peak_rss_mb": peak_rss_mb(),
         "pool_mb": pool_mb,
     }
@@ -131,9 +132,17 @@ def main() -> None:
         return
 
     rows, cmp_rows = [], []
-    print(f"# time and peak RSS, mode={args.mode}, d={args.dim}, B={args.budget} (one subprocess per cell)")
     print(
-        f"{'strategy':<9} {'N':>9} {'B':>6} {'seconds':>9} {'peak RSS MB':>12} {'pool MB':>8} {'RSS - pool':>11}"
+        f"# time and peak RSS, mode={args.mode}, d={args.dim}, B={args.budget} (one subprocess per cell); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        "# wall = elapsed seconds; cpu = the worker's CPU seconds (strategies run one BLAS/OpenMP thread, so cpu"
+    )
+    print("# is what an idle core would take, and is less disturbed by other processes on a shared machine)")
+    print(
+        f"{'strategy':<9} {'N':>9} {'B':>6} {'wall s':>9} {'cpu s':>8} {'peak RSS MB':>12} {'pool MB':>8} "
+        f"{'RSS - pool':>11}"
     )
     for n in [s for s in args.sizes if s > 0]:
         for name in args.strategies:
@@ -145,16 +154,18 @@ def main() -> None:
                 print(f"{name:<9} {n:>9} ERROR {r['error']}", flush=True)
                 continue
             print(
-                f"{name:<9} {n:>9} {r['budget']:>6} {r['seconds']:>9.2f} {r['peak_rss_mb']:>12.0f} "
+                f"{name:<9} {n:>9} {r['budget']:>6} {r['seconds']:>9.2f} {r['cpu_seconds']:>8.2f} {r['peak_rss_mb']:>12.0f} "
                 f"{r['pool_mb']:>8.0f} {r['peak_rss_mb'] - r['pool_mb']:>11.0f}",
                 flush=True,
             )
-    base = {(r["n"]): r["seconds"] for r in rows if r.get("strategy") == "random"}
-    if base:
-        print("\n# seconds relative to random at the same N")
-        for r in rows:
-            if "error" not in r and r["strategy"] != "random" and base.get(r["n"]):
-                print(f"{r['strategy']:<9} {r['n']:>9} {r['seconds'] / base[r['n']]:>10.0f}x")
+    by = {(r["strategy"], r["n"]): r for r in rows if "error" not in r}
+    sizes = sorted({r["n"] for r in by.values()})
+    if len(sizes) > 1:
+        print(f"\n# cpu seconds relative to the smallest N ({sizes[0]}) for the same strategy")
+        for (name, n), r in by.items():
+            base = by.get((name, sizes[0]))
+            if n != sizes[0] and base and base["cpu_seconds"] > 0.05:
+                print(f"{name:<9} {n:>9} {r['cpu_seconds'] / base['cpu_seconds']:>8.2f}x")
 
     if not args.skip_compare:
         n, b = args.compare_n, args.compare_budget

@@ -18,9 +18,12 @@ def nearest_centroid(X: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 
 
 def cluster_labels(X: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """Hard k-means labels of the pool with K = min(k, N) clusters."""
+    """Hard k-means labels of the pool with K = min(k, N) clusters (one k-means run, one thread)."""
+    from threadpoolctl import threadpool_limits
+
     k = max(1, min(int(k), X.shape[0]))
-    return nearest_centroid(X, kmeans_centroids(X, k, seed))
+    with threadpool_limits(limits=1):  # see strategies/base.py: forked workers and a shared machine
+        return nearest_centroid(X, kmeans_centroids(X, k, seed, n_init=1))
 
 
 def clusters_covered(labels: np.ndarray, selected: np.ndarray) -> int:

@@ -12,16 +12,16 @@ from revdial.selection.strategies.base import Progress, Selection, greedy_rounds
 KMEANS_FIT_MAX = 100_000  # above this, k-means is fitted on a random sample of this many seeds
 
 
-def kmeans_centroids(X: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+def kmeans_centroids(X: np.ndarray, k: int, seed: int = 0, n_init: int = 3) -> np.ndarray:
     """K centroids (float32): scikit-learn KMeans on small pools, MiniBatchKMeans on a sample of large ones."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
     if X.shape[0] <= 20_000:
-        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(X)
+        model = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(X)
     else:
         rng = np.random.default_rng(seed)
         sample = X[np.sort(rng.choice(X.shape[0], size=min(X.shape[0], KMEANS_FIT_MAX), replace=False))]
-        model = MiniBatchKMeans(n_clusters=k, n_init=3, batch_size=4096, random_state=seed).fit(sample)
+        model = MiniBatchKMeans(n_clusters=k, n_init=n_init, batch_size=4096, random_state=seed).fit(sample)
     return model.cluster_centers_.astype(np.float32)
 
 
