@@ -7,7 +7,8 @@ A dialogue is two dependent requests (the user request, then the recommendation)
 `openai.AsyncOpenAI` under a semaphore of C; the pipeline runs the generation half of `build_pipeline` (PII scrub,
 request generation, recommendation generation, grounding, curation, SFT formatting) with `batch_size`, which
 is how a user sets its concurrency: both LLM steps run at once (request generation for one batch while the previous
-batch gets its answers), so each gets C/2 to keep at most C requests in flight, as the baseline. Throughput is dialogues/s; "steady" counts from the server's first request to
+batch gets its answers), so each gets C/2 (C/(2 x replicas) per replica) to keep at most C requests in flight, as
+the baseline. Throughput is dialogues/s; "steady" counts from the server's first request to
 its last response (excludes distilabel's process start-up), "end-to-end" is the whole `pipeline.run()`.
 """
 
@@ -109,7 +110,7 @@ def pipeline_run(base_url: str, rows: list[dict], concurrency: int, replicas: in
     raw = yaml.safe_load((ROOT / "pipelines" / "movies-sample.yaml").read_text())
     raw["name"] = f"bench-{concurrency}-{replicas}-{len(rows)}-{time.time_ns()}"
     raw["selection"] = {"budget": len(rows)}
-    raw["generation"] = {**raw["generation"], "structured": False, "batch_size": max(concurrency // 2, 1),
+    raw["generation"] = {**raw["generation"], "structured": False, "batch_size": max(concurrency // (2 * replicas), 1),
                          "replicas": replicas,
                          "llm": {"backend": "openai", "model": "m", "base_url": base_url,
                                  "api_key_env": "BENCH_KEY", "max_retries": 0, "timeout": 60,

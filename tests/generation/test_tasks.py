@@ -151,7 +151,7 @@ def test_finished_calls_are_served_from_the_call_cache_not_the_llm(tmp_path):
     rows = [{**SEED, "style": "mood"}, {**SEED, "style": "negative"}]
     first = _run(_task(GenerateRequest, llm_cache_path=str(tmp_path / "c.sqlite")), rows)
     task = GenerateRequest(name="again", llm=FakeLLM(calls_path=str(calls)), llm_cache_path=str(tmp_path / "c.sqlite"),
-                           ledger_path=str(tmp_path / "t.json"))
+                           ledger_path=str(tmp_path / "t.json"), max_total_tokens=10**9)
     task.load()
     again = _run(task, rows + [{**SEED, "style": "occasion"}])
     assert [r["request"] for r in again[:2]] == [r["request"] for r in first]

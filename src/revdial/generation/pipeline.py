@@ -53,6 +53,7 @@ class SynthesisPlan:
     n_recommendations: int = 3
     structured: bool = True
     max_total_tokens: int = 0
+    max_new_tokens: dict[str, int] = field(default_factory=dict)  # per task: request, turn, answer
     rng_seed: int = 0
     batch_size: int = 8
     replicas: int = 1
@@ -107,15 +108,19 @@ def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tupl
             "add_raw_input": False,
             "resources": {"replicas": plan.replicas},
         }
-        requests = GenerateRequest(name="generate_request", **common)
+        limits = plan.max_new_tokens
+        requests = GenerateRequest(name="generate_request", max_new_tokens=limits.get("request"), **common)
         chain = top_b >> scrub >> fan_out >> requests
         # Multi-turn: before the final answer, the recommender asks and the seeker replies, n_turns - 1 times.
         for turn in range(1, plan.n_turns):
-            ask = ContinueDialogue(name=f"recommender_turn_{turn}", speaker="assistant", **common)
-            reply = ContinueDialogue(name=f"seeker_turn_{turn}", speaker="user", **common)
+            ask = ContinueDialogue(name=f"recommender_turn_{turn}", speaker="assistant",
+                                   max_new_tokens=limits.get("turn"), **common)
+            reply = ContinueDialogue(name=f"seeker_turn_{turn}", speaker="user", max_new_tokens=limits.get("turn"),
+                                     **common)
             chain = chain >> ask >> reply
         recommend = RecommendItems(
-            name="recommend_items", n_recommendations=plan.n_recommendations, structured=plan.structured, **common
+            name="recommend_items", n_recommendations=plan.n_recommendations, structured=plan.structured,
+            max_new_tokens=limits.get("answer"), **common
         )
         ground = GroundRecommendations(
             name="ground_recommendations", catalogue_path=plan.catalogue_path, threshold=plan.grounding_threshold

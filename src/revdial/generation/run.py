@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from revdial.paths import DATA_DIR
 
@@ -48,10 +48,19 @@ class GenerationConfig(_Section):
     n_recommendations: int = Field(default=3, ge=1)
     structured: bool = True
     max_total_tokens: int = Field(default=0, ge=0, description="0 = no cap")
+    max_new_tokens: dict[str, int] = Field(default_factory=dict, description="per task: request, turn, answer")
     rng_seed: int = 0
     item_noun: str = "movie"
     batch_size: int = Field(default=8, ge=1)
     replicas: int = Field(default=1, ge=1)
+
+    @field_validator("max_new_tokens")
+    @classmethod
+    def _known_tasks(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = set(value) - {"request", "turn", "answer"}
+        if unknown:
+            raise ValueError(f"max_new_tokens: unknown task(s) {sorted(unknown)}; use request, turn, answer")
+        return value
 
 
 class DedupConfig(_Section):
@@ -201,7 +210,8 @@ def make_plan(
         labelled_seed_ids=list(labelled_seed_ids) if labelled_seed_ids else None,
         item_noun=generation.item_noun, styles=list(generation.styles), k=generation.k, n_turns=generation.n_turns,
         n_recommendations=generation.n_recommendations, structured=generation.structured,
-        max_total_tokens=generation.max_total_tokens, rng_seed=generation.rng_seed,
+        max_total_tokens=generation.max_total_tokens, max_new_tokens=dict(generation.max_new_tokens),
+        rng_seed=generation.rng_seed,
         batch_size=generation.batch_size, replicas=generation.replicas,
         # One ledger per distinct run setup, so a resumed run continues its count and a new setup starts at 0.
         ledger_path=str(work_dir / f"tokens-{_hash(echo)}.json"),

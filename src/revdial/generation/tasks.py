@@ -9,7 +9,6 @@ LLM call, carrying `skip_reason`, so that the curation steps can account for eve
 import fcntl
 import hashlib
 import json
-import os
 import re
 import sqlite3
 from pathlib import Path
@@ -76,7 +75,6 @@ class TokenLedger:
             handle.truncate()
             handle.write(json.dumps({"tokens": total}))
             handle.flush()
-            os.fsync(handle.fileno())
         return total
 
 
@@ -158,6 +156,9 @@ class _DialogueTask(Task):
     llm_cache_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default=None, description="SQLite file of finished LLM calls, shared by the run's tasks (see LLMCallCache)."
     )
+    max_new_tokens: Optional[RuntimeParameter[int]] = Field(  # noqa: UP045 (distilabel reads Optional)
+        default=None, description="Token limit of this task's answers (None: the backend's generation_kwargs)."
+    )
 
     def _can_generate(self, row: dict[str, Any]) -> bool:
         return not row.get("skip_reason")
@@ -179,7 +180,7 @@ class _DialogueTask(Task):
         generated: list[dict[str, Any]] = []
         if live and not budget_spent:
             generated, spent = self._generate(live)
-            if self.ledger_path and spent:
+            if self.ledger_path and self.max_total_tokens and spent:
                 TokenLedger(self.ledger_path).add(spent)
         by_position = iter(generated)
         rows = []
@@ -246,7 +247,7 @@ class _DialogueTask(Task):
 
     def _task_generation_kwargs(self) -> dict[str, Any]:
         """Generation settings this task adds to the backend's (e.g. JSON mode for the answers only)."""
-        return {}
+        return {"max_new_tokens": self.max_new_tokens} if self.max_new_tokens else {}
 
     def _call_key(self, chat: Any) -> str:
         settings = [type(self.llm).__name__, self.llm.model_name, self.llm.get_generation_kwargs() or {},
@@ -356,9 +357,10 @@ class RecommendItems(_DialogueTask):
         return chat
 
     def _task_generation_kwargs(self) -> dict[str, Any]:
+        kwargs = super()._task_generation_kwargs()
         if self.structured and type(self.llm).__name__ == "OpenAILLM":
-            return {"response_format": {"type": "json_object"}}
-        return {}
+            kwargs["response_format"] = {"type": "json_object"}
+        return kwargs
 
     def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
         items = parse_recommendations(output, max_items=max(self.n_recommendations * 2, 5))

@@ -1,0 +1,30 @@
+"""run.py: reading the generation/curation/output sections, overrides, and what the config echo may contain."""
+
+import pytest
+
+from helpers import config
+from revdial.generation.run import SynthesisConfigError, make_plan, redact
+
+
+def test_command_line_overrides_win_over_the_yaml(tmp_path):
+    plan, echo, out = make_plan(config(budget=8), budget=3, strategy="kcenter", features="st:/models/x",
+                                out=tmp_path / "o", seeds_dir=tmp_path)
+    assert (plan.budget, plan.strategy, plan.features) == (3, "kcenter", "st:/models/x")
+    assert out == (tmp_path / "o").resolve() and echo["selection"]["budget"] == 3
+
+
+def test_a_typo_in_the_generation_section_is_named(tmp_path):
+    raw = config()
+    raw["generation"]["n_turn"] = 2
+    with pytest.raises(SynthesisConfigError, match="n_turn"):
+        make_plan(raw, out=tmp_path / "o", seeds_dir=tmp_path)
+
+
+def test_unknown_task_in_max_new_tokens_is_refused(tmp_path):
+    with pytest.raises(SynthesisConfigError, match="unknown task"):
+        make_plan(config(max_new_tokens={"answr": 10}), out=tmp_path / "o", seeds_dir=tmp_path)
+
+
+def test_config_echo_redacts_secret_looking_values_but_keeps_the_key_variable_name():
+    echo = redact({"llm": {"api_key_env": "MY_KEY", "hf_token": "hf_abc", "nested": [{"secret": "s"}]}})
+    assert echo == {"llm": {"api_key_env": "MY_KEY", "hf_token": "<redacted>", "nested": [{"secret": "<redacted>"}]}}
