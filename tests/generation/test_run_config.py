@@ -1,8 +1,8 @@
 """run.py: reading the generation/curation/output sections, overrides, and what the config echo may contain."""
 
 import pytest
-
 from helpers import config
+
 from revdial.generation.run import SynthesisConfigError, make_plan, redact
 
 
