@@ -53,7 +53,7 @@ def run(seeds, tmp_path_factory):
     plan, echo, out = make_plan(config(llm, budget=N_SEEDS, k=K), out=tmp / "out", seeds_dir=seeds_dir)
     run_plan(plan, echo, out, quiet=True)
     mp.undo()
-    return {"out": out, "seeds": s, "calls": calls, "plan": plan}
+    return {"out": out, "seeds": s, "calls": calls, "plan": plan, "script": script}
 
 
 def _load(out, name):
@@ -147,3 +147,17 @@ def test_saved_pipeline_yaml_reruns_with_the_distilabel_cli(run, tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 0, printed[-3000:]
     assert all(config in printed for config in ("default", "rejects", "candidates"))
+
+
+def test_a_changed_budget_reruns_cleanly_and_reuses_every_finished_llm_call(run, seeds, tmp_path, monkeypatch):
+    # Same cache, smaller budget: distilabel must not see a half-cached pipeline (it would hang), and the seeds
+    # already generated come back from the LLM call cache.
+    monkeypatch.setenv("DISTILABEL_CACHE_DIR", run["plan"].cache_dir)
+    calls_before = len(run["calls"].read_text().splitlines())
+    llm = {"backend": "class", "path": "fakes.llm:FakeLLM",
+           "kwargs": {"script": run["script"], "calls_path": str(run["calls"])}}
+    plan, echo, out = make_plan(config(llm, budget=N_SEEDS - 2, k=K), out=tmp_path / "out", seeds_dir=seeds[0])
+    run_plan(plan, echo, out, quiet=True)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["accounting"]["ok"] and summary["accounting"]["seeds_selected"] == N_SEEDS - 2
+    assert len(run["calls"].read_text().splitlines()) == calls_before

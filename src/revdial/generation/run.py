@@ -259,6 +259,10 @@ def run_plan(
 
     started = time.perf_counter() if started is None else started
     pipeline = build_pipeline(plan) if upstream is None else build_pipeline(plan, upstream)
+    # One cache folder per exact configuration. distilabel 1.5.3 hangs on a pipeline whose early steps are cached
+    # and later ones changed (a new budget or strategy in the same cache: argilla-io/distilabel#1065); keyed by
+    # every step's signature, a changed run starts clean, while the LLM call cache (shared) still saves its calls.
+    pipeline.name = f"{plan.name}-{pipeline.aggregated_steps_signature[:12]}"
     state = out_dir / ".work" / "run-state.json"
     if state.exists() and json.loads(state.read_text()).get("status") == "running":
         # The previous run was interrupted. distilabel cannot resume a run killed mid-batch (it waits forever
