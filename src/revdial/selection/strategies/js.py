@@ -155,6 +155,10 @@ def js(
        and for the very first pick (S empty) argmax_i H(p_i), the maximum-entropy seed. Entropies are in nats;
        `scores[t]` is the value maximised at pick t. Each pick costs O(|candidates| · K).
 
+    JS diversifies at the granularity of the K clusters: once every cluster has a pick it balances picks across
+    clusters, preferring the most peaked (most central) seed of each, so for budgets well above K raise n_clusters
+    towards B (K is fixed rather than derived from B so that the order's prefixes stay the smaller budgets' picks).
+
     mode="exact" rescans the whole pool per pick; mode="fast" is stochastic greedy in rounds (`base.greedy_rounds`),
     so the first pick is the maximum-entropy seed of the first round's sample, and each p_i is cut to its `top`
     largest entries (`SparseJSRound`, O(top) per candidate instead of O(K)).
