@@ -79,3 +79,10 @@ def test_a_model_path_that_is_not_a_model_is_named(tmp_path, redial):
     (folder / "readme.txt").write_text("nothing here")
     with pytest.raises(StudentModelError, match="weights: not a model folder"):
         ev.evaluate(str(folder), redial, ev.GenerationOptions(k=3))
+
+
+def test_generation_stops_after_k_entries_or_a_looping_entry():
+    assert not ev.list_is_done("1. Heat (1995)\n2. Alien (1979)\n3. Ja", k=3)
+    assert ev.list_is_done("1. Heat (1995)\n2. Alien (1979)\n3. Jaws (1975)\n4.", k=3)
+    assert ev.list_is_done("1. Heat (1995) 2. Heat (1995) 3. Heat (1995) 4. He", k=20)  # inline loop
+    assert not ev.list_is_done("1. Heat (1995)\n2. Heat 2 (2000)\n3. Heat 3", k=20)

@@ -23,6 +23,7 @@ Models:
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -142,13 +143,19 @@ class _ListDone:
         import torch
 
         texts = self.tokenizer.batch_decode(input_ids[:, self.start :], skip_special_tokens=True)
-        done = []
-        for text in texts:
-            lines = [line.split(".", 1)[-1].strip().casefold() for line in text.splitlines()[:-1]]
-            lines = [line for line in lines if line]
-            counts = Counter(lines)
-            done.append(len(lines) >= self.k or (bool(counts) and max(counts.values()) >= self.max_repeats))
+        done = [list_is_done(text, self.k, self.max_repeats) for text in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+_ENTRY_SPLIT_RE = re.compile(r"\n+|\s(?=\d{1,2}[.)]\s)")
+
+
+def list_is_done(text: str, k: int, max_repeats: int = 3) -> bool:
+    """True once `text` holds k finished entries, or one entry `max_repeats` times (entries on lines or inline)."""
+    entries = [e.strip() for e in _ENTRY_SPLIT_RE.split(text)][:-1]  # the last entry may still be growing
+    entries = [re.sub(r"^\d{1,2}[.)]\s*", "", e).casefold() for e in entries if e.strip()]
+    counts = Counter(e for e in entries if e)
+    return sum(counts.values()) >= k or (bool(counts) and max(counts.values()) >= max_repeats)
 
 
 def _render_prompt(tokenizer, messages: list[dict[str, str]], max_tokens: int) -> str:
