@@ -175,3 +175,14 @@ def test_multi_turn_mode_chains_question_and_reply_steps_before_the_answer():
         [step] = dag.get_step_successors(step)
         chain.append(step)
     assert chain == ["recommender_turn_1", "seeker_turn_1", "recommender_turn_2", "seeker_turn_2", "recommend_items"]
+
+
+@pytest.mark.slow
+def test_embedded_model_answers_with_the_target_first_under_the_json_grammar():
+    from revdial.generation.llms import build_llm
+
+    llm = build_llm({"backend": "embedded", "generation_kwargs": {"max_new_tokens": 96}})
+    task = RecommendItems(name="recommend_items", llm=llm, structured=True, n_recommendations=2)
+    task.load()
+    [row] = _run(task, [{**SEED, "conversation": [{"role": "user", "content": "a tense crime film please"}]}])
+    assert row["parsed_titles"][0] == "Heat (1995)"

@@ -112,7 +112,8 @@ class EmbeddedLlamaCpp(LLM):
                     "seed": self.seed + index,
                 }
                 if schema:
-                    request["json_schema"] = schema
+                    # the chat endpoint takes the OpenAI shape; a top-level "json_schema" is silently ignored there
+                    request["response_format"] = {"type": "json_schema", "json_schema": {"schema": schema}}
                 response = self._server.handle_chat_completions(request)
                 if isinstance(response, str):
                     response = json.loads(response)

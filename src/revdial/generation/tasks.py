@@ -39,7 +39,8 @@ def recommendation_schema(target: str, n_recommendations: int) -> dict[str, Any]
     first = {**item, "properties": {**item["properties"], "title": {"const": target}}}
     return {
         "type": "object",
-        "properties": {"recommendations": {"type": "array", "prefixItems": [first], "items": item,
+        # One prefix item per position: llama.cpp's llguidance ignores `prefixItems` once `items` is present.
+        "properties": {"recommendations": {"type": "array", "prefixItems": [first] + [item] * (n_recommendations - 1),
                                            "minItems": n_recommendations, "maxItems": n_recommendations}},
         "required": ["recommendations"],
     }
