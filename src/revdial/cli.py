@@ -65,9 +65,12 @@ def synthesize(
     budget: Optional[int] = typer.Option(None, help="Override the selection budget B."),
     strategy: Optional[str] = typer.Option(None, help="Override the selection strategy."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory for the Distiset."),
-    ray: bool = typer.Option(False, "--ray", help="Run the same pipeline with Pipeline.ray()."),
+    ray: bool = typer.Option(False, "--ray", help="Run it with Pipeline.ray() (needs `pip install ray`)."),
 ) -> None:
-    """Seeds -> selection -> LLM requests and recommendations -> grounding/filters -> SFT-ready Distiset."""
+    """Seeds -> selection -> LLM requests and recommendations -> grounding/filters -> SFT-ready Distiset.
+
+    Re-run the same command after an interruption to resume: finished LLM calls are not repeated.
+    """
     from revdial.generation.run import synthesize_command
 
     synthesize_command(config=config, budget=budget, strategy=strategy, out=out, ray=ray)

@@ -274,6 +274,10 @@ def run_plan(
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps({"status": "running"}))
     if ray:
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise SynthesisConfigError("--ray runs the pipeline on a Ray cluster and needs Ray: pip install 'ray[default]'")
         pipeline = pipeline.ray()
     distiset = complete_distiset(pipeline.run(use_cache=True))
     # A stopped run (Ctrl-C, a dead worker) returns what reached the leaves; only a complete one is saved, so the
