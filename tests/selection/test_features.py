@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from revdial.selection import features as F
-from revdial.selection.features import FeatureSpecError, compute_features
+from revdial.selection.features import FeatureInputError, FeatureSpecError, compute_features
 
 TEXTS = [
     "A heist thriller set in Los Angeles.",
@@ -92,7 +92,9 @@ def test_cache_is_keyed_by_model(tiny_lm, tmp_path):
 
 @pytest.mark.parametrize("spec", ["bert", "lm:", "xx:/tmp"])
 def test_a_bad_spec_is_an_error(spec):
-    with pytest.raises(FeatureSpecError, match="expected 'minilm', 'st:PATH' or 'lm:PATH'"):
+    with pytest.raises(
+        FeatureSpecError, match="expected 'minilm', 'minilm-int8', 'st:PATH', 'lm:PATH' or 'tfidf"
+    ):
         compute_features(["x"], spec)
 
 
@@ -104,3 +106,70 @@ def test_a_folder_without_a_model_is_an_error(tmp_path):
 def test_a_non_text_row_is_an_error_naming_the_row(tmp_path):
     with pytest.raises(TypeError, match="row 1 is NoneType"):
         compute_features(["x", None], "minilm", cache_dir=tmp_path)
+
+
+POOL = [
+    "Item: Heat (1995). About: genres: Action, Crime, Thriller. User review: a heist in Los Angeles.",
+    "Item: Toy Story (1995). About: genres: Animation, Children, Comedy. User review: toys come alive.",
+    "Item: Ronin (1998). About: genres: Action, Crime, Thriller. User review: a heist and car chases in Paris.",
+    "Item: Toy Story 2 (1999). About: genres: Animation, Children, Comedy. User review: the toys again.",
+    "Item: Alien (1979). About: genres: Horror, Sci-Fi. User review: a crew hunted in space.",
+    "Item: Aliens (1986). About: genres: Action, Horror, Sci-Fi. User review: marines hunted in space.",
+]
+
+
+def test_tfidf_features_are_unit_float32_and_deterministic(tmp_path):
+    X = compute_features(POOL, "tfidf:dim=4", cache_dir=tmp_path / "a", progress=False)
+    Y = compute_features(POOL, "tfidf:dim=4", cache_dir=tmp_path / "b", progress=False)  # a fresh fit
+    assert X.shape == (6, 4) and X.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(X, Y)
+    cos = X @ X.T  # the two heists are closer to each other than to a cartoon
+    assert cos[0, 2] > cos[0, 1] and cos[1, 3] > cos[1, 2]
+
+
+def test_tfidf_keeps_a_vocabulary_smaller_than_dim_as_it_is(tmp_path):
+    texts = ["red apple", "green apple", "red pear"]
+    X = compute_features(texts, "tfidf:ngrams=1,min_df=1", cache_dir=tmp_path, progress=False)
+    assert X.shape == (3, 4)  # red, apple, green, pear: no SVD below 384 terms
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=1e-5)
+
+
+def test_tfidf_cache_hit_fits_nothing_and_other_parameters_refit(tmp_path, monkeypatch):
+    from sklearn.feature_extraction import text as sk_text
+
+    X = compute_features(POOL, "tfidf:dim=4", cache_dir=tmp_path, progress=False)
+
+    def refuse(self, *a, **kw):
+        raise AssertionError("the vectorizer ran on a cache hit")
+
+    monkeypatch.setattr(sk_text.TfidfVectorizer, "fit_transform", refuse)
+    np.testing.assert_array_equal(
+        compute_features(POOL, "tfidf:dim=4", cache_dir=tmp_path, progress=False), X
+    )
+    with pytest.raises(AssertionError, match="cache hit"):  # another dim or another pool is another fit
+        compute_features(POOL, "tfidf:dim=3", cache_dir=tmp_path, progress=False)
+    with pytest.raises(AssertionError, match="cache hit"):
+        compute_features(POOL[::-1], "tfidf:dim=4", cache_dir=tmp_path, progress=False)
+
+
+def test_tfidf_text_without_vocabulary_is_a_zero_row(tmp_path):
+    X = compute_features(POOL + ["", "zzz"], "tfidf:dim=4", cache_dir=tmp_path, progress=False)
+    np.testing.assert_array_equal(X[6:], 0.0)  # documented: nothing to normalise, strategies accept zeros
+    np.testing.assert_allclose(np.linalg.norm(X[:6], axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("texts", [["", " ", "!!"], ["a", "b"]])
+def test_tfidf_pool_without_any_word_is_an_error(tmp_path, texts):
+    with pytest.raises(FeatureInputError, match="no term occurs in .* texts are empty or too short"):
+        compute_features(texts, "tfidf", cache_dir=tmp_path, progress=False)
+
+
+def test_tfidf_empty_pool_is_empty(tmp_path):
+    assert compute_features([], "tfidf", cache_dir=tmp_path, progress=False).shape == (0, 0)
+
+
+@pytest.mark.parametrize("spec", ["tfidf:dim=0", "tfidf:dims=4", "tfidf:ngrams=two", "tfidf:4"])
+def test_a_bad_tfidf_option_is_an_error(spec):
+    with pytest.raises(FeatureSpecError, match="is not one of dim=N, ngrams=N, min_df=N"):
+        compute_features(["x"], spec)

@@ -38,8 +38,8 @@ from tqdm.auto import tqdm
 SHARD_ROWS = 4096  # a shard is written every this many new texts, so an interrupted run resumes from there
 
 
-SPECS_HELP = "'minilm', 'minilm-int8', 'st:PATH', 'lm:PATH' or 'tfidf[:dim=384,ngrams=1,min_df=2]'"
-TFIDF_DEFAULTS = {"dim": 384, "ngrams": 1, "min_df": 2}
+SPECS_HELP = "'minilm', 'minilm-int8', 'st:PATH', 'lm:PATH' or 'tfidf[:dim=384,ngrams=2,min_df=2]'"
+TFIDF_DEFAULTS = {"dim": 384, "ngrams": 2, "min_df": 2}
 
 
 class FeatureSpecError(ValueError):

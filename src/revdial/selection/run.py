@@ -6,7 +6,8 @@ OUT is a seeds directory with three more columns (every row kept, `datasets.load
 `selection_rank` (0-based pick order, -1 when not picked), `selection_score`, `selection_strategy`; plus
 `OUT/selected/` (the top-B rows in rank order, also load_from_disk-able), the seeds' `catalogue.parquet`, and
 `OUT/selection.json` (parameters, timings, cluster coverage). `--sample N` ranks a seeded random sample of N seeds
-(the others get rank -1): featurising 100k seeds with MiniLM on 2 CPU cores takes about two hours.
+(the others get rank -1): featurising 100k seeds with MiniLM on 2 CPU cores takes about two hours, while
+`--features tfidf` (TF-IDF + SVD fitted on the pool) takes minutes and ranks the whole pool.
 """
 
 from __future__ import annotations
