@@ -118,16 +118,21 @@ def plot_funnel(summary: dict[str, Any], path: Path) -> Path:
     values = [funnel[label] for label in labels]
     bars = left.barh(labels, values, color="#4c72b0")
     left.bar_label(bars, padding=3)
-    left.set_title(f"{summary['name']}: synthesis funnel")
     left.set_xlabel("count")
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) > 50 * min(positive):
+        left.set_xscale("log")  # a pool of thousands next to a budget of 8 would hide every later stage
+        left.set_xlabel("count (log scale)")
     if reasons:
         names = list(reasons)[::-1]
         right_bars = right.barh(names, [reasons[n] for n in names], color="#dd8452")
         right.bar_label(right_bars, padding=3)
     else:
         right.text(0.5, 0.5, "no rejects", ha="center", va="center")
+        right.set_axis_off()
     rate = summary["hallucination"]["rate"]
-    right.set_title(f"rejected rows by reason (hallucination rate {rate if rate is not None else 'n/a'})")
+    right.set_title("rejected rows by reason")
+    left.set_title(f"{summary['name']}: synthesis funnel\n(hallucination rate {rate if rate is not None else 'n/a'})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
