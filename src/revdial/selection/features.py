@@ -9,9 +9,9 @@
 Which to use:
 - `minilm` (default): semantic, the paper's kind of feature, but a 6-layer transformer: about 12-40 texts/s on 2 CPU
   cores (rendered seeds are ~400-470 characters), so 100k seeds take one to two hours once (then the cache answers).
-  (Not offered: int8 dynamic quantisation of its Linear layers is 2x faster but its vectors keep only 0.92 mean
-  cosine to fp32's and 59% of the 10 nearest neighbours; a 128-token limit is only 1.09x faster. See
-  benchmarks/features.py.)
+  (Not offered: int8 dynamic quantisation of its Linear layers is 1.3-2.1x faster but its vectors keep only 0.92
+  mean cosine to fp32's and 59% of the 10 nearest neighbours; a 128-token limit (15% of seeds are longer) gives no
+  reliable gain. Encoding longest-first is 1.33x faster than input order. See benchmarks/features.py.)
 - `tfidf`: lexical, fitted on the pool itself; 100k seeds in about a minute on 2 CPU cores. Use it for pools of
   100k+ seeds on a CPU, or to try strategies before paying for embeddings. Rendered seeds share their template words,
   which the IDF weighs down; what remains is titles, genres, tags and the liked/disliked titles.
