@@ -13,7 +13,7 @@ from revdial.generation.run import synthesize
 def test_embedded_default_synthesizes_a_loadable_dataset_from_the_sample(tmp_path, monkeypatch):
     monkeypatch.setenv("DISTILABEL_CACHE_DIR", str(tmp_path / "cache"))
     out = synthesize(SAMPLE_CONFIG, budget=3, out=tmp_path / "out", quiet=True)
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "distiset_configs" / "summary.json").read_text())
     assert summary["accounting"]["ok"] and summary["accounting"]["seeds_selected"] == 3
     assert summary["generator_model"].startswith("SmolLM2-135M-Instruct")
     assert summary["tokens"]["input"] > 0 and summary["tokens"]["output"] > 0

@@ -9,7 +9,7 @@ from helpers import config, fixed_upstream, small_seeds_dir
 
 from fakes.server import FakeOpenAIServer
 from revdial.generation.llms import LLMConfigError, build_llm
-from revdial.generation.run import make_plan, run_plan
+from revdial.generation.run import make_plan, run_plan, work_dir_of
 
 SENTINEL = "sk-SENTINEL-do-not-leak-4242"
 N_SEEDS = 16
@@ -38,7 +38,7 @@ def faulty_run(tmp_path_factory):
 
 
 def test_run_with_faults_finishes_and_loses_no_seed(faulty_run):
-    summary = json.loads((faulty_run["out"] / "summary.json").read_text())
+    summary = json.loads((faulty_run["out"] / "distiset_configs" / "summary.json").read_text())
     assert summary["accounting"]["ok"] and summary["accounting"]["seeds_selected"] == N_SEEDS
     kept = set(datasets.load_from_disk(str(faulty_run["out"] / "default"))["train"]["seed_id"])
     rejected = set(datasets.load_from_disk(str(faulty_run["out"] / "rejects"))["train"]["seed_id"])
@@ -49,7 +49,7 @@ def test_retryable_faults_were_retried_and_permanent_ones_rejected(faulty_run):
     server = faulty_run["server"]
     assert {"429", "timeout"} <= set(server.fault_counts)
     assert server.requests > 2 * N_SEEDS  # every fault cost at least one retry
-    reasons = json.loads((faulty_run["out"] / "summary.json").read_text())["reject_reasons"]
+    reasons = json.loads((faulty_run["out"] / "distiset_configs" / "summary.json").read_text())["reject_reasons"]
     assert "llm_error" in reasons  # the persistent 500s
     assert set(reasons) <= {"llm_error", "empty", "unparseable", "no_grounded_titles", "too_short", "leak",
                             "missing_target", "duplicate"}
@@ -57,7 +57,7 @@ def test_retryable_faults_were_retried_and_permanent_ones_rejected(faulty_run):
 
 def test_api_key_reaches_the_server_but_no_file(faulty_run):
     assert f"Bearer {SENTINEL}" in faulty_run["server"].auth_headers
-    for root in (faulty_run["out"], faulty_run["cache"]):
+    for root in (faulty_run["out"], faulty_run["cache"], work_dir_of(faulty_run["out"])):
         for path in root.rglob("*"):
             if path.is_file():
                 assert SENTINEL.encode() not in path.read_bytes(), path

@@ -101,7 +101,7 @@ def test_kept_rows_are_valid_trl_conversations_with_the_target_in_the_list(run):
 
 
 def test_summary_counts_match_the_saved_configs(run):
-    summary = json.loads((run["out"] / "summary.json").read_text())
+    summary = json.loads((run["out"] / "distiset_configs" / "summary.json").read_text())
     candidates = _load(run["out"], "candidates")
     assert summary["accounting"] == {"seeds_selected": N_SEEDS, "seeds_kept": N_SEEDS - 3, "seeds_rejected": 3,
                                      "ok": True}
@@ -117,8 +117,8 @@ def test_summary_counts_match_the_saved_configs(run):
 
 
 def test_funnel_plot_and_pipeline_yaml_are_written(run):
-    assert (run["out"] / "funnel.png").read_bytes()[:4] == b"\x89PNG"
-    pipeline_yaml = (run["out"] / "pipeline.yaml").read_text()
+    assert (run["out"] / "distiset_configs" / "funnel.png").read_bytes()[:4] == b"\x89PNG"
+    pipeline_yaml = (run["out"] / "distiset_configs" / "pipeline.yaml").read_text()
     for step in ("load_seeds", "select_seeds", "keep_top_b", "scrub_pii", "generate_request", "recommend_items",
                  "ground_recommendations", "curate_rows", "default", "rejects"):
         assert f"name: {step}" in pipeline_yaml
@@ -137,7 +137,7 @@ def test_saved_pipeline_yaml_reruns_with_the_distilabel_cli(run, tmp_path):
     env = {**os.environ, "DISTILABEL_CACHE_DIR": str(tmp_path / "cache"),
            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "distilabel", "pipeline", "run", "--ignore-cache", "--config",
-               str(run["out"] / "pipeline.yaml")]
+               str(run["out"] / "distiset_configs" / "pipeline.yaml")]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     try:
@@ -158,6 +158,13 @@ def test_a_changed_budget_reruns_cleanly_and_reuses_every_finished_llm_call(run,
            "kwargs": {"script": run["script"], "calls_path": str(run["calls"])}}
     plan, echo, out = make_plan(config(llm, budget=N_SEEDS - 2, k=K), out=tmp_path / "out", seeds_dir=seeds[0])
     run_plan(plan, echo, out, quiet=True)
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "distiset_configs" / "summary.json").read_text())
     assert summary["accounting"]["ok"] and summary["accounting"]["seeds_selected"] == N_SEEDS - 2
     assert len(run["calls"].read_text().splitlines()) == calls_before
+
+
+def test_the_output_folder_opens_as_a_distiset(run):
+    from distilabel.distiset import Distiset
+
+    distiset = Distiset.load_from_disk(str(run["out"]))
+    assert set(distiset) == {"default", "rejects", "candidates"}

@@ -49,7 +49,7 @@ def test_rerun_after_kill_resumes_from_the_cache(tmp_path):
     # Only calls of batches that had not reached the cache are repeated (at most one batch per LLM step).
     assert second <= ALL_CALLS - done_before_kill + 2 * BATCH
     assert second < ALL_CALLS
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "out" / "distiset_configs" / "summary.json").read_text())
     assert summary["accounting"]["ok"]
     kept = datasets.load_from_disk(str(tmp_path / "out" / "default"))["train"]
     assert len(kept) == N_SEEDS  # nothing lost across the kill

@@ -4,8 +4,9 @@ its summary and funnel plot.
     revdial synthesize --config pipelines/movies-sample.yaml [--budget B] [--strategy S] [--out DIR] [--ray]
 
 Python: `synthesize(config, budget=..., strategy=..., out=..., features=..., labelled_seed_ids=...) -> OUT`.
-Re-running the same command after an interruption (Ctrl-C, kill -9) resumes from distilabel's cache
-(DISTILABEL_CACHE_DIR, default OUT/.cache): finished batches, and so finished LLM calls, are not repeated.
+Re-running the same command after an interruption (Ctrl-C, kill -9) resumes: a finished run is served from
+distilabel's cache (DISTILABEL_CACHE_DIR, default .OUT.work/cache next to OUT), and every finished LLM call is kept
+in an LLM call cache in the same place, so an interrupted run makes none of them again.
 """
 
 from __future__ import annotations
@@ -142,6 +143,12 @@ def _hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def work_dir_of(out_dir: Path) -> Path:
+    """Where a run keeps its seeds, token ledger, run state and (without DISTILABEL_CACHE_DIR) distilabel's cache:
+    next to OUT, not inside it, because `Distiset.load_from_disk(OUT)` reads every folder in OUT as a config."""
+    return out_dir.parent / f".{out_dir.name}.work"
+
+
 def prepare_seeds(raw: dict[str, Any], base: Path, work_dir: Path, label: str) -> Path:
     """Build (or reuse) the seeds directory for the config's `source` section; keyed by the section's content."""
     from revdial.seeds.build import build_seeds, save_seeds
@@ -190,7 +197,7 @@ def make_plan(
     output = raw.get("output") or {}
     out_dir = Path(out) if out is not None else resolve_path(output.get("dir", f"runs/{raw.get('name', 'synthesis')}"), Path.cwd())
     out_dir = out_dir.resolve()
-    work_dir = out_dir / ".work"
+    work_dir = work_dir_of(out_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     seeds_dir = seeds_dir or prepare_seeds(raw, base, work_dir, label)
 
@@ -218,7 +225,7 @@ def make_plan(
         grounding_threshold=curation.grounding_threshold, on_hallucination=curation.on_hallucination,
         dedup=curation.dedup.enabled, dedup_threshold=curation.dedup.threshold,
         max_review_chars=curation.max_review_chars, **curation.filters.model_dump(),
-        cache_dir=os.environ.get("DISTILABEL_CACHE_DIR") or str(out_dir / ".cache"),
+        cache_dir=os.environ.get("DISTILABEL_CACHE_DIR") or str(work_dir / "cache"),
     )
     plan.llm_cache_path = str(Path(plan.cache_dir) / "revdial-llm-calls" / f"{plan.name}.sqlite")
     return plan, echo, out_dir
@@ -235,7 +242,8 @@ def synthesize(
     ray: bool = False,
     quiet: bool = False,
 ) -> Path:
-    """Run the synthesis pipeline for a config; returns OUT (a saved Distiset with summary.json and funnel.png)."""
+    """Run the synthesis pipeline for a config; returns OUT, a saved Distiset (configs default, rejects,
+    candidates) with summary.json, funnel.png, pipeline.yaml and pipeline.log in OUT/distiset_configs/."""
     started = time.perf_counter()
     plan, echo, out_dir = make_plan(
         config, budget=budget, strategy=strategy, out=out, features=features, labelled_seed_ids=labelled_seed_ids
@@ -263,7 +271,7 @@ def run_plan(
     # and later ones changed (a new budget or strategy in the same cache: argilla-io/distilabel#1065); keyed by
     # every step's signature, a changed run starts clean, while the LLM call cache (shared) still saves its calls.
     pipeline.name = f"{plan.name}-{pipeline.aggregated_steps_signature[:12]}"
-    state = out_dir / ".work" / "run-state.json"
+    state = work_dir_of(out_dir) / "run-state.json"
     if state.exists() and json.loads(state.read_text()).get("status") == "running":
         # The previous run was interrupted. distilabel cannot resume a run killed mid-batch (it waits forever
         # for batches the dead workers held, argilla-io/distilabel#1065), so its execution cache is cleared and
@@ -288,17 +296,17 @@ def run_plan(
             f"synthesis stopped with {selected} of {expected_selection(plan)} selected seeds through the pipeline; "
             f"re-run the same command to resume (finished LLM calls are kept in {plan.llm_cache_path})"
         )
-    for name in ("default", "rejects", "candidates"):
+    for name in ("default", "rejects", "candidates", "distiset_configs"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     # One shard per split: datasets cannot reload an empty split saved with zero shards.
     distiset.save_to_disk(out_dir, num_shards={"train": 1}, save_card=False, save_pipeline_config=True, save_pipeline_log=True)
+    # Next to distilabel's pipeline.yaml and pipeline.log: every other entry of OUT must be a config, or
+    # `Distiset.load_from_disk(OUT)` fails on it.
     configs_dir = out_dir / "distiset_configs"
-    for filename in ("pipeline.yaml", "pipeline.log"):
-        if (configs_dir / filename).exists():
-            shutil.copyfile(configs_dir / filename, out_dir / filename)
+    configs_dir.mkdir(parents=True, exist_ok=True)
     summary = build_summary(distiset, plan, echo, wall_time_s=time.perf_counter() - started)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    plot_funnel(summary, out_dir / "funnel.png")
+    (configs_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    plot_funnel(summary, configs_dir / "funnel.png")
     if not quiet:
         print_summary(summary, out_dir)
     state.write_text(json.dumps({"status": "finished"}))

@@ -157,5 +157,6 @@ def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
         f"hallucination rate {hall['rate']} ({hall['titles_hallucinated']}/{hall['titles_recommended']} titles), "
         f"tokens in/out {tokens['input']}/{tokens['output']}, wall time {summary['wall_time_s']} s"
     )
-    console.print(f"[bold]dataset:[/] {out_dir}  (summary.json, funnel.png, pipeline.yaml)")
+    console.print(f"[bold]dataset:[/] {out_dir}  (configs default, rejects, candidates)")
+    console.print(f"summary, funnel plot, pipeline.yaml: {out_dir / 'distiset_configs'}")
     console.print(f'open it: python -c "import datasets; print(datasets.load_from_disk(\'{out_dir}/default\'))"')
