@@ -146,14 +146,16 @@ def evaluate(
     k: int = typer.Option(20, "--k", help="Length of the recommendation list asked for."),
     batch_size: int = typer.Option(16, "--batch-size", help="Prompts per generate() call."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Default: 10 per asked title."),
-    dtype: str = typer.Option("bfloat16", "--dtype", help="bfloat16 | float32 (local models)."),
+    dtype: str = typer.Option("bfloat16", "--dtype", help="bfloat16 | float32 (transformers backend)."),
+    backend: str = typer.Option(
+        "auto", "--backend", help="auto | llamacpp | transformers. auto: llama.cpp for llama-shaped local models."),
 ) -> None:
     """Recall/NDCG/MRR@K of a model on ReDial or INSPIRED, with bootstrap CIs."""
     from revdial.crs.evaluate import eval_command
 
     eval_command(
         model=model, benchmark=benchmark, data=data, limit=limit, out=out, k=k, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, dtype=dtype,
+        max_new_tokens=max_new_tokens, dtype=dtype, backend=backend,
     )
 
 

@@ -54,6 +54,7 @@ class ExperimentConfig:
     k: int = 20
     batch_size: int = 16
     max_new_tokens: int | None = None
+    backend: str = "auto"
     baselines: list[str] = field(default_factory=lambda: ["zero_shot", "popularity"])
     reference: list[dict[str, Any]] = field(default_factory=list)
     out: Path = Path("runs/experiment")
@@ -100,6 +101,7 @@ def load_experiment_config(path: Path | str) -> ExperimentConfig:
         k=int(evaluation.get("k", 20)),
         batch_size=int(evaluation.get("batch_size", 16)),
         max_new_tokens=evaluation.get("max_new_tokens"),
+        backend=str(evaluation.get("backend", "auto")),
         baselines=list(section.get("baselines", ["zero_shot", "popularity"])),
         reference=list(section.get("reference") or []),
         out=Path((raw.get("output") or {}).get("dir", "runs/experiment")),
@@ -141,7 +143,7 @@ def evaluate_cached(cfg: ExperimentConfig, model: str, spec: BenchmarkSpec, out:
 
     return eval_command(
         model=model, benchmark=spec.name, data=Path(spec.data) if spec.data else None, limit=spec.limit, out=out,
-        k=cfg.k, batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens,
+        k=cfg.k, batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens, backend=cfg.backend,
     )
 
 
