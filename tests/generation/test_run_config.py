@@ -26,5 +26,7 @@ def test_unknown_task_in_max_new_tokens_is_refused(tmp_path):
 
 
 def test_config_echo_redacts_secret_looking_values_but_keeps_the_key_variable_name():
-    echo = redact({"llm": {"api_key_env": "MY_KEY", "hf_token": "hf_abc", "nested": [{"secret": "s"}]}})
-    assert echo == {"llm": {"api_key_env": "MY_KEY", "hf_token": "<redacted>", "nested": [{"secret": "<redacted>"}]}}
+    echo = redact({"llm": {"api_key_env": "MY_KEY", "hf_token": "hf_abc", "nested": [{"secret": "s"}]},
+                   "max_new_tokens": {"answer": 96}, "max_total_tokens": 5000, "api_key": "sk-1"})
+    assert echo == {"llm": {"api_key_env": "MY_KEY", "hf_token": "<redacted>", "nested": [{"secret": "<redacted>"}]},
+                    "max_new_tokens": {"answer": 96}, "max_total_tokens": 5000, "api_key": "<redacted>"}

@@ -115,7 +115,9 @@ def test_card_states_the_run_numbers_computed_from_the_rows(tmp_path: Path) -> N
     assert "| seeds in pool | 50 |" in card and "| `curate_rows` | 9 | 6 |" in card  # from summary.json
     assert "| Rows kept (`default`) | 4 |" in card
     assert "| `missing_target` | 2 |" in card and "| `leak` | 1 |" in card
-    assert "4 of 12" in card  # one hallucinated of three titles per row
+    # policy "drop": the hallucinated titles were removed from the answers, and the card must not imply otherwise
+    assert "| Hallucinated titles dropped from kept answers (listed in `hallucinated_titles`, not in `messages`) " \
+           "| 4 of 12 (0.333) |" in card  # one hallucinated of three titles per row
     assert "Strategy `js` with budget B = 9" in card  # what the run did (summary) over what the YAML asked
     assert "| Input tokens | 12345 |" in card
     assert "arxiv.org/abs/2504.15476" in card and "eprint        = {2504.15476}" in card

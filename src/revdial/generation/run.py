@@ -135,8 +135,11 @@ def redact(value: Any) -> Any:
 
 
 def _is_secret_key(key: str) -> bool:
-    lowered = str(key).lower()
-    return lowered != "api_key_env" and any(word in lowered for word in ("key", "token", "secret", "password"))
+    # the cards' rule (api_key, hf_token, secret, ...), so token *counts* such as max_new_tokens stay readable;
+    # api_key_env only names the variable that holds the key
+    from revdial.hub.cards import _SECRET_KEY_RE
+
+    return str(key).lower() != "api_key_env" and bool(_SECRET_KEY_RE.search(str(key)))
 
 
 def _hash(value: Any) -> str:

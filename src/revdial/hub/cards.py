@@ -586,6 +586,8 @@ def render_dataset_card(
         tokens_out=_summary_value(run.summary, "tokens.output", "tokens.out", "output_tokens", "tokens_out"),
         wall_time_s=_summary_value(run.summary, "wall_time_s", "wall_s", "wall_time"),
         hallucination_rate=_summary_value(run.summary, "hallucination.rate", "hallucination_rate"),
+        hallucination_policy=_summary_value(run.summary, "hallucination.policy")
+        or (config.get("curation") or {}).get("on_hallucination"),
         funnel=_summary_value(run.summary, "funnel")
         if isinstance(run.summary.get("funnel"), Mapping)
         else None,
@@ -605,7 +607,8 @@ def render_dataset_card(
 
 
 # "hf_token", "access_token", "api_key" but not "max_new_tokens".
-_SECRET_KEY_RE = re.compile(r"(api[_-]?key|secret|password|authorization|(^|_)token$)", re.IGNORECASE)
+_SECRET_KEY_RE = re.compile(
+    r"(api[_-]?key|secret|password|passwd|authorization|credential|(^|_)token$|(^|_)key$)", re.IGNORECASE)
 
 
 def redact(value: Any) -> Any:
