@@ -132,7 +132,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per request at the server")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 64, 256])
     parser.add_argument("--dialogues-per-slot", type=int, default=8, help="dialogues = C x this")
-    parser.add_argument("--replicas", type=int, default=1, help="replicas of each LLM step")
+    parser.add_argument("--replicas", type=int, default=2,
+                        help="replicas of each LLM step (2: batches half as large overlap, measured 0.96 vs 0.83 at C=64)")
     args = parser.parse_args()
     import logging
 

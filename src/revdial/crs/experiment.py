@@ -38,6 +38,11 @@ class BenchmarkSpec:
     data: str | None = None
     limit: int | None = None
 
+    @property
+    def key(self) -> str:
+        """Names the cached report: a changed limit is another evaluation, never a stale reuse."""
+        return self.name + (f"-{self.limit}" if self.limit else "")
+
 
 @dataclass
 class ExperimentConfig:
@@ -194,7 +199,7 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     def evaluate_row(label: str, model: str, meta: dict) -> None:
         for spec in cfg.benchmarks:
             started = time.perf_counter()
-            report = evaluate_cached(cfg, model, spec, out / "reports" / f"{label}--{spec.name}.json")
+            report = evaluate_cached(cfg, model, spec, out / "reports" / f"{label}--{spec.key}.json")
             timings[f"eval {label} {spec.name}"] = round(time.perf_counter() - started, 1)
             rows.append({"row": label, **meta, "benchmark": spec.name, "n_turns": report["n_turns"],
                          "eval_wall_time_s": report.get("wall_time_s"), "metrics": report["metrics"],
