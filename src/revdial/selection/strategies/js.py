@@ -34,9 +34,18 @@ def soft_assign(X: np.ndarray, centroids: np.ndarray, tau: float) -> np.ndarray:
     return (p / p.sum(1, keepdims=True)).astype(np.float32)
 
 
-def entropy(p: np.ndarray) -> np.ndarray:
-    """Shannon entropy in nats along the last axis (0·log 0 = 0); scipy's entr is one pass, no temporaries."""
-    return entr(p).sum(-1)
+def entropy(p: np.ndarray, log: np.ndarray | None = None) -> np.ndarray:
+    """Shannon entropy in nats along the last axis (0·log 0 = 0), optionally with a scratch array `log` like `p`.
+
+    Flooring p at the dtype's smallest normal makes log finite, so the zero entries contribute 0·log(tiny) = 0.
+    numpy's vectorised log is ~5x faster than scipy's `entr` (0.37 vs 1.7 ms on 4096 × 100 float32, one thread),
+    which is what lets fast mode score every candidate's full assignment at each pick.
+    """
+    p = np.asarray(p)
+    p = p if np.issubdtype(p.dtype, np.floating) else p.astype(np.float64)
+    log = np.maximum(p, np.finfo(p.dtype).tiny, out=log)
+    np.log(log, out=log)
+    return -np.einsum("...j,...j->...", p, log)
 
 
 def js_divergence(P: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -75,17 +84,20 @@ class JSState:
 
 
 class JSRound:
+    """JS(p_i, m) for every candidate against the current mean, over all K entries of p_i: O(K) per candidate."""
+
     def __init__(self, state: JSState, P: np.ndarray):
         self.state, self.P = state, P
-        self.H = entropy(P)  # H(p_i) does not change between picks
+        self.M, self.log = np.empty_like(P), np.empty_like(P)  # reused by every pick of the round
+        self.H = entropy(P, self.log)  # H(p_i) does not change between picks
 
     def gains(self) -> np.ndarray:
         if self.state.count == 0:
             return self.H
-        m = self.state.mean.astype(np.float32)
-        M = self.P + m
+        m = self.state.mean.astype(self.P.dtype)
+        M = np.add(self.P, m, out=self.M)
         M *= 0.5
-        return entropy(M) - self.H / 2 - float(entropy(m)) / 2
+        return entropy(M, self.log) - self.H / 2 - float(entropy(m)) / 2
 
     def pick(self, j: int) -> None:
         self.state.add(self.P[j].astype(np.float64))
@@ -97,6 +109,11 @@ class SparseJSRound(JSRound):
     With p_ij = 0 off its support T_i, every j ∉ T_i adds entr(m_j/2) − entr(m_j)/2 = (m_j/2)·ln 2 to JS, so
         JS(p_i, m) = (ln 2)/2 · Σ_j m_j + Σ_{j∈T_i} [entr((p_ij + m_j)/2) − entr(p_ij)/2 − entr(m_j)/2 − (m_j/2)·ln 2]
     and a pick costs |candidates|·top instead of |candidates|·K. The mean m is still updated with the full p.
+
+    Opt-in (`top=k`), for K in the thousands. Renormalising the kept entries lowers the entropy of a seed spread over
+    many clusters below H(p_i), so its gain is overestimated and the gains' spread shrinks (on the benchmark pool at
+    K = 100, top = 8, the 1% quantile of gain/max rose from 0.48 to 0.90): `js` barely notices, but `hybrid`, which
+    weighs gain/max against Fisher's, then leans on Fisher and reached only 0.92-0.93 of exact greedy's JS.
     """
 
     def __init__(self, state: JSState, P: np.ndarray, top: int):
@@ -139,7 +156,7 @@ def js(
     mode: str = "fast",
     n_clusters: int = 100,
     tau: float = 0.05,
-    top: int = 8,
+    top: int | None = None,
     picks_per_round: int = 32,
     sample_size: int = 4096,
     progress: Progress = None,
@@ -160,8 +177,9 @@ def js(
     towards B (K is fixed rather than derived from B so that the order's prefixes stay the smaller budgets' picks).
 
     mode="exact" rescans the whole pool per pick; mode="fast" is stochastic greedy in rounds (`base.greedy_rounds`),
-    so the first pick is the maximum-entropy seed of the first round's sample, and each p_i is cut to its `top`
-    largest entries (`SparseJSRound`, O(top) per candidate instead of O(K)).
+    so the first pick is the maximum-entropy seed of the first round's sample. Both modes score each candidate's full
+    assignment (K = 100: ~0.4 ms per pick over a 4096-seed round). `top=k` (fast mode only) cuts each p_i to its k
+    largest entries (`SparseJSRound`, O(k) per candidate instead of O(K)) for K in the thousands; see its caveat.
     """
     state = js_state(X, budget, labelled, seed, n_clusters, tau, top if mode == "fast" else None)
     return greedy_rounds(
