@@ -168,3 +168,22 @@ def test_the_output_folder_opens_as_a_distiset(run):
 
     distiset = Distiset.load_from_disk(str(run["out"]))
     assert set(distiset) == {"default", "rejects", "candidates"}
+
+
+def test_distilabel_execution_cache_is_saved_at_most_every_interval_and_always_at_the_end(monkeypatch):
+    from distilabel.pipeline import Pipeline
+
+    from revdial.generation.pipeline import SynthesisPipeline
+
+    saves = []
+    monkeypatch.setattr(Pipeline, "_cache", lambda self: saves.append(1))
+    monkeypatch.setattr(Pipeline, "_finalize_pipeline_execution", lambda self: self._cache())
+    pipeline = SynthesisPipeline(name="throttle-test")
+    for _ in range(50):  # one save per batch is what distilabel asks for
+        pipeline._cache()
+    assert len(saves) == 1
+    pipeline._last_cache_at -= pipeline.cache_interval_s
+    pipeline._cache()
+    assert len(saves) == 2
+    pipeline._finalize_pipeline_execution()  # the save a finished re-run is served from is never skipped
+    assert len(saves) == 3
