@@ -1,4 +1,4 @@
-"""Small, real-format fixtures for the CRS tests: a tiny random Llama with a chat template, tiny benchmark files."""
+"""Small, real-format fixtures for the CRS tests: tiny benchmark files (the tiny random Llama is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ from pathlib import Path
 
 import pytest
 
-CHATML = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n'}}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-
 MOVIES = {
     "101": "Heat (1995)",
     "102": "The Matrix (1999)",
@@ -22,37 +17,6 @@ MOVIES = {
     "105": "Jaws (1975)",
     "106": "Se7en (1995)",
 }
-
-
-@pytest.fixture(scope="session")
-def tiny_lm(tmp_path_factory) -> Path:
-    """A 2-layer random Llama and a byte-level BPE tokenizer with a ChatML template, saved offline."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-lm")
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    corpus = ["system user assistant Recommend movies: 1. Heat (1995) 2. The Matrix (1999) Toy Story Alien Jaws"] * 5
-    tokenizer.train_from_iterator(
-        corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
-                                    initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        unk_token="<|endoftext|>",
-    )
-    fast.chat_template = CHATML
-    fast.save_pretrained(folder)
-    config = LlamaConfig(
-        vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=2, max_position_embeddings=1024, bos_token_id=fast.bos_token_id,
-        eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, tie_word_embeddings=True,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
 
 
 def _message(sender: int, text: str) -> dict:
