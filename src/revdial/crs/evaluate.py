@@ -267,9 +267,7 @@ def generate_llamacpp(
     with ThreadPoolExecutor(max_workers=options.n_parallel) as pool:
         bar = tqdm(pool.map(one, prompts), total=len(prompts), desc="generating (llama.cpp)", unit="turn",
                    disable=not progress)
-        outputs = list(bar)
-    del server
-    return outputs
+        return list(bar)
 
 
 def choose_backend(model: str, backend: str = "auto") -> str:
@@ -319,6 +317,7 @@ def evaluate(
     texts: list[str]
     unmatched: list[list[str]] = [[] for _ in turns]
     extra: dict[str, object] = {}
+    backend: str | None = None
     if model == "popularity":
         rank, source = popularity_ranking(bench, options.k)
         rankings = [rank(turn) for turn in turns]
@@ -327,11 +326,10 @@ def evaluate(
     else:
         conversations = [build_messages(turn, options.k, options.item_noun) for turn in turns]
         if model.startswith("openai:"):
+            backend = "openai"
             texts = generate_openai(model.split(":", 1)[1], conversations, options)
-            extra["backend"] = "openai"
         else:
             backend = choose_backend(model, options.backend)
-            extra["backend"] = backend
             if backend == "llamacpp":
                 texts = generate_llamacpp(model, conversations, options, progress=progress)
             else:
@@ -358,7 +356,7 @@ def evaluate(
         "k": options.k,
         "catalogue_size": len(bench.catalogue),
         "generation": {
-            "backend": extra.pop("backend", None),
+            "backend": backend,
             "batch_size": options.batch_size,
             "n_parallel": options.n_parallel,
             "max_new_tokens": options.max_new_tokens or 10 * options.k,

@@ -54,14 +54,22 @@ _SHAPE_KEYS = {
 }
 
 
+def shape_mismatch(config: dict, fields: dict) -> str | None:
+    """Why a model config does not fit the template GGUF's metadata `fields` (None when it fits)."""
+    arch = fields.get("general.architecture")
+    if config.get("model_type") != arch:
+        return f"model_type {config.get('model_type')!r} is not the template's {arch!r}"
+    for key, meta in _SHAPE_KEYS.items():
+        if int(config.get(key, -1)) != int(fields[meta]):
+            return f"{key}={config.get(key)} but the template GGUF has {meta}={fields[meta]}"
+    return None
+
+
 def fits_template(config: dict, template: Path | None = None) -> bool:
     """Whether a model config has the template GGUF's architecture and shape (so `export_gguf` can write it)."""
     import gguf
 
-    fields = _template_fields(gguf.GGUFReader(Path(template or smollm2_gguf_path())))
-    if config.get("model_type") != fields.get("general.architecture"):
-        return False
-    return all(int(config.get(key, -1)) == int(fields[meta]) for key, meta in _SHAPE_KEYS.items())
+    return shape_mismatch(config, _template_fields(gguf.GGUFReader(Path(template or smollm2_gguf_path())))) is None
 
 
 def gguf_name(hf_name: str) -> str:
@@ -116,13 +124,9 @@ def export_gguf(model_dir: str | Path, out: str | Path, *, template: Path | None
     fields = _template_fields(reader)
     arch = fields.get("general.architecture")
     state, config, chat_template = load_state_dict(str(model_dir))
-    if config.get("model_type") != arch:
-        raise GGUFExportError(f"{model_dir}: model_type {config.get('model_type')!r} is not the template's {arch!r}")
-    for key, meta in _SHAPE_KEYS.items():
-        if int(config.get(key, -1)) != int(fields[meta]):
-            raise GGUFExportError(
-                f"{model_dir}: {key}={config.get(key)} but the template GGUF ({template.name}) has {meta}={fields[meta]}"
-            )
+    mismatch = shape_mismatch(config, fields)
+    if mismatch:
+        raise GGUFExportError(f"{model_dir}: {mismatch} ({template.name})")
     n_head, n_kv = int(config["num_attention_heads"]), int(config["num_key_value_heads"])
     expected = {t.name for t in reader.tensors}
     names = {gguf_name(name): name for name in state}
