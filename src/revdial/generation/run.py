@@ -124,22 +124,11 @@ def _section(model: type[BaseModel], raw: dict[str, Any], key: str, label: str) 
 
 
 def redact(value: Any) -> Any:
-    """A config echo safe to write: values under keys that look secret are replaced (`api_key_env` is a NAME)."""
-    if isinstance(value, dict):
-        return {
-            k: ("<redacted>" if _is_secret_key(k) else redact(v)) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+    """A config echo safe to write: the cards' rule (api_key, hf_token, secret, ...; token *counts* such as
+    max_new_tokens stay readable), except that `api_key_env` stays, as it only names the variable holding the key."""
+    from revdial.hub.cards import redact as redact_secrets
 
-
-def _is_secret_key(key: str) -> bool:
-    # the cards' rule (api_key, hf_token, secret, ...), so token *counts* such as max_new_tokens stay readable;
-    # api_key_env only names the variable that holds the key
-    from revdial.hub.cards import _SECRET_KEY_RE
-
-    return str(key).lower() != "api_key_env" and bool(_SECRET_KEY_RE.search(str(key)))
+    return redact_secrets(value, keep=frozenset({"api_key_env"}))
 
 
 def _hash(value: Any) -> str:
@@ -293,10 +282,10 @@ def run_plan(
     distiset = complete_distiset(pipeline.run(use_cache=True))
     # A stopped run (Ctrl-C, a dead worker) returns what reached the leaves; only a complete one is saved, so the
     # run state stays "running" and the next run resumes.
-    selected = len(set(distiset["candidates"]["train"]["seed_id"]))
-    if selected < expected_selection(plan):
+    selected, expected = len(set(distiset["candidates"]["train"]["seed_id"])), expected_selection(plan)
+    if selected < expected:
         raise SynthesisInterrupted(
-            f"synthesis stopped with {selected} of {expected_selection(plan)} selected seeds through the pipeline; "
+            f"synthesis stopped with {selected} of {expected} selected seeds through the pipeline; "
             f"re-run the same command to resume (finished LLM calls are kept in {plan.llm_cache_path})"
         )
     for name in ("default", "rejects", "candidates", "distiset_configs"):
@@ -320,11 +309,12 @@ def run_plan(
 
 
 def expected_selection(plan: Any) -> int:
-    """How many seeds the selection must pass on: the budget, or fewer when the pool (minus labelled seeds) is smaller."""
+    """`summary.selection_size` of the plan's seeds pool."""
     import datasets
 
-    pool = len(datasets.load_from_disk(plan.seeds_dir))
-    return min(plan.budget, pool - len(plan.labelled_seed_ids or []))
+    from revdial.generation.summary import selection_size
+
+    return selection_size(plan, len(datasets.load_from_disk(plan.seeds_dir)))
 
 
 def _clear_distilabel_cache(pipeline: Any) -> None:

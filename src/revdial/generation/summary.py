@@ -44,6 +44,11 @@ def _column(dataset: Any, name: str) -> list[Any]:
     return list(dataset[name]) if name in dataset.column_names else [None] * len(dataset)
 
 
+def selection_size(plan: Any, pool: int) -> int:
+    """How many seeds the selection must pass on: the budget, or fewer when the pool (minus labelled seeds) is smaller."""
+    return min(plan.budget, pool - len(plan.labelled_seed_ids or []))
+
+
 def build_summary(distiset: Any, plan: Any, echo: dict[str, Any], wall_time_s: float) -> dict[str, Any]:
     import datasets
 
@@ -90,7 +95,7 @@ def build_summary(distiset: Any, plan: Any, echo: dict[str, Any], wall_time_s: f
         "accounting": {
             "seeds_selected": len(selected), "seeds_kept": len(kept_seeds), "seeds_rejected": len(rejected_seeds),
             "ok": len(selected) == len(kept_seeds) + len(rejected_seeds) and not (kept_seeds & rejected_seeds)
-            and len(selected) == min(plan.budget, pool - len(plan.labelled_seed_ids or [])),
+            and len(selected) == selection_size(plan, pool),
         },
         "hallucination": {
             "titles_recommended": titles_total, "titles_hallucinated": titles_hallucinated,
