@@ -63,7 +63,11 @@ def movielens_to_redial(shared: Path, items: list[dict]) -> dict[str, str]:
         if item.get("imdb_id"):
             by_imdb.setdefault(imdb_key(item["imdb_id"]), item["movie_id"])
     links = read_csv(shared / "movielens" / "ml-latest-small" / "links.csv")
-    return {row["movieId"]: by_imdb[imdb_key(row["imdbId"])] for row in links if imdb_key(row["imdbId"]) in by_imdb}
+    return {
+        row["movieId"]: by_imdb[imdb_key(row["imdbId"])]
+        for row in links
+        if imdb_key(row["imdbId"]) in by_imdb
+    }
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -113,7 +117,9 @@ def main(shared: Path, out: Path) -> dict:
         writer = csv.writer(handle)
         writer.writerow(["user_id", "movie_id", "rating", "timestamp"])
         for row in kept:
-            writer.writerow([f"ml:{row['userId']}", to_redial[row["movieId"]], row["rating"], row["timestamp"]])
+            writer.writerow(
+                [f"ml:{row['userId']}", to_redial[row["movieId"]], row["rating"], row["timestamp"]]
+            )
     reviews = tag_reviews(shared, to_redial, {(r["userId"], r["movieId"]): r for r in kept})
     write_jsonl(out / "reviews.jsonl.gz", reviews)
     stats = {

@@ -1,0 +1,107 @@
+"""grounded.py: answers built from the seeds' neighbours and the catalogue, never from the teacher's memory."""
+
+from revdial.generation.grounded import (
+    ContentIndex,
+    blend,
+    grounded_list,
+    parse_metadata_text,
+    shared_reason,
+)
+
+CATALOGUE = {
+    "1": (
+        "Heat",
+        1995,
+        (
+            "genre: crime, thriller; director: Michael Mann; star: Al Pacino, Robert De Niro; plot: A "
+            "group of professional bank robbers start to feel the heat from police."
+        ),
+    ),
+    "2": (
+        "Collateral",
+        2004,
+        (
+            "genre: crime, thriller; director: Michael Mann; star: Tom Cruise, Jamie Foxx; plot: "
+            "A cab driver finds himself the hostage of an engaging contract killer."
+        ),
+    ),
+    "3": (
+        "The Godfather",
+        1972,
+        (
+            "genre: crime, drama; director: Francis Ford Coppola; star: Al Pacino, Marlon "
+            "Brando; plot: The aging patriarch of an organized crime dynasty transfers control."
+        ),
+    ),
+    "4": (
+        "Toy Story",
+        1995,
+        (
+            "genre: animation, comedy; director: John Lasseter; star: Tom Hanks, Tim Allen; plot: A "
+            "cowboy doll is profoundly threatened when a new spaceman figure supplants him."
+        ),
+    ),
+    "5": ("No Metadata", 2001, None),
+}
+
+
+def _index():
+    ids = list(CATALOGUE)
+    return ContentIndex.from_metadata(ids, [CATALOGUE[i][2] for i in ids])
+
+
+def test_metadata_text_fields_are_parsed_with_lists_split_and_plot_whole():
+    fields = parse_metadata_text(CATALOGUE["1"][2])
+    assert fields["genre"] == ["crime", "thriller"]
+    assert fields["star"] == ["Al Pacino", "Robert De Niro"]
+    assert fields["plot"].startswith("A group of professional bank robbers")
+    assert parse_metadata_text(None) == {} and parse_metadata_text("") == {}
+
+
+def test_content_neighbours_rank_shared_director_and_genre_above_unrelated_items():
+    index = _index()
+    assert index.neighbors("1", 3)[0] == "2"  # same director, same genres
+    assert "4" not in index.neighbors("1", 2)
+    assert "5" not in index.neighbors("1", 10)  # no metadata: shares nothing, never a neighbour
+    assert index.neighbors("1", 10).count("1") == 0  # never itself
+    assert index.neighbors("unknown", 3) == []
+
+
+def test_a_person_is_one_term_so_sharing_a_first_name_is_not_similarity():
+    index = ContentIndex.from_metadata(
+        ["a", "b", "c"], ["star: Tom Hanks", "star: Tom Cruise", "star: Tom Hanks"]
+    )
+    assert index.neighbors("a", 2) == ["c"]
+
+
+def test_blend_prefers_items_ranked_high_in_both_lists_and_ignores_zero_weights():
+    assert blend([(["x", "y", "z"], 1.0), (["y", "x", "w"], 1.0)])[:2] in (["x", "y"], ["y", "x"])
+    assert blend([(["x", "y"], 1.0), (["z"], 0.0)]) == ["x", "y"]
+    assert blend([(["x", "y"], 1.0), (["y"], 1.0)])[0] == "y"
+
+
+def test_grounded_list_starts_with_the_target_has_n_distinct_items_and_skips_excluded():
+    answer = grounded_list("1", ["2", "3", "2"], ["3", "4"], n=3, exclude={"4"})
+    assert answer[0] == "1"
+    assert len(answer) == len(set(answer)) == 3
+    assert "4" not in answer
+    assert grounded_list("1", [], [], n=5) == ["1"]  # never pads with invented items
+
+
+def test_grounded_list_weights_move_content_neighbours_ahead_of_collaborative_ones():
+    assert grounded_list("t", ["c1"], ["m1"], n=2, weights=(1.0, 0.0)) == ["t", "c1"]
+    assert grounded_list("t", ["c1"], ["m1"], n=2, weights=(0.0, 1.0)) == ["t", "m1"]
+
+
+def test_reason_names_only_metadata_both_items_hold():
+    heat = {"metadata_text": CATALOGUE["1"][2], "year": 1995}
+    collateral = {"metadata_text": CATALOGUE["2"][2], "year": 2004}
+    godfather = {"metadata_text": CATALOGUE["3"][2], "year": 1972}
+    assert (
+        shared_reason(heat, collateral, "Heat") == "also a crime thriller movie with Michael Mann, like Heat"
+    )
+    assert "Al Pacino" in shared_reason(heat, godfather, "Heat")
+    assert "Michael Mann" not in shared_reason(heat, godfather, "Heat")
+    toy = {"metadata_text": CATALOGUE["4"][2], "year": 1995}
+    assert shared_reason(heat, toy, "Heat") == "also a 1990s movie, like Heat"
+    assert shared_reason({}, {}, "Heat", noun="game") == "often liked by people who liked Heat"
