@@ -28,12 +28,23 @@ def test_parse_titles_keeps_years_and_drops_reasons_and_chatter():
     assert ev.parse_titles(text, k=2) == ["Heat (1995)", "The Matrix"]
 
 
-def test_popularity_uses_the_train_side_and_skips_mentioned_items(redial):
+def test_popularity_uses_the_train_side_and_keeps_mentioned_items_in_the_all_items_setting(redial):
     report, predictions = ev.evaluate("popularity", redial, ev.GenerationOptions(k=3), n_resamples=20)
     assert "training side" in report["popularity_source"]
     assert predictions[0]["ranked"][0] == "Jaws (1975)"
-    assert all(not set(p["ranked"]) & {"Heat (1995)"} for p in predictions[:1])  # Heat was mentioned in turn 1
     assert report["grounding"]["titles_parsed"] == 0
+    # defect 3: "all items" scores the list as it is; only exclude_mentioned removes what the dialogue mentioned
+    assert all(p["ranked"] == predictions[0]["ranked"] for p in predictions)
+
+
+def test_popularity_without_a_training_side_is_an_error_unless_opted_in(redial):
+    redial.train_popularity, redial.train_source = {}, None
+    with pytest.raises(ev.EvaluationError, match="no training side found for redial popularity"):
+        ev.evaluate("popularity", redial, ev.GenerationOptions(k=3), n_resamples=10)
+    report, _ = ev.evaluate(
+        "popularity", redial, ev.GenerationOptions(k=3), n_resamples=10, popularity_from_test=True
+    )
+    assert report["popularity_source"].startswith("TEST TARGETS")
 
 
 def test_scripted_outputs_are_grounded_counted_and_scored(redial, monkeypatch):
@@ -43,7 +54,9 @@ def test_scripted_outputs_are_grounded_counted_and_scored(redial, monkeypatch):
         "I cannot help with that.",  # turn 3: nothing grounds
     ]
     monkeypatch.setattr(ev, "generate_transformers", lambda model, conversations, options, progress: scripted)
-    report, predictions = ev.evaluate("some/model", redial, ev.GenerationOptions(k=5), n_resamples=20)
+    report, predictions = ev.evaluate(
+        "some/model", redial, ev.GenerationOptions(k=5), n_resamples=20, mean="turn"
+    )
     everything = report["metrics"]["all_items"]
     assert everything["recall@1"]["mean"] == pytest.approx(1 / 3)
     assert everything["recall@5"]["mean"] == pytest.approx((1 + 0.5 + 0) / 3)
@@ -55,17 +68,32 @@ def test_scripted_outputs_are_grounded_counted_and_scored(redial, monkeypatch):
     excluded = report["metrics"]["exclude_mentioned"]
     assert excluded["n_turns"] == 2 and excluded["n_skipped"] == 1
     assert excluded["recall@5"]["mean"] == pytest.approx(1.0)
+    # defect 9: by default the mean is per (turn, target) pair, as the literature: 4 pairs, turn 2 has two
+    per_pair, _ = ev.evaluate("some/model", redial, ev.GenerationOptions(k=5), n_resamples=20)
+    pairs = per_pair["metrics"]["all_items"]
+    assert pairs["mean"] == "per pair" and pairs["n_pairs"] == 4
+    assert pairs["recall@1"]["mean"] == pytest.approx(1 / 4)
+    assert pairs["recall@5"]["mean"] == pytest.approx(2 / 4)
+    # defect 4: @50 from 5-item lists is not reported
+    assert pairs["recall@50"] is None and "at most 5 items" in pairs["not_reported"]["recall@50"]
 
 
 def test_a_tiny_random_model_runs_end_to_end_and_writes_report_and_predictions(tiny_lm, redial_dir, tmp_path):
     out = tmp_path / "report.json"
     report = ev.eval_command(
-        model=str(tiny_lm), benchmark="redial", data=redial_dir / "original" / "test_data.jsonl.gz", limit=2,
-        out=out, k=3, batch_size=2, max_new_tokens=6, dtype="float32",
+        model=str(tiny_lm),
+        benchmark="redial",
+        data=redial_dir / "original" / "test_data.jsonl.gz",
+        limit=2,
+        out=out,
+        k=3,
+        batch_size=2,
+        max_new_tokens=6,
+        dtype="float32",
     )
     assert report["n_turns"] == 2 and json.loads(out.read_text())["k"] == 3
     rows = [json.loads(line) for line in out.with_suffix(".predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and all(row["output"].startswith("1.") for row in rows)
+    assert len(rows) == 2 and all(row["text"].startswith("1.") for row in rows)
 
 
 def test_k_larger_than_the_catalogue_is_refused(redial):
