@@ -228,11 +228,11 @@ def load_redial(path: Path) -> Benchmark:
             context.append({"role": role, "content": render(text)})
             mentioned.extend(ids)
     catalogue = [{"item_id": i, "title": t, "year": _year(t)} for i, t in titles.items()]
-    train = _find_sibling(path, ["train_split_union.jsonl.gz"]) or (
-        path.parent.parent / "train_split_partial" / "train_split_union.jsonl.gz"
+    train = _find_sibling(path, ["train_split_union.jsonl.gz"]) or _train_file(
+        path, TRAIN_SIDES["he2023-redial"]
     )
     popularity, train_source = {}, None
-    if train.exists():
+    if train is not None:
         popularity, train_source = _redial_popularity(train), str(train)
     return Benchmark("redial", str(path), turns, catalogue, popularity, train_source, dict(skipped))
 
@@ -343,10 +343,13 @@ def load_he2023(path: Path, name: str = "he2023-redial") -> Benchmark:
 
 
 def _train_file(path: Path, relative: str) -> Path | None:
-    """A training-side file `relative` to the data root holding the benchmark (<root>/<dataset>/<folder>/<file>),
-    else to the shared data copy."""
+    """A training-side file `relative` to a data root: any folder above the benchmark file, else the shared data
+    copy (so a benchmark file copied elsewhere still finds its training side, or fails loudly)."""
     root = shared_data_dir()
-    for candidate in (path.parent.parent.parent / relative, root / relative if root else None):
+    for candidate in [
+        *(folder / relative for folder in list(path.parents)[:4]),
+        root / relative if root else None,
+    ]:
         if candidate is not None and candidate.exists():
             return candidate
     return None
@@ -449,7 +452,7 @@ def load_inspired(path: Path) -> Benchmark:
         merged: list[tuple[str, str, list[str]]] = []
         for row in utterances:
             role = "user" if row["speaker"].strip().upper() == "SEEKER" else "assistant"
-            text = row["text"].strip()
+            text = clean_utterance(row["text"])
             if merged and merged[-1][0] == role:
                 merged[-1] = (role, f"{merged[-1][1]} {text}".strip(), merged[-1][2] + row["_movies"])
             else:
@@ -473,9 +476,9 @@ def load_inspired(path: Path) -> Benchmark:
         if key not in by_key:
             add_title(f"{title} ({year})" if year else title)
     catalogue = [{"item_id": t, "title": t, "year": y} for (_, y), t in canonical.items()]
-    train = path.parent.parent.parent / "instructlf" / "inspired_train.csv.gz"
+    train = _train_file(path, TRAIN_SIDES["he2023-inspired"])
     popularity, train_source = {}, None
-    if train.exists():
+    if train is not None:
         popularity, train_source = _inspired_popularity(train, catalogue), str(train)
     return Benchmark("inspired", str(path), turns, catalogue, popularity, train_source, dict(skipped))
 

@@ -565,9 +565,11 @@ def _generation_summary(options: GenerationOptions, backend: str | None) -> dict
     }
 
 
-def _cell(value: dict | None) -> str:
-    if value is None:
+def format_cell(value: dict | None) -> str:
+    if value is None or value["mean"] is None:
         return "n/a"
+    if value["ci_low"] is None:
+        return f"{value['mean']:.4f}"
     return f"{value['mean']:.4f} [{value['ci_low']:.4f}, {value['ci_high']:.4f}]"
 
 
@@ -588,7 +590,9 @@ def format_report(report: dict, ks: Sequence[int] = (1, 10, 50)) -> str:
                 ]
                 lines.append(f"  {variant} {condition} (n={values['n_pairs']}): " + "  ".join(cells))
     for setting, values in report.get("metrics", {}).items():
-        cells = [f"{name}={_cell(values.get(name))}" for name in [*(f"recall@{k}" for k in ks), "ndcg@10"]]
+        cells = [
+            f"{name}={format_cell(values.get(name))}" for name in [*(f"recall@{k}" for k in ks), "ndcg@10"]
+        ]
         lines.append(f"  {setting} ({values['mean']}, n={values['n_pairs']} pairs): " + "  ".join(cells))
     grounding = report["grounding"]
     if grounding["titles_parsed"]:

@@ -110,6 +110,11 @@ def bootstrap_ci(
 MEANS = ("pair", "turn")
 
 
+def _finite(value: float) -> float | None:
+    """NaN (no interval: fewer than two dialogues) as None, so the report stays valid JSON."""
+    return None if np.isnan(value) else value
+
+
 def _units(
     ranked: Sequence[str], targets: Sequence[str], ks: Sequence[int], mean: str
 ) -> list[dict[str, float]]:
@@ -174,7 +179,7 @@ def score_turns(
                 continue
             values = [u[name] for u in units]
             value, low, high = bootstrap_ci(values, clusters, n_resamples=n_resamples, seed=seed)
-            summary[name] = {"mean": value, "ci_low": low, "ci_high": high}
+            summary[name] = {"mean": _finite(value), "ci_low": _finite(low), "ci_high": _finite(high)}
         if not_reported:
             summary["not_reported"] = not_reported
         settings[setting] = summary
