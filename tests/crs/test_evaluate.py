@@ -28,6 +28,47 @@ def test_parse_titles_keeps_years_and_drops_reasons_and_chatter():
     assert ev.parse_titles(text, k=2) == ["Heat (1995)", "The Matrix"]
 
 
+def test_list_lines_are_whole_titles_not_cut_at_colons_or_dashes():
+    """defect 1: "Star Wars: The Rise of Skywalker" came back as "Star Wars", "Mission: Impossible - Fallout" as
+    "Mission: Impossible"; a reason goes only when clearly separated and the part before it grounds."""
+    text = "1. Star Wars: The Rise of Skywalker\n2. Mission: Impossible - Fallout"
+    assert ev.parse_titles(text, 20) == ["Star Wars: The Rise of Skywalker", "Mission: Impossible - Fallout"]
+    assert ev.parse_titles("1. Se7en since it is dark\n2. Before Sunrise because", 5) == [
+        "Se7en since it is dark",
+        "Before Sunrise because",
+    ]
+    reasons = "1. **Heat** - a tense heist thriller with De Niro\n2. Heat 2: it is the sequel of that film"
+    assert ev.parse_titles(reasons, 5, grounds=lambda title: title == "Heat") == [
+        "Heat",
+        "Heat 2: it is the sequel of that film",  # "Heat 2" does not ground: the line stays whole
+    ]
+
+
+def test_gpt4_kit_replies_parse_with_no_title_cut(shared_data):
+    """Every list line of He et al.'s recorded GPT-4 INSPIRED replies is one whole title under the default protocol."""
+    import gzip
+    import re
+
+    from revdial.crs.benchmarks import load_benchmark
+    from revdial.curation.grounding import Catalogue
+
+    kit = shared_data / "inspired" / "he2023_fidelity"
+    if not kit.exists():
+        pytest.skip(f"He et al. fidelity kit not present at {kit}")
+    catalogue = Catalogue.from_records(load_benchmark("he2023-inspired", kit / "test.jsonl.gz").catalogue)
+    cut, lines = [], 0
+    with gzip.open(kit / "outputs" / "gpt-4.jsonl.gz", "rt") as handle:
+        for row in map(json.loads, handle):
+            bodies = [m.group(1).strip() for m in re.finditer(r"(?m)^\s*\d{1,2}\.\s*(.+)$", row["text"])]
+            lines += len(bodies)
+            parsed = ev.parse_titles(row["text"], 20, grounds=lambda t: catalogue.match(t) is not None)
+            expected = list(dict.fromkeys(re.sub(r"\s*\((?:18|19|20)\d\d\)$", "", b) for b in bodies))
+            cut += [
+                (want, got) for want, got in zip(expected, parsed) if re.sub(r" \(\d{4}\)$", "", got) != want
+            ]
+    assert lines > 2000 and cut == []
+
+
 def test_popularity_uses_the_train_side_and_keeps_mentioned_items_in_the_all_items_setting(redial):
     report, predictions = ev.evaluate("popularity", redial, ev.GenerationOptions(k=3), n_resamples=20)
     assert "training side" in report["popularity_source"]

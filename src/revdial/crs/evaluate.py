@@ -74,11 +74,79 @@ def build_messages(turn: EvalTurn, k: int, item_noun: str = "movie") -> list[dic
     return [{"role": "system", "content": system_prompt(k, item_noun)}, *turn.context]
 
 
-def parse_titles(text: str, k: int) -> list[str]:
-    """The ranked titles (with "(Year)" when given) in a model's answer; chatter and reasons are dropped."""
+_LIST_LINE_RE = re.compile(r"^\s*(?:#?\d{1,2}\s*[.)]\s*|[-*\u2022]\s+)(?P<body>\S.*?)\s*$")
+_TITLE_YEAR_RE = re.compile(r"^(?P<title>.+?)\s*[(\[]\s*(?P<year>(?:18|19|20)\d{2})\s*[)\]]")
+_REASON_SEP_RE = re.compile(r"\s+[-\u2013\u2014]\s+|\s*\u2014\s*|:\s+")
+_WRAPPERS = "\"'\u201c\u201d\u2018\u2019*_"
+
+
+_MINOR_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "but",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "vs",
+        "v",
+        "with",
+    ]
+)
+
+
+def _is_sentence(text: str) -> bool:
+    """Reason-like text: after its first word, two or more content words and most of them in lower case ("a tense
+    heist thriller"), unlike a title, whose Title Case leaves only minor words lower ("Return of the Jedi")."""
+    words = [w for w in text.split()[1:] if w[:1].isalpha() and w.casefold() not in _MINOR_WORDS]
+    lower = sum(1 for w in words if w[:1].islower())
+    return lower >= 2 and lower > len(words) / 2
+
+
+def _line_title(body: str, grounds: Callable[[str], bool] | None) -> str:
+    """A list line's title: the whole line but a "(Year)" and what follows it, or a reason that is clearly separated
+    (" - " / ": " then a sentence) from a left part that grounds."""
+    body = body.strip().strip(_WRAPPERS).strip()
+    dated = _TITLE_YEAR_RE.match(body)
+    if dated:
+        return f"{dated.group('title').strip().strip(_WRAPPERS).strip()} ({dated.group('year')})"
+    for separator in _REASON_SEP_RE.finditer(body):
+        left, right = body[: separator.start()].strip(_WRAPPERS + " "), body[separator.end() :]
+        if left and _is_sentence(right) and (grounds is None or grounds(left)):
+            return left
+    return body.rstrip(",;:").strip(_WRAPPERS).strip()
+
+
+def parse_titles(text: str, k: int, grounds: Callable[[str], bool] | None = None) -> list[str]:
+    """The ranked titles (with "(Year)" when given) of a model's answer, a list line's title being the whole line.
+
+    Numbered or bulleted lines are read whole (`_line_title`): "Star Wars: The Rise of Skywalker" and "Mission:
+    Impossible - Fallout" are titles, not a title and a reason; `grounds` (does a left part name a catalogue item?)
+    lets a clearly separated reason go. Answers without list lines (JSON, "A, B and C") fall back to
+    `revdial.generation.parsing.parse_recommendations`.
+    """
     from revdial.generation.parsing import parse_recommendations
 
-    return [item.display for item in parse_recommendations(text, max_items=k)]
+    stripped = (text or "").strip()
+    listed = [m.group("body") for line in stripped.splitlines() if (m := _LIST_LINE_RE.match(line))]
+    if not listed or stripped[:1] in "{[" or '"title"' in stripped:
+        return [item.display for item in parse_recommendations(text, max_items=k)]
+    titles: dict[str, str] = {}
+    for body in listed:
+        title = _line_title(body, grounds)
+        if title and len(title) <= 120:
+            titles.setdefault(title.casefold(), title)
+    return list(titles.values())[:k]
 
 
 # --- backends -------------------------------------------------------------------------------------------------------
@@ -407,13 +475,18 @@ def _revdial_rankings(bench: Benchmark, outputs: Outputs, k: int) -> tuple[list[
     from revdial.curation.grounding import Catalogue
 
     catalogue = Catalogue.from_records(bench.catalogue)
+
+    def grounds(title: str) -> bool:
+        return catalogue.match(title) is not None
+
     rankings, unmatched = [], []
     for text, titles, ids in zip(outputs.texts, outputs.titles, outputs.ids):
         if ids is not None:
             rankings.append(ids[:k])
             unmatched.append([])
             continue
-        found, missed = catalogue.ground(parse_titles(text, k) if text is not None else list(titles)[:k])
+        written = parse_titles(text, k, grounds) if text is not None else list(titles)[:k]
+        found, missed = catalogue.ground(written)
         rankings.append(found[:k])
         unmatched.append(missed)
     return rankings, unmatched
