@@ -147,6 +147,16 @@ def test_he2023_format_reads_the_catalogue_beside_the_test_file_and_names_a_miss
     assert bench.entity_names == {"0": "Heat", "1": "Al Pacino", "2": "Alien"}
 
 
+def test_inspired_prompts_lose_placeholders_and_undecodable_bytes(inspired_tsv):
+    """defect 8: 44 of 264 INSPIRED test prompts carried "QUOTATION_MARK" placeholders, some U+FFFD."""
+    inspired_tsv.write_text(
+        inspired_tsv.read_text().replace("I loved Heat", "I loved QUOTATION_MARKHeatQUOTATION_MARK\ufffd")
+    )
+    contexts = [m["content"] for t in load_benchmark("inspired", inspired_tsv).turns for m in t.context]
+    assert 'I loved "Heat"' in contexts
+    assert not any("QUOTATION_MARK" in c or "\ufffd" in c for c in contexts)
+
+
 def test_prompts_lose_inspired_placeholders_and_undecodable_bytes():
     """defect 8: "QUOTATION_MARK" placeholders and U+FFFD reached the prompts."""
     from revdial.crs.benchmarks import clean_utterance
