@@ -530,7 +530,7 @@ def score_he2023(bench: Benchmark, outputs: Outputs) -> tuple[dict, dict]:
     section = {
         **he2023.summarise(rows),
         "ties_resolved_from_record": from_record,
-        "ties_with_a_ground_truth_unresolved": ties,
+        "ties_that_can_change_a_score_unresolved": ties,
         "names_extracted": sum(len(e) for e in extractions),
     }
     return section, rows

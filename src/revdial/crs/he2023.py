@@ -209,9 +209,10 @@ def summarise(rows: dict[str, list[dict]], ks: Sequence[int] = KS) -> dict:
 
 
 def ambiguous_ties(turns: Sequence[HeTurn], extractions: Sequence[Sequence[Extracted]]) -> int:
-    """Names whose nearest catalogue name was a tie that included one of the turn's ground truths."""
+    """Names whose nearest catalogue name was a tie that can change a score: one tied name is a ground truth of
+    the turn (a hit or not) or a mentioned name (kept or removed by r2/r4, moving the ranks after it)."""
     count = 0
     for turn, extracted in zip(turns, extractions):
-        targets = set(turn.target_names)
-        count += sum(1 for e in extracted if len(e.tied) > 1 and targets & set(e.tied))
+        relevant = set(turn.target_names) | set(turn.seen_names)
+        count += sum(1 for e in extracted if len(e.tied) > 1 and relevant & set(e.tied))
     return count
