@@ -138,9 +138,18 @@ def train(
 
 @app.command(name="eval")
 def evaluate(
-    model: str = typer.Option(..., "--model", help="Model path or Hub id, 'popularity', or 'openai:MODEL'."),
-    benchmark: str = typer.Option(..., "--benchmark", help="redial | redial-crslab | inspired"),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Model path or Hub id, 'popularity', or 'openai:MODEL' (or give --predictions)."),
+    predictions: Optional[Path] = typer.Option(
+        None, "--predictions", help="Score recorded replies: jsonl(.gz) of {dialog_id, turn_id, text | titles}."),
+    benchmark: str = typer.Option(
+        ..., "--benchmark", help="redial | he2023-redial (alias redial-crslab) | he2023-inspired | inspired"),
     data: Optional[Path] = typer.Option(None, "--data", help="Benchmark file (default: ../shared/data copy)."),
+    protocol: str = typer.Option(
+        "revdial", "--protocol", help="revdial (year-aware grounding) | he2023 (He et al.'s evaluator, r1..r4)."),
+    mean: str = typer.Option("pair", "--mean", help="pair: per (turn, target) pair, as the literature | turn."),
+    popularity_from_test: bool = typer.Option(
+        False, "--popularity-from-test", help="Popularity without a training side counts the evaluated file."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate the first N turns."),
     out: Path = typer.Option(Path("report.json"), "--out", "-o"),
     k: int = typer.Option(20, "--k", help="Length of the recommendation list asked for."),
@@ -150,12 +159,13 @@ def evaluate(
     backend: str = typer.Option(
         "auto", "--backend", help="auto | llamacpp | transformers. auto: llama.cpp for llama-shaped local models."),
 ) -> None:
-    """Recall/NDCG/MRR@K of a model on ReDial or INSPIRED, with bootstrap CIs."""
+    """Recall/NDCG/MRR@K of a model (or of its recorded replies) on ReDial or INSPIRED, with bootstrap CIs."""
     from revdial.crs.evaluate import eval_command
 
     eval_command(
         model=model, benchmark=benchmark, data=data, limit=limit, out=out, k=k, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, dtype=dtype, backend=backend,
+        max_new_tokens=max_new_tokens, dtype=dtype, backend=backend, predictions=predictions, protocol=protocol,
+        mean=mean, popularity_from_test=popularity_from_test,
     )
 
 

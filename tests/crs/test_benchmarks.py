@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 
@@ -26,7 +27,10 @@ def test_redial_first_turn_recommendations_are_counted_skips_and_popularity_uses
     assert bench.skipped == {"recommendation in the first turn (no context)": 1}
     assert [t.dialog_id for t in bench.turns] == ["c1", "c1", "c2"]
     assert bench.train_popularity == {"105": 2}  # 106 was mentioned but not suggested by the recommender
-    assert {row["title"] for row in bench.catalogue} >= {"Heat (1995)", "Se7en (1995)"}  # double spaces collapsed
+    assert {row["title"] for row in bench.catalogue} >= {
+        "Heat (1995)",
+        "Se7en (1995)",
+    }  # double spaces collapsed
 
 
 def test_inspired_merges_utterances_and_uses_titles_as_ids(inspired_tsv):
@@ -57,7 +61,10 @@ def test_wrong_format_names_the_file_and_the_missing_fields(tmp_path, inspired_t
 def test_dbpedia_resource_names_become_titles_and_years():
     assert dbpedia_title("<http://dbpedia.org/resource/Water_(1985_film)>") == ("Water", 1985)
     assert dbpedia_title("<http://dbpedia.org/resource/Goldfinger_(film)>") == ("Goldfinger", None)
-    assert dbpedia_title("<http://dbpedia.org/resource/Mr._Popper's_Penguins_(film)>")[0] == "Mr. Popper's Penguins"
+    assert (
+        dbpedia_title("<http://dbpedia.org/resource/Mr._Popper's_Penguins_(film)>")[0]
+        == "Mr. Popper's Penguins"
+    )
     assert dbpedia_title("<http://dbpedia.org/resource/Rocky>") == ("Rocky", None)
 
 
@@ -72,12 +79,92 @@ def test_real_redial_test_split_has_thousands_of_turns_over_the_official_catalog
 
 
 @pytest.mark.shared_data
-def test_real_crslab_test_matches_he_et_al_turn_count(shared_data):
-    bench = load_benchmark("redial-crslab", shared_data / "redial/llm_zero_shot_crs/test.jsonl.gz")
-    # 3,552 processed rec turns; the few with an empty context cannot be prompted and are counted skips.
-    assert len(bench.turns) + bench.skipped.get("empty context", 0) + bench.skipped.get(
-        "turn without a catalogue target", 0) == 3552
-    assert bench.turns[0].context[-1]["role"] == "user"
+def test_real_he2023_redial_keeps_every_turn_he_et_al_score(shared_data):
+    """defect 5: the 52 turns with an empty context (69 pairs) are scored by He et al. and must be kept."""
+    for name in ("he2023-redial", "redial-crslab"):
+        bench = load_benchmark(name, shared_data / "redial/llm_zero_shot_crs/test.jsonl.gz")
+        assert len(bench.turns) == 3552 and sum(len(t.target_ids) for t in bench.turns) == 4778
+        empty = [t for t in bench.turns if not t.context]
+        assert len(empty) == 52 and sum(len(t.target_ids) for t in empty) == 69
+        assert bench.turns[0].context[-1]["role"] == "user"
+        assert len(bench.entity_names) == 31161
+
+
+@pytest.mark.shared_data
+def test_real_he2023_redial_popularity_from_the_train_split_matches_an_independent_count(
+    shared_data, tmp_path
+):
+    """defect 2: popularity counts ReDial's train split mapped to He's item ids, never the test targets. Per pair over
+    all 4,778 pairs and all items an independent computation gives R@10 0.0538 and R@50 0.1618."""
+    from revdial.crs.evaluate import eval_command
+
+    report = eval_command(
+        "popularity",
+        "he2023-redial",
+        shared_data / "redial/llm_zero_shot_crs/test.jsonl.gz",
+        None,
+        tmp_path / "pop.json",
+        k=50,
+    )
+    assert "train_split_union" in report["popularity_source"]
+    everything = report["metrics"]["all_items"]
+    assert everything["n_pairs"] == 4778 and everything["mean"] == "per pair"
+    assert everything["recall@10"]["mean"] == pytest.approx(0.0538, abs=0.003)
+    assert everything["recall@50"]["mean"] == pytest.approx(0.1618, abs=0.005)
+
+
+def test_he2023_format_reads_the_catalogue_beside_the_test_file_and_names_a_missing_one(tmp_path):
+    entity2id = {
+        "<http://dbpedia.org/resource/Heat_(1995_film)>": 0,
+        "<http://dbpedia.org/resource/Al_Pacino>": 1,
+        "<http://dbpedia.org/resource/Alien_(film)>": 2,
+    }
+    (tmp_path / "entity2id.json").write_text(json.dumps(entity2id))
+    turn = {
+        "context": ["", "I loved Heat"],
+        "rec": [2],
+        "prev_entity": [0, 1],
+        "dialog_id": "d",
+        "turn_id": 4,
+        "entity_name": ["Heat"],
+    }
+    (tmp_path / "test.jsonl").write_text(
+        json.dumps(turn) + "\n" + json.dumps({**turn, "context": [""], "turn_id": 1})
+    )
+    with pytest.raises(BenchmarkFormatError, match="needs entity2id.json\\(.gz\\) and item_ids.json"):
+        load_benchmark("he2023-inspired", tmp_path / "test.jsonl")
+    (tmp_path / "item_ids.json").write_text("[0, 2]")
+    bench = load_benchmark("he2023-inspired", tmp_path / "test.jsonl")
+    assert [(t.turn_id, t.target_ids, t.mentioned_ids) for t in bench.turns] == [
+        ("4", ["2"], ["0", "1"]),
+        ("1", ["2"], ["0", "1"]),
+    ]
+    assert (
+        bench.turns[0].context == [{"role": "user", "content": "I loved Heat"}]
+        and bench.turns[1].context == []
+    )
+    assert sorted(r["title"] for r in bench.catalogue) == ["Alien", "Heat"]
+    assert bench.entity_names == {"0": "Heat", "1": "Al Pacino", "2": "Alien"}
+
+
+def test_inspired_prompts_lose_placeholders_and_undecodable_bytes(inspired_tsv):
+    """defect 8: 44 of 264 INSPIRED test prompts carried "QUOTATION_MARK" placeholders, some U+FFFD."""
+    inspired_tsv.write_text(
+        inspired_tsv.read_text().replace("I loved Heat", "I loved QUOTATION_MARKHeatQUOTATION_MARK\ufffd")
+    )
+    contexts = [m["content"] for t in load_benchmark("inspired", inspired_tsv).turns for m in t.context]
+    assert 'I loved "Heat"' in contexts
+    assert not any("QUOTATION_MARK" in c or "\ufffd" in c for c in contexts)
+
+
+def test_prompts_lose_inspired_placeholders_and_undecodable_bytes():
+    """defect 8: "QUOTATION_MARK" placeholders and U+FFFD reached the prompts."""
+    from revdial.crs.benchmarks import clean_utterance
+
+    assert (
+        clean_utterance("I loved QUOTATION_MARKHeatQUOTATION_MARK \ufffd so  much")
+        == 'I loved "Heat" so much'
+    )
 
 
 @pytest.mark.shared_data

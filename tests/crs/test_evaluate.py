@@ -28,12 +28,64 @@ def test_parse_titles_keeps_years_and_drops_reasons_and_chatter():
     assert ev.parse_titles(text, k=2) == ["Heat (1995)", "The Matrix"]
 
 
-def test_popularity_uses_the_train_side_and_skips_mentioned_items(redial):
+def test_list_lines_are_whole_titles_not_cut_at_colons_or_dashes():
+    """defect 1: "Star Wars: The Rise of Skywalker" came back as "Star Wars", "Mission: Impossible - Fallout" as
+    "Mission: Impossible"; a reason goes only when clearly separated and the part before it grounds."""
+    text = "1. Star Wars: The Rise of Skywalker\n2. Mission: Impossible - Fallout"
+    assert ev.parse_titles(text, 20) == ["Star Wars: The Rise of Skywalker", "Mission: Impossible - Fallout"]
+    assert ev.parse_titles("1. Se7en since it is dark\n2. Before Sunrise because", 5) == [
+        "Se7en since it is dark",
+        "Before Sunrise because",
+    ]
+    reasons = "1. **Heat** - a tense heist thriller with De Niro\n2. Heat 2: it is the sequel of that film"
+    assert ev.parse_titles(reasons, 5, grounds=lambda title: title == "Heat") == [
+        "Heat",
+        "Heat 2: it is the sequel of that film",  # "Heat 2" does not ground: the line stays whole
+    ]
+
+
+def test_gpt4_kit_replies_parse_with_no_title_cut(shared_data):
+    """Every list line of He et al.'s recorded GPT-4 INSPIRED replies is one whole title under the default protocol."""
+    import gzip
+    import re
+
+    from revdial.crs.benchmarks import load_benchmark
+    from revdial.curation.grounding import Catalogue
+
+    kit = shared_data / "inspired" / "he2023_fidelity"
+    if not kit.exists():
+        pytest.skip(f"He et al. fidelity kit not present at {kit}")
+    catalogue = Catalogue.from_records(load_benchmark("he2023-inspired", kit / "test.jsonl.gz").catalogue)
+    cut, lines = [], 0
+    with gzip.open(kit / "outputs" / "gpt-4.jsonl.gz", "rt") as handle:
+        for row in map(json.loads, handle):
+            bodies = [m.group(1).strip() for m in re.finditer(r"(?m)^\s*\d{1,2}\.\s*(.+)$", row["text"])]
+            lines += len(bodies)
+            parsed = ev.parse_titles(row["text"], 20, grounds=lambda t: catalogue.match(t) is not None)
+            expected = list(dict.fromkeys(re.sub(r"\s*\((?:18|19|20)\d\d\)$", "", b) for b in bodies))
+            cut += [
+                (want, got) for want, got in zip(expected, parsed) if re.sub(r" \(\d{4}\)$", "", got) != want
+            ]
+    assert lines > 2000 and cut == []
+
+
+def test_popularity_uses_the_train_side_and_keeps_mentioned_items_in_the_all_items_setting(redial):
     report, predictions = ev.evaluate("popularity", redial, ev.GenerationOptions(k=3), n_resamples=20)
     assert "training side" in report["popularity_source"]
     assert predictions[0]["ranked"][0] == "Jaws (1975)"
-    assert all(not set(p["ranked"]) & {"Heat (1995)"} for p in predictions[:1])  # Heat was mentioned in turn 1
     assert report["grounding"]["titles_parsed"] == 0
+    # defect 3: "all items" scores the list as it is; only exclude_mentioned removes what the dialogue mentioned
+    assert all(p["ranked"] == predictions[0]["ranked"] for p in predictions)
+
+
+def test_popularity_without_a_training_side_is_an_error_unless_opted_in(redial):
+    redial.train_popularity, redial.train_source = {}, None
+    with pytest.raises(ev.EvaluationError, match="no training side found for redial popularity"):
+        ev.evaluate("popularity", redial, ev.GenerationOptions(k=3), n_resamples=10)
+    report, _ = ev.evaluate(
+        "popularity", redial, ev.GenerationOptions(k=3), n_resamples=10, popularity_from_test=True
+    )
+    assert report["popularity_source"].startswith("TEST TARGETS")
 
 
 def test_scripted_outputs_are_grounded_counted_and_scored(redial, monkeypatch):
@@ -43,7 +95,9 @@ def test_scripted_outputs_are_grounded_counted_and_scored(redial, monkeypatch):
         "I cannot help with that.",  # turn 3: nothing grounds
     ]
     monkeypatch.setattr(ev, "generate_transformers", lambda model, conversations, options, progress: scripted)
-    report, predictions = ev.evaluate("some/model", redial, ev.GenerationOptions(k=5), n_resamples=20)
+    report, predictions = ev.evaluate(
+        "some/model", redial, ev.GenerationOptions(k=5), n_resamples=20, mean="turn"
+    )
     everything = report["metrics"]["all_items"]
     assert everything["recall@1"]["mean"] == pytest.approx(1 / 3)
     assert everything["recall@5"]["mean"] == pytest.approx((1 + 0.5 + 0) / 3)
@@ -55,17 +109,32 @@ def test_scripted_outputs_are_grounded_counted_and_scored(redial, monkeypatch):
     excluded = report["metrics"]["exclude_mentioned"]
     assert excluded["n_turns"] == 2 and excluded["n_skipped"] == 1
     assert excluded["recall@5"]["mean"] == pytest.approx(1.0)
+    # defect 9: by default the mean is per (turn, target) pair, as the literature: 4 pairs, turn 2 has two
+    per_pair, _ = ev.evaluate("some/model", redial, ev.GenerationOptions(k=5), n_resamples=20)
+    pairs = per_pair["metrics"]["all_items"]
+    assert pairs["mean"] == "per pair" and pairs["n_pairs"] == 4
+    assert pairs["recall@1"]["mean"] == pytest.approx(1 / 4)
+    assert pairs["recall@5"]["mean"] == pytest.approx(2 / 4)
+    # defect 4: @50 from 5-item lists is not reported
+    assert pairs["recall@50"] is None and "at most 5 items" in pairs["not_reported"]["recall@50"]
 
 
 def test_a_tiny_random_model_runs_end_to_end_and_writes_report_and_predictions(tiny_lm, redial_dir, tmp_path):
     out = tmp_path / "report.json"
     report = ev.eval_command(
-        model=str(tiny_lm), benchmark="redial", data=redial_dir / "original" / "test_data.jsonl.gz", limit=2,
-        out=out, k=3, batch_size=2, max_new_tokens=6, dtype="float32",
+        model=str(tiny_lm),
+        benchmark="redial",
+        data=redial_dir / "original" / "test_data.jsonl.gz",
+        limit=2,
+        out=out,
+        k=3,
+        batch_size=2,
+        max_new_tokens=6,
+        dtype="float32",
     )
     assert report["n_turns"] == 2 and json.loads(out.read_text())["k"] == 3
     rows = [json.loads(line) for line in out.with_suffix(".predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and all(row["output"].startswith("1.") for row in rows)
+    assert len(rows) == 2 and all(row["text"].startswith("1.") for row in rows)
 
 
 def test_k_larger_than_the_catalogue_is_refused(redial):

@@ -50,19 +50,32 @@ def test_the_student_exports_to_the_template_weights_and_llamacpp_evaluates_it(t
     out = export_gguf("revdial://smollm2-135m-instruct", tmp_path / "student.gguf")
     original, exported = gguf.GGUFReader(smollm2_gguf_path()), gguf.GGUFReader(out)
     assert [t.name for t in exported.tensors] == [t.name for t in original.tensors]
-    assert exported.fields["tokenizer.ggml.tokens"].contents() == original.fields["tokenizer.ggml.tokens"].contents()
+    assert (
+        exported.fields["tokenizer.ggml.tokens"].contents()
+        == original.fields["tokenizer.ggml.tokens"].contents()
+    )
     by_name = {t.name: t for t in exported.tensors}
-    for name in ("blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.29.ffn_down.weight", "output_norm.weight"):
-        want = gguf.quants.dequantize(original.tensors[[t.name for t in original.tensors].index(name)].data,
-                                      original.tensors[[t.name for t in original.tensors].index(name)].tensor_type)
+    for name in (
+        "blk.0.attn_q.weight",
+        "blk.0.attn_k.weight",
+        "blk.29.ffn_down.weight",
+        "output_norm.weight",
+    ):
+        want = gguf.quants.dequantize(
+            original.tensors[[t.name for t in original.tensors].index(name)].data,
+            original.tensors[[t.name for t in original.tensors].index(name)].tensor_type,
+        )
         got = gguf.quants.dequantize(by_name[name].data, by_name[name].tensor_type)
         # Q8_0's step is max|w|/127 per 32 weights; a wrong q/k permutation would be off by O(max|w|)
         assert np.abs(got - want).max() <= np.abs(want).max() / 100, name
 
     report, predictions = ev.evaluate(
-        "revdial://smollm2-135m-instruct", redial, ev.GenerationOptions(k=3, backend="llamacpp", max_new_tokens=24),
-        n_resamples=10, progress=False,
+        "revdial://smollm2-135m-instruct",
+        redial,
+        ev.GenerationOptions(k=3, backend="llamacpp", max_new_tokens=24),
+        n_resamples=10,
+        progress=False,
     )
     assert report["generation"]["backend"] == "llamacpp" and report["n_turns"] == len(redial.turns)
-    assert all(p["output"].startswith("1.") for p in predictions)
-    assert "\n4." not in "".join(p["output"] for p in predictions)  # stopped at K entries
+    assert all(p["text"].startswith("1.") for p in predictions)
+    assert "\n4." not in "".join(p["text"] for p in predictions)  # stopped at K entries

@@ -220,3 +220,21 @@ def test_redial_mentions_ground_against_the_redial_movie_list(shared_data) -> No
     assert "Police Academy (1984)" in first
     found = catalogue.match("Police Academy (1984)")
     assert found is not None and found.year == 1984
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Frida", "The Wedding Singer", "Frozen 2", "Frozen II (2019)"],
+)
+def test_other_films_one_letter_or_a_sequel_number_away_do_not_ground(query: str) -> None:
+    """defect 7: in a small catalogue the nearest title is often another film ("Frida" -> Friday at 91)."""
+    small = Catalogue.from_records(
+        [
+            {"item_id": "1", "title": "Friday (1995)"},
+            {"item_id": "2", "title": "The Wedding Ringer (2015)"},
+            {"item_id": "3", "title": "Frozen (2013)"},
+            {"item_id": "4", "title": "The Godfather (1972)"},
+        ]
+    )
+    assert small.match(query) is None
+    assert small.match("The Godfahter").item_id == "4"  # a misspelling still grounds

@@ -38,10 +38,13 @@ from urllib.parse import unquote
 
 from revdial.paths import REPO_DIR
 
-BENCHMARKS = ("redial", "redial-crslab", "inspired")
+BENCHMARKS = ("redial", "he2023-redial", "he2023-inspired", "inspired", "redial-crslab")
+ALIASES = {"redial-crslab": "he2023-redial"}
 _MENTION_RE = re.compile(r"@(\d+)")
 _DBPEDIA_RE = re.compile(r"^<?http://dbpedia\.org/resource/(?P<name>[^>]+)>?$")
-_DBPEDIA_QUALIFIER_RE = re.compile(r"^(?P<title>.+?)\s*\((?:(?P<year>\d{4})\s+)?(?:[\w .'-]*\s)?(?:film|movie)\)$")
+_DBPEDIA_QUALIFIER_RE = re.compile(
+    r"^(?P<title>.+?)\s*\((?:(?P<year>\d{4})\s+)?(?:[\w .'-]*\s)?(?:film|movie)\)$"
+)
 
 
 class BenchmarkFormatError(ValueError):
@@ -68,6 +71,7 @@ class Benchmark:
     train_popularity: dict[str, int] = field(default_factory=dict)
     train_source: str | None = None
     skipped: dict[str, int] = field(default_factory=dict)
+    entity_names: dict[str, str] = field(default_factory=dict)  # He et al.'s name of every entity (he2023-*)
 
     def titles(self) -> dict[str, str]:
         return {row["item_id"]: row["title"] for row in self.catalogue}
@@ -85,6 +89,7 @@ def shared_data_dir() -> Path | None:
 
 DEFAULT_FILES = {
     "redial": "redial/original/test_data.jsonl.gz",
+    "he2023-redial": "redial/llm_zero_shot_crs/test.jsonl.gz",
     "redial-crslab": "redial/llm_zero_shot_crs/test.jsonl.gz",
     "inspired": "inspired/original/dialog_data/dev.tsv.gz",
 }
@@ -92,7 +97,7 @@ DEFAULT_FILES = {
 
 def default_data_path(benchmark: str) -> Path:
     if benchmark not in DEFAULT_FILES:
-        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of: {', '.join(BENCHMARKS)}")
+        raise FileNotFoundError(f"no default data for {benchmark!r}; pass --data")
     root = shared_data_dir()
     if root is None or not (root / DEFAULT_FILES[benchmark]).exists():
         raise FileNotFoundError(
@@ -102,14 +107,18 @@ def default_data_path(benchmark: str) -> Path:
 
 
 def load_benchmark(benchmark: str, path: str | Path | None = None, *, limit: int | None = None) -> Benchmark:
-    """Load `benchmark` (redial | redial-crslab | inspired) from `path` (default: the shared data copy)."""
+    """Load `benchmark` (see BENCHMARKS) from `path` (default: the shared data copy)."""
+    if benchmark not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of: {', '.join(BENCHMARKS)}")
     path = Path(path) if path is not None else default_data_path(benchmark)
     if not path.exists():
         raise FileNotFoundError(f"{path}: benchmark file not found")
-    loaders = {"redial": load_redial, "redial-crslab": load_redial_crslab, "inspired": load_inspired}
-    if benchmark not in loaders:
-        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of: {', '.join(BENCHMARKS)}")
-    bench = loaders[benchmark](path)
+    kind = ALIASES.get(benchmark, benchmark)
+    if kind.startswith("he2023-"):
+        bench = load_he2023(path, benchmark)
+        bench.train_popularity, bench.train_source = _he2023_popularity(kind, path, bench.catalogue)
+    else:
+        bench = {"redial": load_redial, "inspired": load_inspired}[kind](path)
     if not bench.turns:
         raise BenchmarkFormatError(f"{path}: no recommendation turns found for benchmark {benchmark!r}")
     if limit is not None:
@@ -148,6 +157,12 @@ def _clean_title(title: str) -> str:
     return " ".join(title.split())
 
 
+def clean_utterance(text: str) -> str:
+    """An utterance as a prompt shows it: INSPIRED's "QUOTATION_MARK" placeholders back to quotes, U+FFFD (bytes the
+    release could not decode) dropped, white space collapsed."""
+    return " ".join(text.replace("QUOTATION_MARK", '"').replace("\ufffd", "").split())
+
+
 def _find_sibling(path: Path, names: list[str]) -> Path | None:
     for name in names:
         for folder in (path.parent, path.parent.parent / "original", path.parent.parent):
@@ -180,7 +195,9 @@ def load_redial(path: Path) -> Benchmark:
     turns: list[EvalTurn] = []
     skipped: Counter[str] = Counter()
     for line_number, record in _jsonl(path):
-        _require(path, line_number, record, ("messages", "movieMentions", "initiatorWorkerId"), "ReDial jsonl")
+        _require(
+            path, line_number, record, ("messages", "movieMentions", "initiatorWorkerId"), "ReDial jsonl"
+        )
         mentions = {str(k): _clean_title(v) for k, v in (record["movieMentions"] or {}).items() if v}
         for movie_id, title in mentions.items():
             titles.setdefault(movie_id, title)
@@ -211,11 +228,11 @@ def load_redial(path: Path) -> Benchmark:
             context.append({"role": role, "content": render(text)})
             mentioned.extend(ids)
     catalogue = [{"item_id": i, "title": t, "year": _year(t)} for i, t in titles.items()]
-    train = _find_sibling(path, ["train_split_union.jsonl.gz"]) or (
-        path.parent.parent / "train_split_partial" / "train_split_union.jsonl.gz"
+    train = _find_sibling(path, ["train_split_union.jsonl.gz"]) or _train_file(
+        path, TRAIN_SIDES["he2023-redial"]
     )
     popularity, train_source = {}, None
-    if train.exists():
+    if train is not None:
         popularity, train_source = _redial_popularity(train), str(train)
     return Benchmark("redial", str(path), turns, catalogue, popularity, train_source, dict(skipped))
 
@@ -225,7 +242,7 @@ def _redial_popularity(path: Path) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for _, record in _jsonl(path):
         questions = record.get("respondentQuestions") or {}
-        for movie_id in (record.get("movieMentions") or {}):
+        for movie_id in record.get("movieMentions") or {}:
             answer = questions.get(movie_id) if isinstance(questions, dict) else None
             if not answer or answer.get("suggested") == 1:
                 counts[str(movie_id)] += 1
@@ -263,40 +280,120 @@ def _dbpedia_catalogue(folder: Path) -> dict[str, tuple[str, int | None]]:
     return {str(eid): dbpedia_title(uri) for uri, eid in entity2id.items() if int(eid) in item_ids}
 
 
-def load_redial_crslab(path: Path) -> Benchmark:
+def _read_json(folder: Path, stem: str) -> object | None:
+    for name in (f"{stem}.json.gz", f"{stem}.json"):
+        if (folder / name).exists():
+            with _open_text(folder / name) as handle:
+                return json.load(handle)
+    return None
+
+
+def _he_context(utterances: list[str]) -> list[dict[str, str]]:
+    """He's context alternates and always ends with the seeker (the user) before the recommender speaks."""
+    return [
+        {
+            "role": "user" if (len(utterances) - 1 - i) % 2 == 0 else "assistant",
+            "content": clean_utterance(text),
+        }
+        for i, text in enumerate(utterances)
+        if text.strip()
+    ]
+
+
+def load_he2023(path: Path, name: str = "he2023-redial") -> Benchmark:
+    """He et al.'s processed test turns, every one they score (an empty context included), every `rec` a target."""
+    from revdial.crs.he2023 import entity_names
+
     path = Path(path)
-    items = _dbpedia_catalogue(path.parent)
-    if not items:
+    entity2id, item_ids = _read_json(path.parent, "entity2id"), _read_json(path.parent, "item_ids")
+    if not isinstance(entity2id, dict) or not isinstance(item_ids, list):
         raise BenchmarkFormatError(
-            f"{path}: the CRSLab format needs item_ids.json(.gz) and entity2id.json(.gz) next to it"
+            f"{path}: He et al.'s format needs entity2id.json(.gz) and item_ids.json(.gz) in the same folder"
         )
+    names = entity_names(entity2id)
+    items = {str(eid): dbpedia_title(uri) for uri, eid in entity2id.items() if int(eid) in set(item_ids)}
     turns: list[EvalTurn] = []
     skipped: Counter[str] = Counter()
     for line_number, record in _jsonl(path):
-        _require(path, line_number, record, ("context", "rec", "dialog_id"), "CRSLab (He et al.)")
-        targets = [str(i) for i in record["rec"] if str(i) in items]
-        if len(targets) < len(record["rec"]):
-            skipped["target not in item_ids"] += len(record["rec"]) - len(targets)
-        if not targets:
-            skipped["turn without a catalogue target"] += 1
+        _require(
+            path, line_number, record, ("context", "rec", "prev_entity", "dialog_id", "turn_id"), "He et al."
+        )
+        unknown = [i for i in [*record["rec"], *record["prev_entity"]] if str(i) not in names]
+        if unknown:
+            raise BenchmarkFormatError(
+                f"{path}: line {line_number}: entity id {unknown[0]} is not in entity2id"
+            )
+        if not record["rec"]:
+            skipped["turn without a target"] += 1
             continue
-        # The context alternates and always ends with the user (the seeker) before the recommender speaks.
-        utterances = [str(u) for u in record["context"]]
-        context = [
-            {"role": "user" if (len(utterances) - 1 - i) % 2 == 0 else "assistant", "content": text.strip()}
-            for i, text in enumerate(utterances)
-            if text.strip()
-        ]
-        if not context:
-            skipped["empty context"] += 1
-            continue
-        mentioned = [str(i) for i in record.get("prev_entity", []) if str(i) in items]
+        targets = [str(i) for i in record["rec"]]
+        skipped["target not in item_ids (kept: He scores it)"] += sum(1 for t in targets if t not in items)
         turns.append(
-            EvalTurn(str(record["dialog_id"]), str(record.get("turn_id", line_number)), context, targets,
-                     list(dict.fromkeys(mentioned)))
+            EvalTurn(
+                str(record["dialog_id"]),
+                str(record["turn_id"]),
+                _he_context([str(u) for u in record["context"]]),
+                targets,
+                list(dict.fromkeys(str(i) for i in record["prev_entity"])),
+            )
         )
     catalogue = [{"item_id": i, "title": t, "year": y} for i, (t, y) in items.items()]
-    return Benchmark("redial-crslab", str(path), turns, catalogue, {}, None, dict(skipped))
+    skipped = Counter({k: v for k, v in skipped.items() if v})
+    return Benchmark(name, str(path), turns, catalogue, {}, None, dict(skipped), entity_names=names)
+
+
+def _train_file(path: Path, relative: str) -> Path | None:
+    """A training-side file `relative` to a data root: any folder above the benchmark file, else the shared data
+    copy (so a benchmark file copied elsewhere still finds its training side, or fails loudly)."""
+    root = shared_data_dir()
+    for candidate in [
+        *(folder / relative for folder in list(path.parents)[:4]),
+        root / relative if root else None,
+    ]:
+        if candidate is not None and candidate.exists():
+            return candidate
+    return None
+
+
+TRAIN_SIDES = {
+    "he2023-redial": "redial/train_split_partial/train_split_union.jsonl.gz",
+    "he2023-inspired": "inspired/instructlf/inspired_train.csv.gz",
+}
+
+
+def _he2023_popularity(kind: str, path: Path, catalogue: list[dict]) -> tuple[dict[str, int], str | None]:
+    """Training-side counts over the benchmark's item ids: ReDial's train split by title + year, INSPIRED's
+    instructLF train titles; ({}, None) when no training side is found."""
+    train = _train_file(path, TRAIN_SIDES[kind])
+    if train is None:
+        return {}, None
+    if kind == "he2023-redial":
+        return _redial_popularity_by_title(train, catalogue), str(train)
+    return _inspired_popularity(train, catalogue), str(train)
+
+
+def _redial_popularity_by_title(path: Path, catalogue: list[dict]) -> dict[str, int]:
+    """ReDial train-split counts (`_redial_popularity`) moved onto another catalogue's ids by title and year: the
+    item of the same normalised title and year, else the only item of that title."""
+    from revdial.curation.grounding import normalize_title, split_year
+
+    by_title: dict[str, list[dict]] = {}
+    for row in catalogue:
+        by_title.setdefault(normalize_title(row["title"]), []).append(row)
+    names: dict[str, str] = {}
+    for _, record in _jsonl(path):
+        for movie_id, name in (record.get("movieMentions") or {}).items():
+            if name:
+                names.setdefault(str(movie_id), _clean_title(name))
+    counts: Counter[str] = Counter()
+    for movie_id, count in _redial_popularity(path).items():
+        title, year = split_year(names.get(movie_id, ""))
+        rows = by_title.get(normalize_title(title), [])
+        same_year = [r for r in rows if year is not None and r["year"] == year]
+        match = same_year or (rows if len(rows) == 1 else [r for r in rows if r["year"] is None][:1])
+        if len(match) == 1:
+            counts[match[0]["item_id"]] += count
+    return dict(counts)
 
 
 # --- INSPIRED (original TSV) ----------------------------------------------------------------------------------------
@@ -355,7 +452,7 @@ def load_inspired(path: Path) -> Benchmark:
         merged: list[tuple[str, str, list[str]]] = []
         for row in utterances:
             role = "user" if row["speaker"].strip().upper() == "SEEKER" else "assistant"
-            text = row["text"].strip()
+            text = clean_utterance(row["text"])
             if merged and merged[-1][0] == role:
                 merged[-1] = (role, f"{merged[-1][1]} {text}".strip(), merged[-1][2] + row["_movies"])
             else:
@@ -368,7 +465,9 @@ def load_inspired(path: Path) -> Benchmark:
                     skipped["recommendation in the first turn (no context)"] += 1
                 else:
                     context = [{"role": r, "content": t} for r, t, _ in merged[:index]]
-                    turns.append(EvalTurn(dialog_id, str(index), context, movies, list(dict.fromkeys(mentioned))))
+                    turns.append(
+                        EvalTurn(dialog_id, str(index), context, movies, list(dict.fromkeys(mentioned)))
+                    )
             mentioned.extend(movies)
 
     dbpedia = path.parent.parent.parent / "llm_zero_shot_crs"
@@ -377,9 +476,9 @@ def load_inspired(path: Path) -> Benchmark:
         if key not in by_key:
             add_title(f"{title} ({year})" if year else title)
     catalogue = [{"item_id": t, "title": t, "year": y} for (_, y), t in canonical.items()]
-    train = path.parent.parent.parent / "instructlf" / "inspired_train.csv.gz"
+    train = _train_file(path, TRAIN_SIDES["he2023-inspired"])
     popularity, train_source = {}, None
-    if train.exists():
+    if train is not None:
         popularity, train_source = _inspired_popularity(train, catalogue), str(train)
     return Benchmark("inspired", str(path), turns, catalogue, popularity, train_source, dict(skipped))
 

@@ -52,7 +52,9 @@ class GenerationOptions:
     batch_size: int = 16
     max_new_tokens: int | None = None  # default: 10 tokens per asked title
     max_prompt_tokens: int = 512
-    dtype: str = "bfloat16"  # CPUs with AVX512-BF16/AMX run it ~2-3x faster than float32; greedy lists barely change
+    dtype: str = (
+        "bfloat16"  # CPUs with AVX512-BF16/AMX run it ~2-3x faster than float32; greedy lists barely change
+    )
     item_noun: str = "movie"
     concurrency: int = 8
     backend: str = "auto"  # auto | llamacpp | transformers
@@ -60,15 +62,10 @@ class GenerationOptions:
     n_threads: int = 2
 
 
-@dataclass
-class Predictions:
-    texts: list[str]
-    ranked_ids: list[list[str]]
-    unmatched: list[list[str]] = field(default_factory=list)
-
-
 def system_prompt(k: int, item_noun: str = "movie") -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined
+    )
     return env.get_template("crs_eval_system.jinja").render(k=k, item_noun=item_noun).strip()
 
 
@@ -77,32 +74,107 @@ def build_messages(turn: EvalTurn, k: int, item_noun: str = "movie") -> list[dic
     return [{"role": "system", "content": system_prompt(k, item_noun)}, *turn.context]
 
 
-def parse_titles(text: str, k: int) -> list[str]:
-    """The ranked titles (with "(Year)" when given) in a model's answer; chatter and reasons are dropped."""
+_LIST_LINE_RE = re.compile(r"^\s*(?:#?\d{1,2}\s*[.)]\s*|[-*\u2022]\s+)(?P<body>\S.*?)\s*$")
+_TITLE_YEAR_RE = re.compile(r"^(?P<title>.+?)\s*[(\[]\s*(?P<year>(?:18|19|20)\d{2})\s*[)\]]")
+_REASON_SEP_RE = re.compile(r"\s+[-\u2013\u2014]\s+|\s*\u2014\s*|:\s+")
+_WRAPPERS = "\"'\u201c\u201d\u2018\u2019*_"
+
+
+_MINOR_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "but",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "vs",
+        "v",
+        "with",
+    ]
+)
+
+
+def _is_sentence(text: str) -> bool:
+    """Reason-like text: after its first word, two or more content words and most of them in lower case ("a tense
+    heist thriller"), unlike a title, whose Title Case leaves only minor words lower ("Return of the Jedi")."""
+    words = [w for w in text.split()[1:] if w[:1].isalpha() and w.casefold() not in _MINOR_WORDS]
+    lower = sum(1 for w in words if w[:1].islower())
+    return lower >= 2 and lower > len(words) / 2
+
+
+def _line_title(body: str, grounds: Callable[[str], bool] | None) -> str:
+    """A list line's title: the whole line but a "(Year)" and what follows it, or a reason that is clearly separated
+    (" - " / ": " then a sentence) from a left part that grounds."""
+    body = body.strip().strip(_WRAPPERS).strip()
+    dated = _TITLE_YEAR_RE.match(body)
+    if dated:
+        return f"{dated.group('title').strip().strip(_WRAPPERS).strip()} ({dated.group('year')})"
+    for separator in _REASON_SEP_RE.finditer(body):
+        left, right = body[: separator.start()].strip(_WRAPPERS + " "), body[separator.end() :]
+        if left and _is_sentence(right) and (grounds is None or grounds(left)):
+            return left
+    return body.rstrip(",;:").strip(_WRAPPERS).strip()
+
+
+def parse_titles(text: str, k: int, grounds: Callable[[str], bool] | None = None) -> list[str]:
+    """The ranked titles (with "(Year)" when given) of a model's answer, a list line's title being the whole line.
+
+    Numbered or bulleted lines are read whole (`_line_title`): "Star Wars: The Rise of Skywalker" and "Mission:
+    Impossible - Fallout" are titles, not a title and a reason; `grounds` (does a left part name a catalogue item?)
+    lets a clearly separated reason go. Answers without list lines (JSON, "A, B and C") fall back to
+    `revdial.generation.parsing.parse_recommendations`.
+    """
     from revdial.generation.parsing import parse_recommendations
 
-    return [item.display for item in parse_recommendations(text, max_items=k)]
+    stripped = (text or "").strip()
+    listed = [m.group("body") for line in stripped.splitlines() if (m := _LIST_LINE_RE.match(line))]
+    if not listed or stripped[:1] in "{[" or '"title"' in stripped:
+        return [item.display for item in parse_recommendations(text, max_items=k)]
+    titles: dict[str, str] = {}
+    for body in listed:
+        title = _line_title(body, grounds)
+        if title and len(title) <= 120:
+            titles.setdefault(title.casefold(), title)
+    return list(titles.values())[:k]
 
 
 # --- backends -------------------------------------------------------------------------------------------------------
-def popularity_ranking(bench: Benchmark, k: int) -> tuple[Callable[[EvalTurn], list[str]], str]:
-    """A ranker: the most recommended items (training side, else this file), minus those already mentioned."""
+def popularity_ranking(
+    bench: Benchmark, k: int, *, from_test: bool = False
+) -> tuple[Callable[[EvalTurn], list[str]], str]:
+    """A ranker: the K items recommended most often on the benchmark's training side, the same list for every turn
+    (the `exclude_mentioned` setting removes mentioned items when scoring, as it does for every model). Counting the
+    evaluated file itself (its test targets) is an explicit opt-in, `from_test`, and is marked in the source."""
     if bench.train_popularity:
         counts, source = Counter(bench.train_popularity), f"training side: {bench.train_source}"
-    else:
+    elif from_test:
         counts = Counter(i for turn in bench.turns for i in turn.target_ids)
-        source = f"the evaluated file itself ({bench.source}); optimistic: it counts the test targets"
-    order = [item for item, _ in counts.most_common()]
-
-    def rank(turn: EvalTurn) -> list[str]:
-        seen = set(turn.mentioned_ids)
-        return [item for item in order if item not in seen][:k]
-
-    return rank, source
+        source = f"TEST TARGETS of the evaluated file ({bench.source}), opted in: optimistic, not a baseline"
+    else:
+        raise EvaluationError(
+            f"{bench.source}: no training side found for {bench.name} popularity; put it under the shared data "
+            "folder (see revdial.crs.benchmarks) or pass --popularity-from-test to count the evaluated file"
+        )
+    order = [item for item, _ in counts.most_common(k)]
+    return (lambda turn: list(order)), source
 
 
 def generate_transformers(
-    model_ref: str, conversations: list[list[dict[str, str]]], options: GenerationOptions, progress: bool = True
+    model_ref: str,
+    conversations: list[list[dict[str, str]]],
+    options: GenerationOptions,
+    progress: bool = True,
 ) -> list[str]:
     """Greedy, batched, left-padded generation; prompts sorted by length so a batch pads little."""
     import torch
@@ -118,7 +190,9 @@ def generate_transformers(
     bar = tqdm(total=len(prompts), desc="generating", unit="turn", disable=not progress)
     for start in range(0, len(order), options.batch_size):
         batch = order[start : start + options.batch_size]
-        encoded = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False)
+        encoded = tokenizer(
+            [prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
+        )
         with torch.inference_mode():
             generated = model.generate(
                 **encoded,
@@ -186,7 +260,9 @@ def load_model(model_ref: str, dtype: str = "float32"):
         if (Path(path) / "adapter_config.json").exists():
             from peft import AutoPeftModelForCausalLM
 
-            model = AutoPeftModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).merge_and_unload()
+            model = AutoPeftModelForCausalLM.from_pretrained(
+                path, dtype=getattr(torch, dtype)
+            ).merge_and_unload()
         else:
             model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
         tokenizer = AutoTokenizer.from_pretrained(path)
@@ -201,7 +277,9 @@ def load_model(model_ref: str, dtype: str = "float32"):
     return model, tokenizer
 
 
-def generate_openai(model: str, conversations: list[list[dict[str, str]]], options: GenerationOptions) -> list[str]:
+def generate_openai(
+    model: str, conversations: list[list[dict[str, str]]], options: GenerationOptions
+) -> list[str]:
     """Chat completions against an OpenAI-compatible endpoint, `concurrency` requests at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -221,7 +299,10 @@ def generate_openai(model: str, conversations: list[list[dict[str, str]]], optio
 
 
 def generate_llamacpp(
-    model_ref: str, conversations: list[list[dict[str, str]]], options: GenerationOptions, progress: bool = True
+    model_ref: str,
+    conversations: list[list[dict[str, str]]],
+    options: GenerationOptions,
+    progress: bool = True,
 ) -> list[str]:
     """Greedy decoding by llama.cpp, `n_parallel` prompts at a time, on the model's GGUF export.
 
@@ -254,10 +335,16 @@ def generate_llamacpp(
     server = xllamacpp.Server(params)
 
     def one(prompt: str) -> str:
-        response = server.handle_completions({
-            "prompt": prompt, "max_tokens": max_new_tokens, "temperature": 0.0, "repeat_penalty": 1.0,
-            "stop": [f"\n{options.k + 1}."], "cache_prompt": False,
-        })
+        response = server.handle_completions(
+            {
+                "prompt": prompt,
+                "max_tokens": max_new_tokens,
+                "temperature": 0.0,
+                "repeat_penalty": 1.0,
+                "stop": [f"\n{options.k + 1}."],
+                "cache_prompt": False,
+            }
+        )
         if isinstance(response, str):
             response = json.loads(response)
         if "error" in response:
@@ -265,8 +352,13 @@ def generate_llamacpp(
         return LIST_START + (response["choices"][0].get("text") or "")
 
     with ThreadPoolExecutor(max_workers=options.n_parallel) as pool:
-        bar = tqdm(pool.map(one, prompts), total=len(prompts), desc="generating (llama.cpp)", unit="turn",
-                   disable=not progress)
+        bar = tqdm(
+            pool.map(one, prompts),
+            total=len(prompts),
+            desc="generating (llama.cpp)",
+            unit="turn",
+            disable=not progress,
+        )
         return list(bar)
 
 
@@ -291,7 +383,159 @@ def choose_backend(model: str, backend: str = "auto") -> str:
     return "llamacpp" if fits_template(config) else "transformers"
 
 
+# --- recorded predictions -------------------------------------------------------------------------------------------
+def load_predictions(path: str | Path, bench: Benchmark) -> list[dict]:
+    """One prediction per benchmark turn, in turn order, from a jsonl(.gz) of {dialog_id, turn_id, text | titles}.
+
+    A turn without a prediction, a prediction without a turn, a repeated key or a line with neither `text` nor a
+    `titles` list is an error naming the file and line (or the turn).
+    """
+    from revdial.crs.benchmarks import BenchmarkFormatError, _jsonl
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: predictions file not found")
+    wanted = {(t.dialog_id, t.turn_id) for t in bench.turns}
+    found: dict[tuple[str, str], dict] = {}
+    for line_number, record in _jsonl(path):
+        if "dialog_id" not in record or "turn_id" not in record:
+            raise BenchmarkFormatError(
+                f"{path}: line {line_number}: a prediction needs dialog_id and turn_id"
+            )
+        key = (str(record["dialog_id"]), str(record["turn_id"]))
+        text, titles = record.get("text"), record.get("titles")
+        if not isinstance(text, str) and not (
+            isinstance(titles, list) and all(isinstance(t, str) for t in titles)
+        ):
+            raise BenchmarkFormatError(
+                f"{path}: line {line_number}: a prediction needs `text` (a string) or `titles` (a list of strings)"
+            )
+        if key in found:
+            raise BenchmarkFormatError(f"{path}: line {line_number}: a second prediction for turn {key}")
+        if key not in wanted:
+            raise BenchmarkFormatError(
+                f"{path}: line {line_number}: turn {key} is not a turn of {bench.source}"
+            )
+        found[key] = record
+    missing = [key for key in ((t.dialog_id, t.turn_id) for t in bench.turns) if key not in found]
+    if missing:
+        raise BenchmarkFormatError(
+            f"{path}: no prediction for {len(missing)} turn(s) of {bench.source}, first {missing[0]}"
+        )
+    return [found[(t.dialog_id, t.turn_id)] for t in bench.turns]
+
+
 # --- evaluation -----------------------------------------------------------------------------------------------------
+PROTOCOLS = ("revdial", "he2023")
+
+
+@dataclass
+class Outputs:
+    """What a model gave for each turn: its reply (`texts`), a ranked title list (`titles`) or item ids (`ids`)."""
+
+    texts: list[str | None]
+    titles: list[list[str] | None]
+    ids: list[list[str] | None]
+    recorded: list[list[dict] | None]  # He et al.'s own extraction, when the predictions carry it
+    extra: dict = field(default_factory=dict)
+    backend: str | None = None
+
+
+def _model_outputs(
+    model: str, bench: Benchmark, options: GenerationOptions, progress: bool, popularity_from_test: bool
+) -> Outputs:
+    n = len(bench.turns)
+    if model == "popularity":
+        rank, source = popularity_ranking(bench, options.k, from_test=popularity_from_test)
+        return Outputs(
+            [None] * n, [None] * n, [rank(t) for t in bench.turns], [None] * n, {"popularity_source": source}
+        )
+    conversations = [build_messages(turn, options.k, options.item_noun) for turn in bench.turns]
+    if model.startswith("openai:"):
+        backend = "openai"
+        texts = generate_openai(model.split(":", 1)[1], conversations, options)
+    else:
+        backend = choose_backend(model, options.backend)
+        generate = generate_llamacpp if backend == "llamacpp" else generate_transformers
+        texts = generate(model, conversations, options, progress=progress)
+    return Outputs(list(texts), [None] * n, [None] * n, [None] * n, backend=backend)
+
+
+def _recorded_outputs(records: list[dict]) -> Outputs:
+    return Outputs(
+        [r.get("text") if isinstance(r.get("text"), str) else None for r in records],
+        [None if isinstance(r.get("text"), str) else list(r["titles"]) for r in records],
+        [None] * len(records),
+        [r.get("he_rec_list") if isinstance(r.get("he_rec_list"), list) else None for r in records],
+    )
+
+
+def _revdial_rankings(bench: Benchmark, outputs: Outputs, k: int) -> tuple[list[list[str]], list[list[str]]]:
+    """(ranked ids, unmatched titles) per turn: whole-line titles grounded year-aware to the catalogue."""
+    from revdial.curation.grounding import Catalogue
+
+    catalogue = Catalogue.from_records(bench.catalogue)
+
+    def grounds(title: str) -> bool:
+        return catalogue.match(title) is not None
+
+    rankings, unmatched = [], []
+    for text, titles, ids in zip(outputs.texts, outputs.titles, outputs.ids):
+        if ids is not None:
+            rankings.append(ids[:k])
+            unmatched.append([])
+            continue
+        written = parse_titles(text, k, grounds) if text is not None else list(titles)[:k]
+        found, missed = catalogue.ground(written)
+        rankings.append(found[:k])
+        unmatched.append(missed)
+    return rankings, unmatched
+
+
+def score_he2023(bench: Benchmark, outputs: Outputs) -> tuple[dict, dict]:
+    """(report section, per-pair rows) of He et al.'s protocol (`revdial.crs.he2023`)."""
+    from revdial.crs import he2023
+
+    if not bench.entity_names:
+        raise EvaluationError(
+            f"--protocol he2023 needs He et al.'s entity names; use --benchmark he2023-redial or he2023-inspired "
+            f"(got {bench.name})"
+        )
+    names = bench.entity_names
+    index = he2023.NameIndex(names.values())
+    turns = [
+        he2023.HeTurn(
+            t.dialog_id,
+            t.turn_id,
+            t.target_ids,
+            [names[i] for i in t.target_ids],
+            [names[i] for i in t.mentioned_ids if i in names],
+        )
+        for t in bench.turns
+    ]
+    extractions, from_record, unrecorded = [], 0, []
+    for text, titles, ids, recorded in zip(outputs.texts, outputs.titles, outputs.ids, outputs.recorded):
+        if ids is not None:
+            extractions.append([he2023.Extracted(names[i], 0, names[i], (names[i],)) for i in ids])
+            continue
+        extracted = he2023.extract_names(text) if text is not None else [he2023.clean_line(t) for t in titles]
+        resolved = he2023.resolve(extracted, index, recorded)
+        from_record += sum(1 for e in resolved if len(e.tied) > 1) if recorded is not None else 0
+        extractions.append(resolved)
+        unrecorded.append(recorded is None)
+    ties = he2023.ambiguous_ties(
+        [t for t, u in zip(turns, unrecorded) if u], [e for e, u in zip(extractions, unrecorded) if u]
+    )
+    rows = he2023.pair_rows(turns, extractions)
+    section = {
+        **he2023.summarise(rows),
+        "ties_resolved_from_record": from_record,
+        "ties_that_can_change_a_score_unresolved": ties,
+        "names_extracted": sum(len(e) for e in extractions),
+    }
+    return section, rows
+
+
 def evaluate(
     model: str,
     bench: Benchmark,
@@ -300,9 +544,16 @@ def evaluate(
     ks: Sequence[int] = KS,
     n_resamples: int = 1000,
     progress: bool = True,
+    predictions: list[dict] | None = None,
+    protocol: str = "revdial",
+    mean: str = "pair",
+    popularity_from_test: bool = False,
 ) -> tuple[dict, list[dict]]:
-    """(report, per-turn predictions) of `model` on `bench`."""
+    """(report, per-turn predictions) of `model` on `bench`; with `predictions` (from `load_predictions`) the
+    recorded replies are scored and nothing is run."""
     options = options or GenerationOptions()
+    if protocol not in PROTOCOLS:
+        raise EvaluationError(f"unknown protocol {protocol!r}; use {' or '.join(PROTOCOLS)}")
     if options.k < 1:
         raise EvaluationError(f"K must be at least 1 (got {options.k})")
     if options.k > len(bench.catalogue):
@@ -310,101 +561,112 @@ def evaluate(
             f"K={options.k} is larger than the {bench.name} catalogue ({len(bench.catalogue)} items); "
             f"ask for at most {len(bench.catalogue)}"
         )
-    from revdial.curation.grounding import Catalogue
-
     started = time.perf_counter()
     turns = bench.turns
-    texts: list[str]
-    unmatched: list[list[str]] = [[] for _ in turns]
-    extra: dict[str, object] = {}
-    backend: str | None = None
-    if model == "popularity":
-        rank, source = popularity_ranking(bench, options.k)
-        rankings = [rank(turn) for turn in turns]
-        texts = ["" for _ in turns]
-        extra["popularity_source"] = source
+    if predictions is not None:
+        outputs = _recorded_outputs(predictions)
     else:
-        conversations = [build_messages(turn, options.k, options.item_noun) for turn in turns]
-        if model.startswith("openai:"):
-            backend = "openai"
-            texts = generate_openai(model.split(":", 1)[1], conversations, options)
-        else:
-            backend = choose_backend(model, options.backend)
-            if backend == "llamacpp":
-                texts = generate_llamacpp(model, conversations, options, progress=progress)
-            else:
-                texts = generate_transformers(model, conversations, options, progress=progress)
-        catalogue = Catalogue.from_records(bench.catalogue)
-        rankings = []
-        for position, text in enumerate(texts):
-            ids, missed = catalogue.ground(parse_titles(text, options.k))
-            rankings.append(ids[: options.k])
-            unmatched[position] = missed
-    elapsed = time.perf_counter() - started
-    scores = score_turns(
-        rankings, [t.target_ids for t in turns], [t.mentioned_ids for t in turns], ks=ks, n_resamples=n_resamples
-    )
-    titles = bench.titles()
-    # Popularity ranks ids directly; only a model's written titles go through grounding.
-    n_titles = sum(len(r) for r in rankings) + sum(len(u) for u in unmatched) if model != "popularity" else 0
-    n_unmatched = sum(len(u) for u in unmatched)
-    report = {
+        outputs = _model_outputs(model, bench, options, progress, popularity_from_test)
+    report: dict = {
         "model": model,
         "benchmark": bench.name,
         "data": bench.source,
+        "protocol": protocol,
         "n_turns": len(turns),
+        "n_pairs": sum(len(t.target_ids) for t in turns),
         "k": options.k,
         "catalogue_size": len(bench.catalogue),
-        "generation": {
-            "backend": backend,
-            "batch_size": options.batch_size,
-            "n_parallel": options.n_parallel,
-            "max_new_tokens": options.max_new_tokens or 10 * options.k,
-            "dtype": options.dtype,
-            "max_prompt_tokens": options.max_prompt_tokens,
-            "decoding": "greedy",
-            "system_prompt": system_prompt(options.k, options.item_noun),
-        },
-        "grounding": {
-            "titles_parsed": n_titles,
-            "unmatched_titles": n_unmatched,
-            "unmatched_rate": n_unmatched / n_titles if n_titles else 0.0,
-            "turns_without_any_grounded_item": sum(1 for r in rankings if not r),
-            "mean_list_length": sum(len(r) for r in rankings) / len(rankings) if rankings else 0.0,
-        },
         "loader_skips": bench.skipped,
-        "wall_time_s": round(elapsed, 1),
-        "metrics": scores,
-        **extra,
     }
-    predictions = [
-        {
-            "dialog_id": turn.dialog_id,
-            "turn_id": turn.turn_id,
-            "targets": [titles.get(i, i) for i in turn.target_ids],
-            "output": text,
-            "ranked": [titles.get(i, i) for i in ranked],
-            "unmatched": missed,
-        }
-        for turn, text, ranked, missed in zip(turns, texts, rankings, unmatched)
-    ]
-    return report, predictions
+    rankings, unmatched = _revdial_rankings(bench, outputs, options.k)
+    if protocol == "he2023":
+        report["he2023"], _ = score_he2023(bench, outputs)
+    else:
+        report["metrics"] = score_turns(
+            rankings,
+            [t.target_ids for t in turns],
+            [t.mentioned_ids for t in turns],
+            ks=ks,
+            list_length=options.k,
+            mean=mean,
+            dialog_ids=[t.dialog_id for t in turns],
+            n_resamples=n_resamples,
+        )
+    report["grounding"] = _grounding_summary(rankings, unmatched, outputs)
+    report["generation"] = _generation_summary(options, outputs.backend) if predictions is None else None
+    report["wall_time_s"] = round(time.perf_counter() - started, 1)
+    report.update(outputs.extra)
+    titles = bench.titles()
+    rows = []
+    for turn, text, ranked, missed, ids in zip(turns, outputs.texts, rankings, unmatched, outputs.ids):
+        row = {"dialog_id": turn.dialog_id, "turn_id": turn.turn_id}
+        row.update({"text": text} if ids is None else {"titles": [titles.get(i, i) for i in ids]})
+        row.update(
+            targets=[titles.get(i, i) for i in turn.target_ids],
+            ranked=[titles.get(i, i) for i in ranked],
+            unmatched=missed,
+        )
+        rows.append(row)
+    return report, rows
+
+
+def _grounding_summary(rankings: list[list[str]], unmatched: list[list[str]], outputs: Outputs) -> dict:
+    written = [
+        i for i, ids in enumerate(outputs.ids) if ids is None
+    ]  # popularity ranks ids: nothing to ground
+    n_titles = sum(len(rankings[i]) + len(unmatched[i]) for i in written)
+    n_unmatched = sum(len(unmatched[i]) for i in written)
+    return {
+        "titles_parsed": n_titles,
+        "unmatched_titles": n_unmatched,
+        "unmatched_rate": n_unmatched / n_titles if n_titles else 0.0,
+        "turns_without_any_grounded_item": sum(1 for r in rankings if not r),
+        "mean_list_length": sum(len(r) for r in rankings) / len(rankings) if rankings else 0.0,
+    }
+
+
+def _generation_summary(options: GenerationOptions, backend: str | None) -> dict:
+    return {
+        "backend": backend,
+        "batch_size": options.batch_size,
+        "n_parallel": options.n_parallel,
+        "max_new_tokens": options.max_new_tokens or 10 * options.k,
+        "dtype": options.dtype,
+        "max_prompt_tokens": options.max_prompt_tokens,
+        "decoding": "greedy",
+        "system_prompt": system_prompt(options.k, options.item_noun),
+    }
+
+
+def format_cell(value: dict | None) -> str:
+    if value is None or value["mean"] is None:
+        return "n/a"
+    if value["ci_low"] is None:
+        return f"{value['mean']:.4f}"
+    return f"{value['mean']:.4f} [{value['ci_low']:.4f}, {value['ci_high']:.4f}]"
 
 
 def format_report(report: dict, ks: Sequence[int] = (1, 10, 50)) -> str:
-    """A short plain-text table of the headline metrics in both settings."""
+    """A short plain-text table of the headline metrics: both settings, or He et al.'s variants and conditions."""
     lines = [
         (
-            f"{report['model']} on {report['benchmark']} ({report['n_turns']} turns, K={report['k']}, "
-            f"{report['wall_time_s']} s)"
+            f"{report['model']} on {report['benchmark']} ({report['n_turns']} turns, {report['n_pairs']} pairs, "
+            f"K={report['k']}, protocol {report['protocol']}, {report['wall_time_s']} s)"
         )
     ]
-    for setting, values in report["metrics"].items():
+    if "he2023" in report:
+        for variant in ("r1", "r2", "r3", "r4"):
+            for condition, values in report["he2023"][variant].items():
+                cells = [
+                    f"{name}={values[name]:.4f}" if values[name] is not None else f"{name}=n/a"
+                    for name in ("recall@1", "recall@10", "recall@20", "ndcg@10")
+                ]
+                lines.append(f"  {variant} {condition} (n={values['n_pairs']}): " + "  ".join(cells))
+    for setting, values in report.get("metrics", {}).items():
         cells = [
-            f"{name}={values[name]['mean']:.4f} [{values[name]['ci_low']:.4f}, {values[name]['ci_high']:.4f}]"
-            for name in [*(f"recall@{k}" for k in ks), "ndcg@10"]
+            f"{name}={format_cell(values.get(name))}" for name in [*(f"recall@{k}" for k in ks), "ndcg@10"]
         ]
-        lines.append(f"  {setting} (n={values['n_turns']}): " + "  ".join(cells))
+        lines.append(f"  {setting} ({values['mean']}, n={values['n_pairs']} pairs): " + "  ".join(cells))
     grounding = report["grounding"]
     if grounding["titles_parsed"]:
         lines.append(
@@ -415,7 +677,7 @@ def format_report(report: dict, ks: Sequence[int] = (1, 10, 50)) -> str:
 
 
 def eval_command(
-    model: str,
+    model: str | None,
     benchmark: str,
     data: Path | None,
     limit: int | None,
@@ -425,15 +687,40 @@ def eval_command(
     max_new_tokens: int | None = None,
     dtype: str = "bfloat16",
     backend: str = "auto",
+    *,
+    predictions: Path | None = None,
+    protocol: str = "revdial",
+    mean: str = "pair",
+    popularity_from_test: bool = False,
 ) -> dict:
+    """Run (`model`) or re-score (`predictions`) one benchmark; writes the report and, for a run, its predictions
+    next to it (`<out>.predictions.jsonl`, the format `--predictions` reads)."""
+    if (model is None) == (predictions is None):
+        raise EvaluationError(
+            "give exactly one of --model (run it) or --predictions (score recorded replies)"
+        )
     bench = load_benchmark(benchmark, data, limit=limit)
-    options = GenerationOptions(k=k, batch_size=batch_size, max_new_tokens=max_new_tokens, dtype=dtype, backend=backend)
-    report, predictions = evaluate(model, bench, options)
+    options = GenerationOptions(
+        k=k, batch_size=batch_size, max_new_tokens=max_new_tokens, dtype=dtype, backend=backend
+    )
+    recorded = load_predictions(predictions, bench) if predictions is not None else None
+    report, rows = evaluate(
+        model or f"predictions:{predictions}",
+        bench,
+        options,
+        predictions=recorded,
+        protocol=protocol,
+        mean=mean,
+        popularity_from_test=popularity_from_test,
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    with open(out.with_suffix(".predictions.jsonl"), "w") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in predictions)
     print(format_report(report))
-    print(f"report: {out}  predictions: {out.with_suffix('.predictions.jsonl')}")
+    if recorded is None:
+        with open(out.with_suffix(".predictions.jsonl"), "w") as handle:
+            handle.writelines(json.dumps(row) + "\n" for row in rows)
+        print(f"report: {out}  predictions: {out.with_suffix('.predictions.jsonl')}")
+    else:
+        print(f"report: {out}")
     return report

@@ -293,8 +293,10 @@ def _rows_in(dataset: Path) -> int:
 HEADLINE = ("recall@1", "recall@10", "recall@50", "ndcg@10")
 
 
-def _cell(value: dict) -> str:
-    return f"{value['mean']:.4f} [{value['ci_low']:.4f}, {value['ci_high']:.4f}]"
+def _cell(value: dict | None) -> str:
+    from revdial.crs.evaluate import format_cell  # a metric at K > the list length is None: "n/a"
+
+    return format_cell(value)
 
 
 def results_table(rows: list[dict], setting: str = "all_items") -> str:
@@ -323,7 +325,8 @@ def plot_results(rows: list[dict], out: Path, setting: str = "all_items") -> lis
     for benchmark in sorted({r["benchmark"] for r in rows}):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for axis, metric in zip(axes, ("recall@10", "ndcg@10")):
-            subset = [r for r in rows if r["benchmark"] == benchmark]
+            # a metric at K above the evaluated list length is not reported (None): nothing to plot
+            subset = [r for r in rows if r["benchmark"] == benchmark and r["metrics"][setting].get(metric)]
             for strategy in sorted({r["strategy"] for r in subset}):
                 points = sorted((r for r in subset if r["strategy"] == strategy and r["budget"]),
                                 key=lambda r: r["budget"])

@@ -10,7 +10,9 @@ Matching rules, in order:
    alternatives ("Seven (a.k.a. Se7en)" -> "seven"), each alternative ("se7en"), and — at a lower priority — the part
    before a colon ("Star Wars: Episode IV - A New Hope" -> "star wars"), so a short form still grounds.
 3. Otherwise the best rapidfuzz ratio over all keys (the larger of: tokens sorted; spaces removed), at or above `threshold`.
-   A fuzzy hit must have the same numbers as the query ("Toy Story 5" does not ground to "Toy Story").
+   A fuzzy hit must have the same numbers as the query ("Toy Story 5" does not ground to "Toy Story"), and read as a
+   misspelling: titles under 7 letters match exactly, a differing word keeps its first letter ("Frida" is not
+   "Friday", "The Wedding Singer" is not "The Wedding Ringer").
 4. Among candidates with the same best title score, the year decides: a query year picks the item with that year
    (remakes share a title); a year more than `year_tolerance` away costs `year_penalty` points. Without a query year,
    the most popular item wins (`popularity` in the records, higher first), then the first in catalogue order.
@@ -152,6 +154,21 @@ def _numbers(key: str) -> tuple[str, ...]:
 
 def _sort_tokens(key: str) -> str:
     return " ".join(sorted(key.split()))
+
+
+_MIN_FUZZY_CHARS = 7
+
+
+def _plausible_typo(query: str, key: str) -> bool:
+    """Whether a fuzzy hit reads as a misspelling rather than another title. In a small catalogue the nearest title
+    is often a different film one letter away ("Frida" / "Friday", "The Wedding Singer" / "The Wedding Ringer"):
+    titles under 7 letters must match exactly, and a word that differs must keep its first letter."""
+    if min(len(query.replace(" ", "")), len(key.replace(" ", ""))) < _MIN_FUZZY_CHARS:
+        return False
+    mine, theirs = sorted(query.split()), sorted(key.split())
+    if len(mine) != len(theirs):
+        return True  # split or joined words ("Spiderman" / "Spider Man"): the ratio alone decides
+    return all(a == b or a[0] == b[0] for a, b in zip(mine, theirs))
 
 
 @dataclass(frozen=True)
@@ -304,7 +321,9 @@ class Catalogue:
                 hits = np.flatnonzero(row)
                 # A fuzzy hit must agree on sequel numbers: "Toy Story 5" is not "Toy Story".
                 candidates = [
-                    (self._keys[h], float(row[h])) for h in hits if _numbers(self._keys[h]) == numbers
+                    (self._keys[h], float(row[h]))
+                    for h in hits
+                    if _numbers(self._keys[h]) == numbers and _plausible_typo(key, self._keys[h])
                 ]
                 self._cache[title] = self._pick(candidates, year) if candidates else None
 
