@@ -30,7 +30,8 @@ SHARED = Path(os.environ.get("REVDIAL_SHARED_DATA", ROOT.parent / "shared" / "da
 
 def load_only() -> int:
     """The baseline: read every table of the config exactly as build_seeds does."""
-    from revdial.seeds.sources import load_seeds_config, load_table
+    from revdial.seeds.reading import load_table
+    from revdial.seeds.sources import load_seeds_config
 
     config = load_seeds_config(CONFIG)
     rows = 0

@@ -65,11 +65,71 @@ def test_zero_byte_file_is_an_empty_table(tiny):
         _build(tiny, tables={"interactions": {"path": "nothing.csv"}})
 
 
-def test_rating_that_is_not_a_number_names_row_and_column(tiny):
+def test_a_non_numeric_rating_is_a_counted_skip_named_by_file_row_and_column(tiny):
     tiny.write_csv(tiny.dir / "ratings.csv", ["user", "item", "stars", "ts"],
-              [["u1", "1", "5", "1"], ["u1", "2", "five", "2"]])
-    with pytest.raises(SeedSourceError, match="ratings.csv: row 2, column 'stars': rating 'five' is not a number"):
-        _build(tiny)
+                   [["u1", "1", "5", "1"], ["u1", "2", "five", "2"], ["u2", "3", "4", "3"]])
+    build = _build(tiny)  # one bad cell no longer aborts the build
+    entry = build.summary["tables"]["interactions"]
+    assert entry["dropped"] == {"rating_not_a_number": 1} and entry["rows_kept"] == 2
+    assert entry["first_rows"]["rating_not_a_number"] == [
+        "ratings.csv: row 2, column 'stars': rating 'five' is not a number"]
+    assert len(build.seeds) == 3  # the reviews are all there
+
+
+def test_strict_makes_the_first_bad_rating_fatal_with_file_row_and_column(tiny):
+    tiny.write_csv(tiny.dir / "ratings.csv", ["user", "item", "stars", "ts"],
+                   [["u1", "1", "5", "1"], ["u1", "2", "five", "2"]])
+    with pytest.raises(SeedSourceError) as error:
+        _build(tiny, strict=True)
+    assert str(error.value).startswith("ratings.csv: row 2, column 'stars': rating 'five' is not a number")
+    assert (error.value.file, error.value.row, error.value.column) == ("ratings.csv", 2, "stars")
+
+
+def test_out_of_range_review_ratings_are_skipped_and_never_rendered(tiny):
+    tiny.write_csv(tiny.dir / "reviews.csv", ["rid", "user", "item", "body", "stars"], [
+        ["r1", "u1", "1", "Great shootout.", "-3"], ["r2", "u2", "2", "Car chases!", "1e9"],
+        ["r3", "u1", "3", "Tom Cruise as a hitman.", "4"], ["r4", "u3", "3", "Dull.", "inf"],
+    ])
+    build = _build(tiny)
+    entry = build.summary["tables"]["reviews"]
+    assert entry["dropped"] == {"rating_out_of_range": 3}
+    assert entry["first_rows"]["rating_out_of_range"] == [
+        "reviews.csv: row 1, column 'stars': rating -3 is outside [0, 5]",
+        "reviews.csv: row 2, column 'stars': rating 1e+09 is outside [0, 5]",
+        "reviews.csv: row 4, column 'stars': rating inf is outside [0, 5]",
+    ]
+    assert build.seeds["review_text"] == ["Tom Cruise as a hitman."]
+    assert not any("e+09" in t or "1000000000" in t or "-3" in t for t in build.seeds["text"])
+
+
+def test_a_wider_rating_scale_is_configured_not_guessed(tiny):
+    tiny.write_csv(tiny.dir / "reviews.csv", ["rid", "user", "item", "body", "stars"],
+                   [["r1", "u1", "1", "Great shootout.", "9"], ["r2", "u2", "2", "Car chases!", "11"]])
+    build = _build(tiny, rating_max=10.0)
+    assert build.seeds["rating"] == [9.0]
+    assert "User review (rating 9/10): Great shootout." in build.seeds["text"][0]
+
+
+@pytest.mark.parametrize("marker", ["nan", "null", "None", "NULL", " NaN "])
+def test_null_marker_review_texts_are_counted_skips_and_fatal_when_strict(tiny, marker):
+    tiny.write_csv(tiny.dir / "reviews.csv", ["rid", "user", "item", "body", "stars"],
+                   [["r1", "u1", "1", "Great shootout.", "5"], ["r2", "u2", "2", marker, "4"]])
+    build = _build(tiny)
+    entry = build.summary["tables"]["reviews"]
+    assert entry["dropped"] == {"null_review_text ('nan', 'null', 'None'...)": 1}
+    assert entry["first_rows"]["null_review_text ('nan', 'null', 'None'...)"] == [
+        f"reviews.csv: row 2, column 'body': review text {marker!r} is a null marker"]
+    assert build.seeds["review_text"] == ["Great shootout."]
+    with pytest.raises(SeedSourceError, match="reviews.csv: row 2, column 'body': review text .* is a null marker"):
+        _build(tiny, strict=True)
+
+
+def test_a_null_marker_rating_is_a_missing_rating_not_a_bad_one(tiny):
+    tiny.write_csv(tiny.dir / "reviews.csv", ["rid", "user", "item", "body", "stars"],
+                   [["r1", "u9", "1", "Great shootout.", "nan"], ["r2", "u8", "2", "Car chases!", "NULL"]])
+    build = _build(tiny, strict=True)
+    assert build.seeds["rating"] == [None, None]
+    assert build.summary["tables"]["reviews"]["dropped"] == {}
 
 
 def test_duplicate_ids_are_counted_and_the_first_kept(tiny):
@@ -80,6 +140,10 @@ def test_duplicate_ids_are_counted_and_the_first_kept(tiny):
               [["r1", "u1", "1", "Great.", "5"], ["r1", "u1", "1", "Great again.", "5"], ["r2", "u2", "2", "Ok", "3"]])
     build = _build(tiny)
     assert build.summary["tables"]["items"]["dropped"] == {"duplicate_item_id (first kept)": 1}
+    assert build.summary["tables"]["items"]["first_rows"]["duplicate_item_id (first kept)"] == [
+        "items.csv: row 2, column 'id': item id '1' again (first at row 1); this row dropped"]
+    assert build.summary["tables"]["reviews"]["first_rows"]["duplicate_review (first kept)"] == [
+        "reviews.csv: row 2, column 'rid': review 'r1' again; this row dropped"]
     assert build.summary["tables"]["reviews"]["dropped"] == {"duplicate_review (first kept)": 1}
     assert build.catalogue.filter(lambda r: r["item_id"] == "1")["year"] == [1995]
     assert sorted(build.seeds["review_text"]) == ["Great.", "Ok"]

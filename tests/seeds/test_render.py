@@ -27,3 +27,10 @@ def test_render_shows_a_rating_without_review_on_the_given_scale():
 def test_render_cuts_long_lists():
     text = render_seed({"title": "X", "neighbor_titles": [f"n{i}" for i in range(20)]}, max_list=3)
     assert text.endswith("Often liked together with: n0; n1; n2")
+
+
+def test_a_rating_outside_the_scale_is_never_rendered():
+    for rating in (1e9, -3.0, float("inf"), float("nan"), 5.5):
+        text = render_seed({"title": "Heat", "review_text": "Great.", "rating": rating})
+        assert text == "Item: Heat\nUser review: Great.", rating
+    assert "rating 5/5" in render_seed({"title": "Heat", "review_text": "Great.", "rating": 5.0})

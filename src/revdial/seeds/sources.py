@@ -1,4 +1,8 @@
-"""Source configs (the `domain` + `source` sections of a pipeline YAML) and loading their tables.
+"""Source configs: the `domain` + `source` sections of a pipeline YAML, presets, and where their files are.
+
+Seed loading runs one way: sources (this module: config) -> reading (files -> raw frames, columns checked) ->
+values (cell cleaning, ratings, texts) / scrub (raw review text) -> tables (normalised tables, counted skips) ->
+build (join, collaborative signals, assemble). No module calls back into one before it.
 
 A source has up to three tables, each a Hub dataset id or local files (csv/tsv, jsonl/json, parquet; gzipped or not)
 read with `datasets.load_dataset`, plus a mapping from the source's column names to revdial's roles:
@@ -14,15 +18,9 @@ YAML gives overrides it.
 from __future__ import annotations
 
 import copy
-import glob
-import gzip
-import json
-import math
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,7 +38,8 @@ KEY = "__key__"  # the item id of a `keyed_object` JSON table ({"id": {...}, ...
 
 
 class TextClean(BaseModel):
-    """Boilerplate to strip from review text, line by line (scraped reviews carry names, dates, vote buttons)."""
+    """A source's own boilerplate rules for review text, applied to the raw lines together with the built-in ones
+    (`revdial.seeds.scrub`: reviewer names, dates, votes, badges, control tokens, markup, contact details)."""
 
     model_config = ConfigDict(extra="forbid")
     drop_leading_lines: int = 0
@@ -96,8 +95,10 @@ class SourceConfig(BaseModel):
     disliked_max_rating: float = 2.0
     history_size: int = 10
     neighbors: NeighborsConfig = Field(default_factory=NeighborsConfig)
+    rating_min: float = 0.0  # ratings outside [rating_min, rating_max] are counted skips (fatal with `strict`)
     max_review_chars: int = 2000  # longer reviews are cut at a word boundary (counted in the summary)
     limit_rows: int | None = None  # read only the first N rows of every table (quick tries)
+    strict: bool = False  # a non-numeric or out-of-range rating, or a "nan"/"null"/"None" text, stops the build
 
 
 class SeedsConfig(BaseModel):
@@ -230,7 +231,7 @@ def load_seeds_config(path: str | Path | dict, base_dir: str | Path | None = Non
         raise SeedSourceError(label, f"invalid `source` section: {problems}") from exc
 
 
-# --- reading tables ---------------------------------------------------------------------------------------------
+# --- where the files are -------------------------------------------------------------------------------------
 def resolve_path(path: str, config: SeedsConfig) -> str:
     """`pkg://x` -> src/revdial/data/x; relative paths -> the preset `dir` or the YAML's folder."""
     if path.startswith("pkg://"):
@@ -242,189 +243,3 @@ def resolve_path(path: str, config: SeedsConfig) -> str:
     if config.source.dir:
         base = Path(config.source.dir) if Path(config.source.dir).is_absolute() else base / config.source.dir
     return str(base / candidate)
-
-
-def _format_of(file: str) -> str:
-    name = file.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".zst").removesuffix(".xz")
-    for suffix, fmt in ((".csv", "csv"), (".tsv", "csv"), (".txt", "csv"), (".jsonl", "json"), (".json", "json"),
-                        (".parquet", "parquet")):
-        if name.endswith(suffix):
-            return fmt
-    return "csv"
-
-
-def _open_text_lines(file: str):
-    opener = gzip.open if file.endswith(".gz") else open
-    return opener(file, "rb")
-
-
-def _find_undecodable_row(file: str, encoding: str) -> tuple[int, str] | None:
-    """(1-based line number, error) of the first line that does not decode, or None."""
-    try:
-        with _open_text_lines(file) as handle:
-            for number, line in enumerate(handle, start=1):
-                try:
-                    line.decode(encoding)
-                except UnicodeDecodeError as exc:
-                    return number, str(exc)
-    except OSError:
-        return None
-    return None
-
-
-def _exception_chain(exc: BaseException):
-    while exc is not None:
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-def load_table(table: TableConfig, config: SeedsConfig, role: str) -> tuple[pd.DataFrame, str]:
-    """Read one table through `datasets.load_dataset` into pandas; returns (frame, label used in errors/summary)."""
-    import datasets
-
-    if table.hub:
-        label = f"{table.hub}[{table.split}]"
-        split = table.split
-        if config.source.limit_rows and "[" not in split:
-            split = f"{split}[:{config.source.limit_rows}]"  # let the loader stop early on a big Hub split
-        kwargs: dict[str, Any] = {"split": split, **table.read}
-        if table.name:
-            kwargs["name"] = table.name
-        if table.revision:
-            kwargs["revision"] = table.revision
-        if table.data_files:
-            kwargs["data_files"] = table.data_files
-        try:
-            dataset = datasets.load_dataset(table.hub, **kwargs)
-        except Exception as exc:
-            raise SeedSourceError(
-                label, f"cannot load the {role} table with load_dataset({table.hub!r}): {type(exc).__name__}: {exc}"
-            ) from exc
-        frame = dataset.to_pandas()
-    elif table.path:
-        pattern = resolve_path(table.path, config)
-        files = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
-        if not files:
-            raise SeedSourceError(pattern, f"no file matches the {role} table's path '{table.path}'")
-        label = Path(files[0]).name if len(files) == 1 else f"{Path(files[0]).name} (+{len(files) - 1} files)"
-        for file in files:
-            if not Path(file).is_file():
-                raise SeedSourceError(Path(file).name, f"the {role} table's file does not exist: {file}")
-        if table.layout == "keyed_object":
-            frame = _load_keyed_object(files[0], label, role)
-        else:
-            frame = _load_rows(files, table, label, role)
-    else:
-        raise SeedSourceError(f"<{role}>", f"the {role} table needs a `path` or a `hub` id")
-    if table_limit := config.source.limit_rows:
-        frame = frame.iloc[:table_limit]
-    if len(frame) == 0:
-        raise SeedSourceError(label, f"the {role} table is empty (0 rows)")
-    return frame.reset_index(drop=True), label
-
-
-def _load_rows(files: list[str], table: TableConfig, label: str, role: str) -> pd.DataFrame:
-    import datasets
-
-    fmt = table.format or _format_of(files[0])
-    kwargs = dict(table.read)
-    if fmt == "csv":
-        if files[0].lower().removesuffix(".gz").endswith(".tsv"):
-            kwargs.setdefault("sep", "\t")
-        # ids stay strings ("007" must not become 7); pandas would otherwise guess per chunk
-        names = kwargs.get("column_names") or kwargs.get("names")
-        converters = {column: str for column in table.string_columns if names is None or column in names}
-        for role_name, column in table.columns.items():
-            if role_name in ID_ROLES and (names is None or column in names):
-                converters[column] = str
-        if converters:
-            kwargs.setdefault("converters", converters)
-        kwargs.setdefault("keep_default_na", False)  # an id "NA" is an id; empty cells still read as ""
-    try:
-        dataset = datasets.load_dataset(fmt, data_files=files, split="train", **kwargs)
-    except Exception as exc:
-        encoding = kwargs.get("encoding") or "utf-8"
-        if any(isinstance(e, UnicodeDecodeError) for e in _exception_chain(exc)) or "codec" in str(exc):
-            for file in files:
-                bad = _find_undecodable_row(file, encoding)
-                if bad:
-                    line, detail = bad
-                    error = SeedSourceError(
-                        Path(file).name,
-                        f"line {line} is not valid {encoding} text ({detail}); "
-                        "set `read: {encoding: ...}` for this table",
-                    )
-                    error.row = line
-                    raise error from exc
-        chain = list(_exception_chain(exc))
-        if any("corresponds to no data" in str(e) or type(e).__name__ == "EmptyDataError" for e in chain):
-            raise SeedSourceError(label, f"the {role} table is empty (0 rows)") from exc
-        cause = next((e for e in chain if e is not exc), exc)
-        raise SeedSourceError(
-            label, f"cannot read the {role} table as {fmt}: {type(cause).__name__}: {cause}"
-        ) from exc
-    return dataset.to_pandas()
-
-
-def _load_keyed_object(file: str, label: str, role: str) -> pd.DataFrame:
-    """{id: {field: value}} JSON (iEvaLM's id2info.json): datasets would read it as one row with an id per column."""
-    try:
-        with (gzip.open(file, "rt", encoding="utf-8") if file.endswith(".gz") else open(file, encoding="utf-8")) as f:
-            data = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SeedSourceError(label, f"cannot read the {role} table as a JSON object: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SeedSourceError(label, f"layout keyed_object needs a JSON object, found {type(data).__name__}")
-    return pd.DataFrame([{KEY: str(key), **(value if isinstance(value, dict) else {"value": value})}
-                         for key, value in data.items()])
-
-
-def check_columns(frame: pd.DataFrame, table: TableConfig, label: str, role: str) -> None:
-    """Every mapped column exists; the roles a table cannot do without are mapped."""
-    for needed in REQUIRED.get(role, ("item_id",)):
-        if needed not in table.columns:
-            raise SeedSourceError(label, f"the {role} table maps no column to the role '{needed}' (`columns:`)")
-    available = [str(c) for c in frame.columns]
-    for role_name, column in table.columns.items():
-        if role_name not in ROLES.get(role, ROLES["items"]):
-            raise SeedSourceError(
-                label, f"unknown role '{role_name}' for the {role} table; roles are: {', '.join(ROLES[role])}"
-            )
-        if column not in frame.columns:
-            raise SeedSourceError(
-                label, f"column '{column}' (mapped from role '{role_name}') not found; columns are: "
-                + ", ".join(available)
-            )
-    for column in [*(table.metadata or []), *table.list_separators, *(c for cs in table.flag_columns.values()
-                                                                      for c in cs)]:
-        if column not in frame.columns:
-            raise SeedSourceError(
-                label, f"column '{column}' (a metadata column) not found; columns are: " + ", ".join(available)
-            )
-
-
-YEAR_IN_TITLE = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$")
-ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El|Los|Las)$")
-
-
-def clean_title(raw: str, table: TableConfig) -> tuple[str, int | None]:
-    """Whitespace squeezed; a trailing "(1995)" split off and ", The" moved to the front when the table says so."""
-    title = " ".join(str(raw).split())
-    year = None
-    if table.title_has_year:
-        match = YEAR_IN_TITLE.match(title)
-        if match and match.group("title"):
-            title, year = match.group("title"), int(match.group("year"))
-    if table.title_article_suffix:
-        match = ARTICLE_SUFFIX.match(title)
-        if match:
-            title = f"{match.group('article')} {match.group('rest')}".replace("L' ", "L'")
-    return title, year
-
-
-def is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
