@@ -100,8 +100,13 @@ def peak_rss_mib() -> float:
 
 def in_child(case: str, n: int = 0) -> dict:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, __file__, "--child", case, "--synthetic", str(n)], env=env,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", case, "--synthetic", str(n)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -114,9 +119,13 @@ def heap_peak(fn, *args) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--synthetic", type=int, default=2_000_000, help="interactions for the scale test (0: skip)")
+    parser.add_argument(
+        "--synthetic", type=int, default=2_000_000, help="interactions for the scale test (0: skip)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HOME", str(ROOT / ".cache" / "hf"))
@@ -142,8 +151,12 @@ def main() -> None:
             started = time.perf_counter()
             rows = fn()
             times.append(time.perf_counter() - started)
-        results[name] = {"rows": rows, "seconds": min(times), "heap_mib": heap_peak(fn),
-                         "peak_rss_mib": in_child(name)["peak_rss_mib"]}
+        results[name] = {
+            "rows": rows,
+            "seconds": min(times),
+            "heap_mib": heap_peak(fn),
+            "peak_rss_mib": in_child(name)["peak_rss_mib"],
+        }
     phases: dict[str, float] = {}
     build(phases)
 
@@ -151,17 +164,23 @@ def main() -> None:
     print(f"ml-latest-small seeds benchmark ({CONFIG.name}; best of {args.repeat}; {os.cpu_count()} CPUs)")
     print(f"{'case':<24} {'rows':>9} {'time s':>8} {'x base':>7} {'heap peak MiB':>14} {'peak RSS MiB':>13}")
     for name, r in results.items():
-        print(f"{name:<24} {r['rows']:>9,} {r['seconds']:>8.2f} {r['seconds'] / base['seconds']:>7.2f} "
-              f"{r['heap_mib']:>14.1f} {r['peak_rss_mib']:>13.1f}")
-    print(f"seeds per second (build): {full['rows'] / full['seconds']:,.0f}; "
-          f"peak RSS over the baseline: {full['peak_rss_mib'] - base['peak_rss_mib']:+.1f} MiB "
-          f"({full['peak_rss_mib'] / base['peak_rss_mib']:.2f}x)")
+        print(
+            f"{name:<24} {r['rows']:>9,} {r['seconds']:>8.2f} {r['seconds'] / base['seconds']:>7.2f} "
+            f"{r['heap_mib']:>14.1f} {r['peak_rss_mib']:>13.1f}"
+        )
+    print(
+        f"seeds per second (build): {full['rows'] / full['seconds']:,.0f}; "
+        f"peak RSS over the baseline: {full['peak_rss_mib'] - base['peak_rss_mib']:+.1f} MiB "
+        f"({full['peak_rss_mib'] / base['peak_rss_mib']:.2f}x)"
+    )
     print("build phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
     if args.synthetic:
         scale = in_child("synthetic", args.synthetic)
-        print(f"collaborative only, {args.synthetic:,} synthetic interactions ({args.synthetic // 40:,} users x "
-              f"{args.synthetic // 100:,} items, half liked): {scale['seconds']:.2f} s, peak RSS "
-              f"{scale['peak_rss_mib']:.1f} MiB")
+        print(
+            f"collaborative only, {args.synthetic:,} synthetic interactions ({args.synthetic // 40:,} users x "
+            f"{args.synthetic // 100:,} items, half liked): {scale['seconds']:.2f} s, peak RSS "
+            f"{scale['peak_rss_mib']:.1f} MiB"
+        )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,18 @@ import revdial.seeds
 
 SEEDS = Path(revdial.seeds.__file__).parent
 # What each module may import from revdial.seeds; nothing imports a module to its right in this order.
-ORDER = ["errors", "scrub", "collaborative", "render", "sources", "reading", "values", "tables", "build", "steps"]
+ORDER = [
+    "errors",
+    "scrub",
+    "collaborative",
+    "render",
+    "sources",
+    "reading",
+    "values",
+    "tables",
+    "build",
+    "steps",
+]
 
 
 def _seed_imports(path: Path) -> set[str]:
@@ -17,7 +28,9 @@ def _seed_imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module:
             module = node.module
-            names |= {f"{module}.{alias.name}" for alias in node.names} if module == "revdial.seeds" else {module}
+            names |= (
+                {f"{module}.{alias.name}" for alias in node.names} if module == "revdial.seeds" else {module}
+            )
         elif isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
     return {n.split(".")[2] for n in names if n.startswith("revdial.seeds.")}
@@ -39,15 +52,21 @@ def test_seeds_import_no_later_stage():
     for path in SEEDS.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-        later = {m for m in modules if m.startswith("revdial.") and m.split(".")[1] in
-                 {"selection", "generation", "curation", "hub", "argilla", "crs", "cli"}}
+        later = {
+            m
+            for m in modules
+            if m.startswith("revdial.")
+            and m.split(".")[1] in {"selection", "generation", "curation", "hub", "argilla", "crs", "cli"}
+        }
         assert not later, f"{path.name} imports {sorted(later)}"
 
 
 def test_no_seeds_function_is_rated_worse_than_c():
     radon = pytest.importorskip("radon.complexity", reason="radon is a dev tool (pip install radon)")
-    worst = [(path.name, block.name, block.complexity)
-             for path in SEEDS.glob("*.py")
-             for block in radon.cc_visit(path.read_text(encoding="utf-8"))
-             if block.complexity > 20]
+    worst = [
+        (path.name, block.name, block.complexity)
+        for path in SEEDS.glob("*.py")
+        for block in radon.cc_visit(path.read_text(encoding="utf-8"))
+        if block.complexity > 20
+    ]
     assert worst == []

@@ -4,19 +4,43 @@ from revdial.seeds.render import render_seed
 
 
 def test_render_names_item_review_rating_history_and_neighbours():
-    text = render_seed({
-        "title": "Heat", "year": 1995, "metadata_text": "genre: crime", "review_text": "Great shootout.",
-        "rating": 4.5, "history_liked": ["Ronin"], "history_disliked": ["Cats"], "neighbor_titles": ["Collateral"],
-    })
+    text = render_seed(
+        {
+            "title": "Heat",
+            "year": 1995,
+            "metadata_text": "genre: crime",
+            "review_text": "Great shootout.",
+            "rating": 4.5,
+            "history_liked": ["Ronin"],
+            "history_disliked": ["Cats"],
+            "neighbor_titles": ["Collateral"],
+        }
+    )
     assert text.splitlines() == [
-        "Item: Heat (1995)", "About: genre: crime", "User review (rating 4.5/5): Great shootout.",
-        "User also liked: Ronin", "User disliked: Cats", "Often liked together with: Collateral",
+        "Item: Heat (1995)",
+        "About: genre: crime",
+        "User review (rating 4.5/5): Great shootout.",
+        "User also liked: Ronin",
+        "User disliked: Cats",
+        "Often liked together with: Collateral",
     ]
 
 
 def test_render_omits_what_a_seed_does_not_have():
-    assert render_seed({"title": "Catan", "year": None, "metadata_text": "", "review_text": "",
-                        "rating": None, "history_liked": [], "neighbor_titles": []}) == "Item: Catan"
+    assert (
+        render_seed(
+            {
+                "title": "Catan",
+                "year": None,
+                "metadata_text": "",
+                "review_text": "",
+                "rating": None,
+                "history_liked": [],
+                "neighbor_titles": [],
+            }
+        )
+        == "Item: Catan"
+    )
 
 
 def test_render_shows_a_rating_without_review_on_the_given_scale():

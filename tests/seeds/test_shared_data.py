@@ -23,8 +23,9 @@ def test_ml_latest_small_turns_every_rating_into_a_seed_or_a_tagged_seed(shared_
     assert reviews["rows_read"] == 3_683
     assert summary["seeds"]["by_kind"]["review"] == reviews["rows_kept"]
     tagged = build.seeds.filter(lambda r: r["review_text"].startswith("tags: "))
-    assert len(tagged) == reviews["rows_kept"] and all(r["metadata_text"].startswith("genres: ") for r in
-                                                       tagged.select(range(20)))
+    assert len(tagged) == reviews["rows_kept"] and all(
+        r["metadata_text"].startswith("genres: ") for r in tagged.select(range(20))
+    )
     toy = build.seeds.filter(lambda r: r["item_id"] == "1")[0]
     assert (toy["title"], toy["year"]) == ("Toy Story", 1995)
     assert json.loads(toy["metadata_json"])["imdbId"] == "0114709"  # ids keep their zero padding
@@ -57,8 +58,14 @@ def test_redial_catalogue_joins_ievalm_metadata(shared_data):
 
 
 def test_bundled_sample_uses_no_redial_test_dialogue(shared_data):
-    with gzip.open(shared_data / "redial" / "original" / "test_data.jsonl.gz", "rt", encoding="utf-8") as handle:
+    with gzip.open(
+        shared_data / "redial" / "original" / "test_data.jsonl.gz", "rt", encoding="utf-8"
+    ) as handle:
         test_ids = {str(json.loads(line)["conversationId"]) for line in handle}
     with gzip.open(DATA_DIR / "movies_sample" / "reviews.jsonl.gz", "rt", encoding="utf-8") as handle:
-        used = {json.loads(line)["review_id"].split(":")[1] for line in handle if line.startswith('{"review_id": "redial')}
+        used = {
+            json.loads(line)["review_id"].split(":")[1]
+            for line in handle
+            if line.startswith('{"review_id": "redial')
+        }
     assert used and not used & test_ids

@@ -29,8 +29,22 @@ from revdial.seeds.sources import SeedsConfig, load_seeds_config
 from revdial.seeds.tables import load_interactions, load_items, load_reviews, ratio
 
 SEED_COLUMNS = (
-    "seed_id", "domain", "item_id", "title", "year", "metadata_text", "metadata_json", "review_text", "rating",
-    "user_id", "history_liked", "history_disliked", "neighbor_ids", "neighbor_titles", "provenance", "text",
+    "seed_id",
+    "domain",
+    "item_id",
+    "title",
+    "year",
+    "metadata_text",
+    "metadata_json",
+    "review_text",
+    "rating",
+    "user_id",
+    "history_liked",
+    "history_disliked",
+    "neighbor_ids",
+    "neighbor_titles",
+    "provenance",
+    "text",
 )
 CATALOGUE_COLUMNS = ("item_id", "title", "year", "metadata_text")
 CHUNK = 20_000  # seeds assembled in Python before they move to Arrow (bounds the heap on millions of seeds)
@@ -41,12 +55,26 @@ def seed_features():
     from datasets import Features, List, Value
 
     string = Value("string")
-    return Features({
-        "seed_id": string, "domain": string, "item_id": string, "title": string, "year": Value("int32"),
-        "metadata_text": string, "metadata_json": string, "review_text": string, "rating": Value("float32"),
-        "user_id": string, "history_liked": List(string), "history_disliked": List(string),
-        "neighbor_ids": List(string), "neighbor_titles": List(string), "provenance": string, "text": string,
-    })
+    return Features(
+        {
+            "seed_id": string,
+            "domain": string,
+            "item_id": string,
+            "title": string,
+            "year": Value("int32"),
+            "metadata_text": string,
+            "metadata_json": string,
+            "review_text": string,
+            "rating": Value("float32"),
+            "user_id": string,
+            "history_liked": List(string),
+            "history_disliked": List(string),
+            "neighbor_ids": List(string),
+            "neighbor_titles": List(string),
+            "provenance": string,
+            "text": string,
+        }
+    )
 
 
 @dataclass
@@ -119,8 +147,13 @@ class Candidate:
 
 def join_tables(config: SeedsConfig, say: Callable[[str], None]) -> SourceTables:
     source = config.source
-    summary: dict[str, Any] = {"name": config.name, "domain": config.domain, "seeds_from": list(source.seeds_from),
-                               "tables": {}, "join_coverage": {}}
+    summary: dict[str, Any] = {
+        "name": config.name,
+        "domain": config.domain,
+        "seeds_from": list(source.seeds_from),
+        "tables": {},
+        "join_coverage": {},
+    }
     if "items" not in source.tables:
         raise SeedSourceError(f"<{config.name}>", "the source needs an `items` table (ids and titles)")
     say("reading items")
@@ -138,9 +171,13 @@ def collaborative_signals(tables: SourceTables) -> Signals:
     """Item neighbours (cosine on liker sets) and user histories from the interactions; the counts go to the summary."""
     source, items, interactions = tables.config.source, tables.items, tables.interactions
     item_ids, titles = items["item_id"].tolist(), items["title"].tolist()
-    signals = Signals(item_codes={item_id: code for code, item_id in enumerate(item_ids)},
-                      neighbor_ids=[[] for _ in item_ids], neighbor_titles=[[] for _ in item_ids],
-                      titles=titles, history_size=source.history_size)
+    signals = Signals(
+        item_codes={item_id: code for code, item_id in enumerate(item_ids)},
+        neighbor_ids=[[] for _ in item_ids],
+        neighbor_titles=[[] for _ in item_ids],
+        titles=titles,
+        history_size=source.history_size,
+    )
     tables.summary["collaborative"] = {"interactions": 0}
     if interactions is None or not len(interactions):
         return signals
@@ -150,16 +187,23 @@ def collaborative_signals(tables: SourceTables) -> Signals:
     ratings, recency = interactions["rating"].to_numpy(), interactions["timestamp"].to_numpy()
     liked, disliked = ratings >= source.liked_min_rating, ratings <= source.disliked_max_rating
     matrix = collaborative.liked_matrix(user_index[liked], icodes[liked], len(users), len(items))
-    neighbors, _ = collaborative.item_neighbors(matrix, source.neighbors.k, min_common=source.neighbors.min_common)
+    neighbors, _ = collaborative.item_neighbors(
+        matrix, source.neighbors.k, min_common=source.neighbors.min_common
+    )
     signals.neighbor_ids = [[item_ids[j] for j in row if j >= 0] for row in neighbors]
     signals.neighbor_titles = [[titles[j] for j in row if j >= 0] for row in neighbors]
     size = source.history_size + 1  # one spare: the seed's own item is removed from its history
     signals.liked = collaborative.user_histories(user_index[liked], icodes[liked], recency[liked], size)
-    signals.disliked = collaborative.user_histories(user_index[disliked], icodes[disliked], recency[disliked], size)
+    signals.disliked = collaborative.user_histories(
+        user_index[disliked], icodes[disliked], recency[disliked], size
+    )
     tables.summary["collaborative"] = {
-        "interactions": len(interactions), "users": len(users), "liked": int(liked.sum()),
+        "interactions": len(interactions),
+        "users": len(users),
+        "liked": int(liked.sum()),
         "disliked": int(disliked.sum()),
-        "items_with_neighbors": int((neighbors[:, :1] >= 0).sum()) if neighbors.shape[1] else 0}
+        "items_with_neighbors": int((neighbors[:, :1] >= 0).sum()) if neighbors.shape[1] else 0,
+    }
     return signals
 
 
@@ -168,7 +212,9 @@ def _review_candidates(tables: SourceTables, reviewed: set[tuple[str, str]]) -> 
     reviews, interactions = tables.reviews, tables.interactions
     rating_of = {}
     if interactions is not None and len(interactions):
-        rating_of = dict(zip(zip(*_columns(interactions, "user_id", "item_id")), interactions["rating"].tolist()))
+        rating_of = dict(
+            zip(zip(*_columns(interactions, "user_id", "item_id")), interactions["rating"].tolist())
+        )
     filled = 0
     for item_id, user_id, text, rating, review_id, row, label in zip(
         *_columns(reviews, "item_id", "user_id", "text", "rating", "review_id", "row", "label")
@@ -177,7 +223,9 @@ def _review_candidates(tables: SourceTables, reviewed: set[tuple[str, str]]) -> 
             rating, filled = rating_of[(user_id, item_id)], filled + 1
         if user_id is not None:
             reviewed.add((user_id, item_id))
-        yield Candidate(item_id, user_id, text, rating, _review_identity(review_id, text), f"reviews:{label}#row{row}")
+        yield Candidate(
+            item_id, user_id, text, rating, _review_identity(review_id, text), f"reviews:{label}#row{row}"
+        )
     if filled:
         tables.summary["tables"]["reviews"]["changed"]["rating_taken_from_interactions"] = filled
 
@@ -209,13 +257,16 @@ def seed_candidates(tables: SourceTables) -> Iterator[tuple[str, Candidate]]:
     if tables.reviews is not None and "reviews" in seeds_from:
         yield from (("review", c) for c in _review_candidates(tables, reviewed))
     elif tables.reviews is not None:
-        table_summary["reviews"]["not_seeded"] = {"reviews not in seeds_from (used for nothing)": len(tables.reviews)}
+        table_summary["reviews"]["not_seeded"] = {
+            "reviews not in seeds_from (used for nothing)": len(tables.reviews)
+        }
     if tables.interactions is not None and len(tables.interactions):
         if "ratings" in seeds_from:
             yield from (("rating", c) for c in _rating_candidates(tables, reviewed))
         else:
             table_summary["interactions"]["not_seeded"] = {
-                "signal only (ratings not in seeds_from)": len(tables.interactions)}
+                "signal only (ratings not in seeds_from)": len(tables.interactions)
+            }
     if "items" in seeds_from:
         yield from (("item", c) for c in _item_candidates(tables))
 
@@ -226,10 +277,17 @@ class SeedAssembler:
     def __init__(self, tables: SourceTables, signals: Signals):
         self.config, self.signals = tables.config, signals
         items = tables.items
-        self.item_meta = dict(zip(items["item_id"].tolist(), zip(
-            items["title"].tolist(), [None if y is pd.NA else int(y) for y in items["year"]],
-            items["metadata_text"].tolist(),
-            [json.dumps(m, ensure_ascii=False, default=str) for m in items["metadata"]])))
+        self.item_meta = dict(
+            zip(
+                items["item_id"].tolist(),
+                zip(
+                    items["title"].tolist(),
+                    [None if y is pd.NA else int(y) for y in items["year"]],
+                    items["metadata_text"].tolist(),
+                    [json.dumps(m, ensure_ascii=False, default=str) for m in items["metadata"]],
+                ),
+            )
+        )
         self.features = seed_features()
         self.records: dict[str, list] = {name: [] for name in SEED_COLUMNS if name != "text"}
         self.chunks: list[pa.Table] = []
@@ -240,20 +298,33 @@ class SeedAssembler:
     def add(self, candidate: Candidate) -> None:
         item_id, user_id, signals = candidate.item_id, candidate.user_id, self.signals
         seed_id = _seed_id(self.config.domain, item_id, user_id, candidate.identity)
-        if seed_id in self.seed_ids:  # two rows for the same (item, user, review): impossible after de-duplication
-            raise SeedSourceError(f"<{self.config.name}>",
-                                  f"seed id {seed_id} twice ({candidate.provenance}); check review_id")
+        if (
+            seed_id in self.seed_ids
+        ):  # two rows for the same (item, user, review): impossible after de-duplication
+            raise SeedSourceError(
+                f"<{self.config.name}>", f"seed id {seed_id} twice ({candidate.provenance}); check review_id"
+            )
         self.seed_ids.add(seed_id)
         self.seeded_items.add(item_id)
         title, year, meta_text, meta_json = self.item_meta[item_id]
         code = signals.item_codes[item_id]
-        row = {"seed_id": seed_id, "domain": self.config.domain, "item_id": item_id, "title": title, "year": year,
-               "metadata_text": meta_text, "metadata_json": meta_json, "review_text": candidate.review,
-               "rating": None if pd.isna(candidate.rating) else float(candidate.rating), "user_id": user_id,
-               "history_liked": signals.history(user_id, item_id, "liked"),
-               "history_disliked": signals.history(user_id, item_id, "disliked"),
-               "neighbor_ids": signals.neighbor_ids[code], "neighbor_titles": signals.neighbor_titles[code],
-               "provenance": candidate.provenance}
+        row = {
+            "seed_id": seed_id,
+            "domain": self.config.domain,
+            "item_id": item_id,
+            "title": title,
+            "year": year,
+            "metadata_text": meta_text,
+            "metadata_json": meta_json,
+            "review_text": candidate.review,
+            "rating": None if pd.isna(candidate.rating) else float(candidate.rating),
+            "user_id": user_id,
+            "history_liked": signals.history(user_id, item_id, "liked"),
+            "history_disliked": signals.history(user_id, item_id, "disliked"),
+            "neighbor_ids": signals.neighbor_ids[code],
+            "neighbor_titles": signals.neighbor_titles[code],
+            "provenance": candidate.provenance,
+        }
         for name, values in self.records.items():
             values.append(row[name])
         if len(self.records["seed_id"]) >= CHUNK:
@@ -265,14 +336,22 @@ class SeedAssembler:
         n = len(records["seed_id"])
         if not n:
             return
-        texts = [render_seed({key: records[key][i] for key in _RENDER_KEYS}, rating_max=self.config.source.rating_max)
-                 for i in range(n)]
+        texts = [
+            render_seed(
+                {key: records[key][i] for key in _RENDER_KEYS}, rating_max=self.config.source.rating_max
+            )
+            for i in range(n)
+        ]
         for name, column, present in _COUNTED:
             self.counts[name] += sum(1 for value in records[column] if present(value))
         schema = self.features.arrow_schema
         columns = {**records, "text": texts}
-        self.chunks.append(pa.table({name: pa.array(columns[name], type=schema.field(name).type)
-                                     for name in SEED_COLUMNS}, schema=schema))
+        self.chunks.append(
+            pa.table(
+                {name: pa.array(columns[name], type=schema.field(name).type) for name in SEED_COLUMNS},
+                schema=schema,
+            )
+        )
         for values in records.values():
             values.clear()
 
@@ -283,30 +362,56 @@ class SeedAssembler:
         # straight to Arrow: Dataset.from_dict would encode every cell in Python (most of the time on 100k seeds)
         # an explicit fingerprint: otherwise datasets pickles the whole in-memory table to hash it (time and a copy)
         fingerprint = hashlib.sha1("\n".join(sorted(self.seed_ids)).encode("utf-8")).hexdigest()[:16]
-        return datasets.Dataset(pa.concat_tables(self.chunks), info=datasets.DatasetInfo(features=self.features),
-                                fingerprint=fingerprint)
+        return datasets.Dataset(
+            pa.concat_tables(self.chunks),
+            info=datasets.DatasetInfo(features=self.features),
+            fingerprint=fingerprint,
+        )
 
 
-_RENDER_KEYS = ("title", "year", "metadata_text", "review_text", "rating", "history_liked", "history_disliked",
-                "neighbor_titles")
-_COUNTED = (("with_review_text", "review_text", bool), ("with_rating", "rating", lambda r: r is not None),
-            ("with_user", "user_id", lambda u: u is not None), ("with_history", "history_liked", bool),
-            ("with_neighbors", "neighbor_ids", bool))
+_RENDER_KEYS = (
+    "title",
+    "year",
+    "metadata_text",
+    "review_text",
+    "rating",
+    "history_liked",
+    "history_disliked",
+    "neighbor_titles",
+)
+_COUNTED = (
+    ("with_review_text", "review_text", bool),
+    ("with_rating", "rating", lambda r: r is not None),
+    ("with_user", "user_id", lambda u: u is not None),
+    ("with_history", "history_liked", bool),
+    ("with_neighbors", "neighbor_ids", bool),
+)
 
 
 def _catalogue(items: pd.DataFrame):
     import datasets
 
     return datasets.Dataset.from_dict(
-        {"item_id": items["item_id"].tolist(), "title": items["title"].tolist(),
-         "year": [None if y is pd.NA else int(y) for y in items["year"]],
-         "metadata_text": items["metadata_text"].tolist()},
-        features=datasets.Features({"item_id": datasets.Value("string"), "title": datasets.Value("string"),
-                                    "year": datasets.Value("int32"), "metadata_text": datasets.Value("string")}),
+        {
+            "item_id": items["item_id"].tolist(),
+            "title": items["title"].tolist(),
+            "year": [None if y is pd.NA else int(y) for y in items["year"]],
+            "metadata_text": items["metadata_text"].tolist(),
+        },
+        features=datasets.Features(
+            {
+                "item_id": datasets.Value("string"),
+                "title": datasets.Value("string"),
+                "year": datasets.Value("int32"),
+                "metadata_text": datasets.Value("string"),
+            }
+        ),
     )
 
 
-def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str], None] | None = None) -> SeedBuild:
+def build_seeds(
+    config: SeedsConfig | str | Path | dict, progress: Callable[[str], None] | None = None
+) -> SeedBuild:
     """Read the source tables and join them, compute collaborative signals, and assemble the seed records."""
     if not isinstance(config, SeedsConfig):
         config = load_seeds_config(config)
@@ -323,13 +428,21 @@ def build_seeds(config: SeedsConfig | str | Path | dict, progress: Callable[[str
         kinds[kind] += 1
     summary, n = tables.summary, len(assembler.seed_ids)
     if n == 0:
-        raise SeedSourceError(f"<{config.name}>", "no seeds: every row was dropped; per table: "
-                              + json.dumps(summary["tables"], default=str))
+        raise SeedSourceError(
+            f"<{config.name}>",
+            "no seeds: every row was dropped; per table: " + json.dumps(summary["tables"], default=str),
+        )
     seeds = assembler.dataset()
     counts = assembler.counts
-    summary["seeds"] = {"total": n, "by_kind": dict(kinds), "items": len(tables.items),
-                        "items_seeded": len(assembler.seeded_items), "with_review_text": counts["with_review_text"],
-                        "with_rating": counts["with_rating"], "with_user": counts["with_user"]}
+    summary["seeds"] = {
+        "total": n,
+        "by_kind": dict(kinds),
+        "items": len(tables.items),
+        "items_seeded": len(assembler.seeded_items),
+        "with_review_text": counts["with_review_text"],
+        "with_rating": counts["with_rating"],
+        "with_user": counts["with_user"],
+    }
     summary["join_coverage"]["seeds with a liked history"] = ratio(counts["with_history"], n)
     summary["join_coverage"]["seeds with neighbours"] = ratio(counts["with_neighbors"], n)
     summary["seconds"] = round(time.perf_counter() - started, 3)
@@ -343,8 +456,9 @@ def save_seeds(build: SeedBuild, out_dir: str | Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     build.seeds.save_to_disk(str(out))
     build.catalogue.to_parquet(str(out / "catalogue.parquet"))
-    (out / "summary.json").write_text(json.dumps(build.summary, indent=2, ensure_ascii=False, default=str) + "\n",
-                                      encoding="utf-8")
+    (out / "summary.json").write_text(
+        json.dumps(build.summary, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
     return out
 
 
@@ -377,12 +491,15 @@ def _table_reports(summary: dict) -> list:
         for what in ("dropped", "changed", "not_seeded"):
             for reason, count in entry.get(what, {}).items():
                 reasons.add_row(role, what.replace("_", " "), reason, str(count))
-        first_rows += [f"{reason}: {where}" for reason, lines in entry.get("first_rows", {}).items()
-                       for where in lines]
+        first_rows += [
+            f"{reason}: {where}" for reason, lines in entry.get("first_rows", {}).items() for where in lines
+        ]
     parts = [table, *([reasons] if reasons.row_count else [])]
     if first_rows:
-        parts.append("[bold]first rows skipped[/] (`strict: true` in the source makes a bad rating or text fatal)\n"
-                     + "\n".join(f"  {escape(line)}" for line in first_rows))
+        parts.append(
+            "[bold]first rows skipped[/] (`strict: true` in the source makes a bad rating or text fatal)\n"
+            + "\n".join(f"  {escape(line)}" for line in first_rows)
+        )
     return parts
 
 
@@ -413,5 +530,7 @@ def seeds_command(config: Path, out: Path) -> None:
     console.print(coverage)
     seeds = summary["seeds"]
     kinds = ", ".join(f"{k}: {v}" for k, v in seeds["by_kind"].items())
-    console.print(f"[bold green]{seeds['total']} seeds[/] ({kinds}) over {seeds['items_seeded']} of "
-                  f"{seeds['items']} items in {summary['seconds']}s -> {out}")
+    console.print(
+        f"[bold green]{seeds['total']} seeds[/] ({kinds}) over {seeds['items_seeded']} of "
+        f"{seeds['items']} items in {summary['seconds']}s -> {out}"
+    )

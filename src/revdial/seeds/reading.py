@@ -17,8 +17,14 @@ from revdial.seeds.sources import ID_ROLES, KEY, REQUIRED, ROLES, SeedsConfig, T
 
 def _format_of(file: str) -> str:
     name = file.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".zst").removesuffix(".xz")
-    for suffix, fmt in ((".csv", "csv"), (".tsv", "csv"), (".txt", "csv"), (".jsonl", "json"), (".json", "json"),
-                        (".parquet", "parquet")):
+    for suffix, fmt in (
+        (".csv", "csv"),
+        (".tsv", "csv"),
+        (".txt", "csv"),
+        (".jsonl", "json"),
+        (".json", "json"),
+        (".parquet", "parquet"),
+    ):
         if name.endswith(suffix):
             return fmt
     return "csv"
@@ -64,8 +70,9 @@ def load_table(table: TableConfig, config: SeedsConfig, role: str) -> tuple[pd.D
     return frame.reset_index(drop=True), label
 
 
-def read_table(table: TableConfig, config: SeedsConfig, role: str, check_as: str | None = None
-               ) -> tuple[pd.DataFrame, str]:
+def read_table(
+    table: TableConfig, config: SeedsConfig, role: str, check_as: str | None = None
+) -> tuple[pd.DataFrame, str]:
     """`load_table`, then `check_columns` (as `check_as`, default `role`): a raw frame whose mapped columns exist."""
     frame, label = load_table(table, config, role)
     check_columns(frame, table, label, check_as or role)
@@ -87,7 +94,8 @@ def _load_hub(table: TableConfig, config: SeedsConfig, role: str) -> tuple[pd.Da
         dataset = datasets.load_dataset(table.hub, **kwargs)
     except Exception as exc:
         raise SeedSourceError(
-            label, f"cannot load the {role} table with load_dataset({table.hub!r}): {type(exc).__name__}: {exc}"
+            label,
+            f"cannot load the {role} table with load_dataset({table.hub!r}): {type(exc).__name__}: {exc}",
         ) from exc
     return dataset.to_pandas(), label
 
@@ -133,7 +141,9 @@ def _load_rows(files: list[str], table: TableConfig, label: str, role: str) -> p
     return dataset.to_pandas()
 
 
-def _read_error(exc: Exception, files: list[str], encoding: str, label: str, role: str, fmt: str) -> SeedSourceError:
+def _read_error(
+    exc: Exception, files: list[str], encoding: str, label: str, role: str, fmt: str
+) -> SeedSourceError:
     """The one-line error for a file `load_dataset` could not read: the undecodable line, empty, or the cause."""
     if any(isinstance(e, UnicodeDecodeError) for e in _exception_chain(exc)) or "codec" in str(exc):
         for file in files:
@@ -156,21 +166,29 @@ def _read_error(exc: Exception, files: list[str], encoding: str, label: str, rol
 def _load_keyed_object(file: str, label: str, role: str) -> pd.DataFrame:
     """{id: {field: value}} JSON (iEvaLM's id2info.json): datasets would read it as one row with an id per column."""
     try:
-        with (gzip.open(file, "rt", encoding="utf-8") if file.endswith(".gz") else open(file, encoding="utf-8")) as f:
+        with (
+            gzip.open(file, "rt", encoding="utf-8") if file.endswith(".gz") else open(file, encoding="utf-8")
+        ) as f:
             data = json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SeedSourceError(label, f"cannot read the {role} table as a JSON object: {exc}") from exc
     if not isinstance(data, dict):
         raise SeedSourceError(label, f"layout keyed_object needs a JSON object, found {type(data).__name__}")
-    return pd.DataFrame([{KEY: str(key), **(value if isinstance(value, dict) else {"value": value})}
-                         for key, value in data.items()])
+    return pd.DataFrame(
+        [
+            {KEY: str(key), **(value if isinstance(value, dict) else {"value": value})}
+            for key, value in data.items()
+        ]
+    )
 
 
 def check_columns(frame: pd.DataFrame, table: TableConfig, label: str, role: str) -> None:
     """Every mapped column exists; the roles a table cannot do without are mapped."""
     for needed in REQUIRED.get(role, ("item_id",)):
         if needed not in table.columns:
-            raise SeedSourceError(label, f"the {role} table maps no column to the role '{needed}' (`columns:`)")
+            raise SeedSourceError(
+                label, f"the {role} table maps no column to the role '{needed}' (`columns:`)"
+            )
     available = [str(c) for c in frame.columns]
     for role_name, column in table.columns.items():
         if role_name not in ROLES.get(role, ROLES["items"]):
@@ -179,12 +197,17 @@ def check_columns(frame: pd.DataFrame, table: TableConfig, label: str, role: str
             )
         if column not in frame.columns:
             raise SeedSourceError(
-                label, f"column '{column}' (mapped from role '{role_name}') not found; columns are: "
-                + ", ".join(available)
+                label,
+                f"column '{column}' (mapped from role '{role_name}') not found; columns are: "
+                + ", ".join(available),
             )
-    for column in [*(table.metadata or []), *table.list_separators, *(c for cs in table.flag_columns.values()
-                                                                      for c in cs)]:
+    for column in [
+        *(table.metadata or []),
+        *table.list_separators,
+        *(c for cs in table.flag_columns.values() for c in cs),
+    ]:
         if column not in frame.columns:
             raise SeedSourceError(
-                label, f"column '{column}' (a metadata column) not found; columns are: " + ", ".join(available)
+                label,
+                f"column '{column}' (a metadata column) not found; columns are: " + ", ".join(available),
             )

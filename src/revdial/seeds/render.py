@@ -43,8 +43,11 @@ def render_seed(row: Mapping[str, Any], rating_max: float | None = 5.0, max_list
         lines.append(f"User review: {review}")
     elif has_rating:
         lines.append(f"User rating: {_fmt_rating(float(rating), rating_max)}")
-    for key, label in (("history_liked", "User also liked"), ("history_disliked", "User disliked"),
-                       ("neighbor_titles", "Often liked together with")):
+    for key, label in (
+        ("history_liked", "User also liked"),
+        ("history_disliked", "User disliked"),
+        ("neighbor_titles", "Often liked together with"),
+    ):
         names = list(row.get(key) or [])[:max_list]
         if names:
             lines.append(f"{label}: " + "; ".join(names))

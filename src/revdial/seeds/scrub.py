@@ -44,9 +44,12 @@ _CONTROL_TOKEN_RE = re.compile(
     r"|</?(?:system|user|assistant|think|tool_call|tool_response)>",
     re.IGNORECASE,
 )
-_INVISIBLE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
-_LINE_BREAK_TAG_RE = re.compile(r"<(?:br|hr)\s*/?>|</?(?:p|div|li|ul|ol|tr|h[1-6]|blockquote)(?:\s[^<>]*)?>",
-                                re.IGNORECASE)
+_INVISIBLE_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+_LINE_BREAK_TAG_RE = re.compile(
+    r"<(?:br|hr)\s*/?>|</?(?:p|div|li|ul|ol|tr|h[1-6]|blockquote)(?:\s[^<>]*)?>", re.IGNORECASE
+)
 _MARKUP_RE = re.compile(
     r"<(script|style)\b[^>]*>.*?</\1\s*>"  # with their content
     r"|<!--.*?-->"
@@ -63,7 +66,13 @@ def _link_text(match: re.Match[str]) -> str:
     return f"{before} {text}" if before else text
 
 
-def _sub_counted(pattern: re.Pattern[str], replacement: str | Callable[[re.Match[str]], str], text: str, counts: dict[str, int], kind: str) -> str:
+def _sub_counted(
+    pattern: re.Pattern[str],
+    replacement: str | Callable[[re.Match[str]], str],
+    text: str,
+    counts: dict[str, int],
+    kind: str,
+) -> str:
     text, n = pattern.subn(replacement, text)
     counts[kind] += n
     return text
@@ -124,7 +133,9 @@ _BADGE_LINE_RE = re.compile(
     r")\s*$",
     re.IGNORECASE,
 )
-_FOOTER_ONLY_RE = re.compile(r"^\s*(?:yes|no)(?:\s*\(\d+\))?\s*$", re.IGNORECASE)  # vote buttons under a question
+_FOOTER_ONLY_RE = re.compile(
+    r"^\s*(?:yes|no)(?:\s*\(\d+\))?\s*$", re.IGNORECASE
+)  # vote buttons under a question
 # The same chrome when a scrape was already flattened into one line: only phrases no reviewer writes.
 _INLINE_CHROME_RE = re.compile(
     r"\s*\b\d[\d,]*\s+(?:person|people)\s+found\s+this\s+(?:review\s+)?helpful\.?"
@@ -163,7 +174,9 @@ def _looks_like_name(line: str) -> bool:
     words = line.split()
     if not 1 <= len(words) <= 4 or len(line) > 40 or _SENTENCE_RE.search(line):
         return False
-    if line.endswith(".") and not re.search(r"(?:^|\s)[A-Z]\.$", line):  # "Christine F." yes, "He was right." no
+    if line.endswith(".") and not re.search(
+        r"(?:^|\s)[A-Z]\.$", line
+    ):  # "Christine F." yes, "He was right." no
         return False
     if len(words) == 1:
         return bool(_HANDLE_WORD_RE.match(line))
@@ -247,7 +260,9 @@ _PHONE_RE = re.compile(
 )
 # A handle needs a letter: "@1986" is a year, not a user.
 _HANDLE_RE = re.compile(r"(?<![\w@])@(?=[\w.]*[A-Za-z])[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,29}[A-Za-z0-9_])?")
-_URL_HINT_RE = re.compile(r"://|www\.|\.(?:com|org|net|io|co|edu|gov|tv|me|ly|be|uk|de|fr|info|biz)\b", re.IGNORECASE)
+_URL_HINT_RE = re.compile(
+    r"://|www\.|\.(?:com|org|net|io|co|edu|gov|tv|me|ly|be|uk|de|fr|info|biz)\b", re.IGNORECASE
+)
 _BLANK_RUN_RE = re.compile(r"\n{3,}")
 _DIGITS_RE = re.compile(r"\d{3}")
 
@@ -272,14 +287,16 @@ def _replace_name(body: str, name: str, counts: dict[str, int]) -> str:
     if key not in low:
         return body
     if len(low) != len(body):  # a character whose lower case is longer ("İ"): let the regex engine do it
-        return _sub_counted(re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE), "[NAME]", body, counts,
-                            "name")
+        return _sub_counted(
+            re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE), "[NAME]", body, counts, "name"
+        )
     parts, at = [], 0
     start = low.find(key)
     while start >= 0:
         stop = start + len(key)
         whole = (start == 0 or not low[start - 1].isalnum() and low[start - 1] != "_") and (
-            stop == len(low) or not low[stop].isalnum() and low[stop] != "_")
+            stop == len(low) or not low[stop].isalnum() and low[stop] != "_"
+        )
         if whole:
             parts += [body[at:start], "[NAME]"]
             at = stop
@@ -304,10 +321,17 @@ class LineRules:
     remove_patterns: tuple[re.Pattern[str], ...] = ()  # removed wherever they occur
 
     @classmethod
-    def compile(cls, drop_leading_lines: int = 0, drop_line_patterns: Sequence[str] = (),
-                remove_patterns: Sequence[str] = ()) -> LineRules:
-        return cls(drop_leading_lines, tuple(map(re.compile, drop_line_patterns)),
-                   tuple(map(re.compile, remove_patterns)))
+    def compile(
+        cls,
+        drop_leading_lines: int = 0,
+        drop_line_patterns: Sequence[str] = (),
+        remove_patterns: Sequence[str] = (),
+    ) -> LineRules:
+        return cls(
+            drop_leading_lines,
+            tuple(map(re.compile, drop_line_patterns)),
+            tuple(map(re.compile, remove_patterns)),
+        )
 
 
 NO_RULES = LineRules()

@@ -32,7 +32,11 @@ ROLES = {
     "items": ("item_id", "title", "year"),
     "interactions": ("user_id", "item_id", "rating", "timestamp"),
 }
-REQUIRED = {"reviews": ("item_id", "text"), "items": ("item_id", "title"), "interactions": ("user_id", "item_id")}
+REQUIRED = {
+    "reviews": ("item_id", "text"),
+    "items": ("item_id", "title"),
+    "interactions": ("user_id", "item_id"),
+}
 ID_ROLES = ("user_id", "item_id", "review_id")
 KEY = "__key__"  # the item id of a `keyed_object` JSON table ({"id": {...}, ...})
 
@@ -43,37 +47,61 @@ class TextClean(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     drop_leading_lines: int = 0
-    drop_line_patterns: list[str] = Field(default_factory=list)  # regexes; a (stripped) line matching one goes
-    remove_patterns: list[str] = Field(default_factory=list)  # regexes removed wherever they occur ("...MORE")
+    drop_line_patterns: list[str] = Field(
+        default_factory=list
+    )  # regexes; a (stripped) line matching one goes
+    remove_patterns: list[str] = Field(
+        default_factory=list
+    )  # regexes removed wherever they occur ("...MORE")
 
 
 class TableConfig(BaseModel):
     """One table: where it is, how to read it, and which of its columns play which role."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str | None = None  # local file (or glob); relative to the YAML's folder, `pkg://` = src/revdial/data/
+    path: str | None = (
+        None  # local file (or glob); relative to the YAML's folder, `pkg://` = src/revdial/data/
+    )
     hub: str | None = None  # a Hub dataset id, read with load_dataset(hub, name=..., split=...)
     name: str | None = None  # Hub config name
     revision: str | None = None
     data_files: str | list[str] | None = None  # files inside the Hub repo
     split: str = "train"
     format: Literal["csv", "json", "parquet"] | None = None  # inferred from the file name when omitted
-    layout: Literal["rows", "keyed_object"] = "rows"  # keyed_object: one JSON object {item_id: {field: value}}
-    read: dict[str, Any] = Field(default_factory=dict)  # extra load_dataset kwargs (sep, encoding, column_names...)
-    string_columns: list[str] = Field(default_factory=list)  # csv columns read as text ("0114709" stays as is)
+    layout: Literal["rows", "keyed_object"] = (
+        "rows"  # keyed_object: one JSON object {item_id: {field: value}}
+    )
+    read: dict[str, Any] = Field(
+        default_factory=dict
+    )  # extra load_dataset kwargs (sep, encoding, column_names...)
+    string_columns: list[str] = Field(
+        default_factory=list
+    )  # csv columns read as text ("0114709" stays as is)
     columns: dict[str, str] = Field(default_factory=dict)  # role -> source column
-    metadata: list[str] | None = None  # metadata columns to keep (items and joins); None = every unmapped column
-    text_exclude: list[str] = Field(default_factory=list)  # metadata kept in metadata_json but not in the text (ids)
+    metadata: list[str] | None = (
+        None  # metadata columns to keep (items and joins); None = every unmapped column
+    )
+    text_exclude: list[str] = Field(
+        default_factory=list
+    )  # metadata kept in metadata_json but not in the text (ids)
     list_separators: dict[str, str] = Field(default_factory=dict)  # column -> separator ("genres": "|")
     flag_columns: dict[str, list[str]] = Field(default_factory=dict)  # new list column <- 0/1 columns
-    null_values: list[str] = Field(default_factory=list)  # metadata values meaning "nothing" ("(no genres listed)")
+    null_values: list[str] = Field(
+        default_factory=list
+    )  # metadata values meaning "nothing" ("(no genres listed)")
     title_has_year: bool = False  # "Heat (1995)" -> title "Heat", year 1995
     title_article_suffix: bool = False  # "American President, The" -> "The American President"
-    item_key: Literal["id", "title"] = "id"  # reviews/interactions: does item_id hold the item's id or its title?
-    group_text: str | None = None  # join the texts of one (user, item) with this separator (e.g. one tag per row)
+    item_key: Literal["id", "title"] = (
+        "id"  # reviews/interactions: does item_id hold the item's id or its title?
+    )
+    group_text: str | None = (
+        None  # join the texts of one (user, item) with this separator (e.g. one tag per row)
+    )
     text_prefix: str = ""  # put before each review text ("tags: ")
     text_clean: TextClean = Field(default_factory=TextClean)
-    join: list[TableConfig] = Field(default_factory=list)  # items only: more metadata tables joined on item_id
+    join: list[TableConfig] = Field(
+        default_factory=list
+    )  # items only: more metadata tables joined on item_id
 
 
 class NeighborsConfig(BaseModel):
@@ -95,10 +123,14 @@ class SourceConfig(BaseModel):
     disliked_max_rating: float = 2.0
     history_size: int = 10
     neighbors: NeighborsConfig = Field(default_factory=NeighborsConfig)
-    rating_min: float = 0.0  # ratings outside [rating_min, rating_max] are counted skips (fatal with `strict`)
+    rating_min: float = (
+        0.0  # ratings outside [rating_min, rating_max] are counted skips (fatal with `strict`)
+    )
     max_review_chars: int = 2000  # longer reviews are cut at a word boundary (counted in the summary)
     limit_rows: int | None = None  # read only the first N rows of every table (quick tries)
-    strict: bool = False  # a non-numeric or out-of-range rating, or a "nan"/"null"/"None" text, stops the build
+    strict: bool = (
+        False  # a non-numeric or out-of-range rating, or a "nan"/"null"/"None" text, stops the build
+    )
 
 
 class SeedsConfig(BaseModel):
@@ -122,7 +154,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tables": {
             "reviews": {
                 "path": "tags.csv*",
-                "columns": {"user_id": "userId", "item_id": "movieId", "text": "tag", "timestamp": "timestamp"},
+                "columns": {
+                    "user_id": "userId",
+                    "item_id": "movieId",
+                    "text": "tag",
+                    "timestamp": "timestamp",
+                },
                 "group_text": ", ",
                 "text_prefix": "tags: ",
             },
@@ -134,13 +171,24 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "null_values": ["(no genres listed)"],
                 "title_has_year": True,
                 "title_article_suffix": True,
-                "join": [{"path": "links.csv*", "columns": {"item_id": "movieId"}, "metadata": ["imdbId", "tmdbId"],
-                          "string_columns": ["imdbId", "tmdbId"],
-                          "text_exclude": ["imdbId", "tmdbId"]}],
+                "join": [
+                    {
+                        "path": "links.csv*",
+                        "columns": {"item_id": "movieId"},
+                        "metadata": ["imdbId", "tmdbId"],
+                        "string_columns": ["imdbId", "tmdbId"],
+                        "text_exclude": ["imdbId", "tmdbId"],
+                    }
+                ],
             },
             "interactions": {
                 "path": "ratings.csv*",
-                "columns": {"user_id": "userId", "item_id": "movieId", "rating": "rating", "timestamp": "timestamp"},
+                "columns": {
+                    "user_id": "userId",
+                    "item_id": "movieId",
+                    "rating": "rating",
+                    "timestamp": "timestamp",
+                },
             },
         },
     },
@@ -151,14 +199,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tables": {
             "reviews": {
                 "columns": {
-                    "user_id": "user_id", "item_id": "parent_asin", "text": "text", "rating": "rating",
-                    "timestamp": "timestamp", "review_title": "title",
+                    "user_id": "user_id",
+                    "item_id": "parent_asin",
+                    "text": "text",
+                    "rating": "rating",
+                    "timestamp": "timestamp",
+                    "review_title": "title",
                 },
             },
             "items": {
                 "columns": {"item_id": "parent_asin", "title": "title"},
                 "metadata": [
-                    "main_category", "categories", "description", "features", "details", "average_rating",
+                    "main_category",
+                    "categories",
+                    "description",
+                    "features",
+                    "details",
+                    "average_rating",
                 ],
             },
         },
@@ -196,9 +253,13 @@ def deep_merge(base: Any, override: Any) -> Any:
         for key, value in override.items():
             merged[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
         return merged
-    if isinstance(base, list) and isinstance(override, list) and all(isinstance(x, dict) for x in base + override):
+    if (
+        isinstance(base, list)
+        and isinstance(override, list)
+        and all(isinstance(x, dict) for x in base + override)
+    ):
         return [deep_merge(b, o) for b, o in zip(base, override)] + copy.deepcopy(
-            override[len(base):] if len(override) > len(base) else base[len(override):]
+            override[len(base) :] if len(override) > len(base) else base[len(override) :]
         )
     return copy.deepcopy(override)
 
@@ -235,7 +296,7 @@ def load_seeds_config(path: str | Path | dict, base_dir: str | Path | None = Non
 def resolve_path(path: str, config: SeedsConfig) -> str:
     """`pkg://x` -> src/revdial/data/x; relative paths -> the preset `dir` or the YAML's folder."""
     if path.startswith("pkg://"):
-        return str(DATA_DIR / path[len("pkg://"):])
+        return str(DATA_DIR / path[len("pkg://") :])
     candidate = Path(path).expanduser()
     if candidate.is_absolute():
         return str(candidate)

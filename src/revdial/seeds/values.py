@@ -71,7 +71,9 @@ def timestamps(raw: pd.Series | None, n: int) -> pd.Series:
         return pd.Series(np.arange(n, dtype="float64"))
     numeric = pd.to_numeric(raw, errors="coerce")
     if numeric.notna().mean() < 0.5:  # ISO dates and the like
-        numeric = pd.to_datetime(raw, errors="coerce", utc=True).map(lambda t: np.nan if pd.isna(t) else t.timestamp())
+        numeric = pd.to_datetime(raw, errors="coerce", utc=True).map(
+            lambda t: np.nan if pd.isna(t) else t.timestamp()
+        )
     return numeric.astype("float64").fillna(-np.inf)
 
 
