@@ -69,3 +69,32 @@ def test_bundled_sample_uses_no_redial_test_dialogue(shared_data):
             if line.startswith('{"review_id": "redial')
         }
     assert used and not used & test_ids
+
+
+def test_scraped_reviews_lose_names_dates_and_votes_without_any_source_rule(shared_data):
+    """movie_reviews.csv.gz cells are "name / N months ago / text / N people found this helpful / Helpful /
+    Unhelpful"; with the YAML's text_clean rules removed, the built-in scrub alone must leave none of it."""
+    import csv
+    import re
+
+    import yaml
+
+    from revdial.seeds.sources import load_seeds_config
+
+    raw = yaml.safe_load((PIPELINES / "movie-reviews-ml100k.yaml").read_text())
+    del raw["source"]["tables"]["reviews"]["text_clean"]
+    build = build_seeds(load_seeds_config(raw, base_dir=PIPELINES))
+    path = shared_data / "movie_reviews" / "ml100k_user_reviews" / "movie_reviews.csv.gz"
+    with gzip.open(path, "rt", newline="") as handle:
+        headers = [row["review"].split("\n")[:2] for row in csv.DictReader(handle)]
+    assert len(build.seeds) > 3000
+    for row in build.seeds:
+        reviewer, date = (line.strip() for line in headers[int(row["provenance"].rsplit("#row", 1)[1]) - 1])
+        text = row["review_text"]
+        assert not re.search(r"found this helpful|Was this review helpful|\bUnhelpful\b", text), text
+        assert not text.startswith(reviewer) and not text.startswith(date), text
+        if len(reviewer.split()) >= 2:
+            assert not re.search(rf"(?<!\w){re.escape(reviewer)}(?!\w)", text, re.IGNORECASE), (
+                reviewer,
+                text,
+            )

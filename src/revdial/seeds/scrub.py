@@ -188,6 +188,17 @@ def _is_short_line(line: str) -> bool:
     return 0 < len(line) <= 80 and len(line.split()) <= 12 and not re.search(r"[!?]|\w{3,}\.$", line)
 
 
+def _is_header_name(lines: Sequence[str], at: int) -> bool:
+    """Is line `at` of the header a display name? The first line above a date is, whatever it reads ("Harshal.",
+    "Spencer K, Author.", "Willow Eats golden beans!"); a later one must be short; above a badge it must look like a
+    name."""
+    line, below = lines[at], _is_chrome(_next_text(lines, at + 1, 1))
+    if below == "date":
+        first = not any(previous.strip() for previous in lines[:at])
+        return 0 < len(line.strip()) <= 80 if first else _is_short_line(line)
+    return below == "badge" and _looks_like_name(line)
+
+
 def _byline_name(line: str) -> str | None:
     match = _BYLINE_RE.match(line)
     if not match:
@@ -210,11 +221,8 @@ def _header(lines: Sequence[str], counts: dict[str, int]) -> tuple[int, list[str
         line = lines[at]
         kind = _is_chrome(line) if line.strip() else "blank"
         name = None if kind else _byline_name(line)
-        if not kind and not name:
-            below = _is_chrome(_next_text(lines, at + 1, 1))
-            # above a date any short line is the byline ("kenneth minear", "Mr. Smith"); above a badge, a name
-            if (below == "date" and _is_short_line(line)) or (below == "badge" and _looks_like_name(line)):
-                name = line.strip()
+        if not kind and not name and _is_header_name(lines, at):
+            name = line.strip()
         if not kind and not name:
             break
         if name:
@@ -305,8 +313,22 @@ def _replace_name(body: str, name: str, counts: dict[str, int]) -> str:
     return "".join(parts) + body[at:]
 
 
+def _name_forms(name: str) -> list[str]:
+    """The forms of a display name worth replacing inside the text: the whole name and its core ("Spencer Kissack,
+    Author." -> "Spencer Kissack"; "JENNIFER ARCE.209." -> "JENNIFER ARCE"). A lone word is too often an ordinary
+    one ("Brown", "Maria") unless it carries a digit or underscore like a user name ("moviebuff99")."""
+    core = re.split(r",|\s[-–—|]\s|\(", name, maxsplit=1)[0]
+    core = re.sub(r"[\W\d_]+$", "", core).strip()
+    forms = []
+    for form in dict.fromkeys((name.strip(), core)):
+        words = form.split()
+        if len(form) >= 4 and (len(words) >= 2 or re.search(r"[\d_]", form)):
+            forms.append(form)
+    return forms
+
+
 def _names(body: str, names: Sequence[str], counts: dict[str, int]) -> str:
-    for name in dict.fromkeys(n for n in names if len(n) >= 4):
+    for name in dict.fromkeys(form for n in names for form in _name_forms(n)):
         body = _replace_name(body, name, counts)
     return body
 
