@@ -7,6 +7,7 @@ Baseline: reading the same three tables (ratings, tags, movies + links) through 
 path, nothing else. Each case runs (a) in this process, best of --repeat, for time, with tracemalloc for the Python/
 numpy heap peak in a separate run (tracemalloc slows allocation-heavy code, so it is not timed), and (b) in a fresh
 child process for its peak RSS (VmHWM: the whole interpreter, datasets and pyarrow included).
+The scrub table times seeds.scrub on every raw review cell against the whitespace flattening alone (its baseline).
 `--synthetic N` also times the collaborative part alone (item neighbours + histories) on N random interactions,
 to show that millions fit.
 """
@@ -76,6 +77,36 @@ def synthetic(n: int) -> int:
 
 
 CASES = {"load tables (baseline)": load_only, "build seeds": build}
+
+
+def scrub_cost(repeat: int) -> list[tuple[str, int, float, float]]:
+    """(cells, n, flatten-only seconds, scrub + flatten seconds) for scraped reviews and MovieLens tags: the cost of
+    scrubbing every raw cell (seeds.scrub) over the whitespace flattening the builder did before it."""
+    import csv
+    import gzip
+
+    from revdial.seeds.scrub import LineRules
+    from revdial.seeds.values import review_text
+
+    sets = []
+    reviews = SHARED / "movie_reviews" / "ml100k_user_reviews" / "movie_reviews.csv.gz"
+    if reviews.exists():
+        with gzip.open(reviews, "rt", newline="") as handle:
+            sets.append(("scraped reviews (ml100k)", [row["review"] for row in csv.DictReader(handle)]))
+    with open(SHARED / "movielens" / "ml-latest-small" / "tags.csv", newline="", encoding="utf-8") as handle:
+        sets.append(("tags (ml-latest-small)", [row["tag"] for row in csv.DictReader(handle)]))
+    rules, rows = LineRules(), []
+    for name, cells in sets:
+        flat, scrub = [], []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            [" ".join(cell.split()) for cell in cells]
+            flat.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            [review_text(cell, rules) for cell in cells]
+            scrub.append(time.perf_counter() - started)
+        rows.append((name, len(cells), min(flat), min(scrub)))
+    return rows
 
 
 def child(case: str, n: int) -> None:
@@ -174,6 +205,11 @@ def main() -> None:
         f"({full['peak_rss_mib'] / base['peak_rss_mib']:.2f}x)"
     )
     print("build phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
+    print(
+        f"{'scrub (per raw cell)':<28} {'cells':>7} {'flatten s':>10} {'scrub s':>8} {'cells/s':>9} {'x base':>7}"
+    )
+    for name, n, flat, scrub in scrub_cost(args.repeat):
+        print(f"{name:<28} {n:>7,} {flat:>10.3f} {scrub:>8.3f} {n / scrub:>9,.0f} {scrub / flat:>7.1f}")
     if args.synthetic:
         scale = in_child("synthetic", args.synthetic)
         print(
