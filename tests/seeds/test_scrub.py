@@ -173,3 +173,10 @@ def test_review_site_link_markup_keeps_its_words():
     )
     assert text == "Use a scraper (e.g., chisel paint scraper) or a compression sleeve."
     assert counts["markup"] == 2
+
+
+def test_signatures_go_but_a_closing_line_that_starts_with_by_stays():
+    assert scrub_review("Great film.\n- Jane Doe")[0] == "Great film."
+    assert scrub_review("Great film.\nPosted by Jane Doe\nReport")[0] == "Great film."
+    assert scrub_review("Great film.\nBy Far The Best")[0] == "Great film.\nBy Far The Best"
+    assert scrub_review("By Mary Jones on June 2, 2020\nA fine film.")[0] == "A fine film."

@@ -14,8 +14,9 @@ What is removed or replaced, by kind (the keys of the counts):
   `<start_of_turn>`, ...) and invisible control / bidi characters; `markup`: HTML tags and comments (`<br>` and block
   tags become line breaks first, entities are decoded);
 - `name`, `date`, `boilerplate`: the chrome lines above (header and footer), unambiguous chrome phrases anywhere
-  ("12 people found this helpful", "Verified Purchase", "Report abuse", "...MORE"), and the header's name wherever
-  else it appears (a full name of 4+ characters; a lone first name is too often an ordinary word);
+  ("12 people found this helpful", "Verified Purchase", "Report abuse", "...MORE"), and the header's or signature's
+  name wherever else it appears (two words or more, or a user name with a digit: a lone first name or surname is too
+  often an ordinary word);
 - `email`, `url`, `phone`, `handle`: placeholders [EMAIL], [URL], [PHONE], [HANDLE] ([NAME] for names).
 
 `scrub_pii` is the same scrub without a source's own line rules (curation calls it again as a second line of
@@ -199,9 +200,11 @@ def _is_header_name(lines: Sequence[str], at: int) -> bool:
     return below == "badge" and _looks_like_name(line)
 
 
-def _byline_name(line: str) -> str | None:
+def _byline_name(line: str, footer: bool = False) -> str | None:
+    """The name in "By Jane Doe on May 2, 2021", "— Jane Doe", "Jane Doe wrote:"; at the bottom a bare "By ..." line
+    is more often the review's own ("By Far The Best"), so only dashes and "posted/reviewed by" count there."""
     match = _BYLINE_RE.match(line)
-    if not match:
+    if not match or (footer and re.match(r"\s*by\s", line, re.IGNORECASE)):
         return None
     name = (match.group("name") or match.group("wrote") or "").strip()
     return name if _looks_like_name(name) else None
@@ -235,12 +238,14 @@ def _header(lines: Sequence[str], counts: dict[str, int]) -> tuple[int, list[str
 
 
 def _footer(lines: Sequence[str], start: int, counts: dict[str, int]) -> tuple[int, list[str]]:
-    """(index where the footer starts, names in it): chrome lines and signatures next to chrome, from the bottom."""
+    """(index where the footer starts, names in it): chrome lines and signatures ("— Jane Doe"), from the bottom."""
     at, names = len(lines), []
     while at > start:
         line = lines[at - 1]
         kind = _is_chrome(line, footer=True) if line.strip() else "blank"
-        name = None if kind else _byline_name(line)  # a bare short line at the bottom is the review's own
+        name = (
+            None if kind else _byline_name(line, footer=True)
+        )  # a bare short line there is the review's own
         if not kind and not name:
             break
         if name:
