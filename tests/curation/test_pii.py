@@ -96,7 +96,7 @@ def test_scrubbing_is_idempotent_and_empty_text_is_fine() -> None:
 def test_real_review_cells_lose_every_header_and_vote_line(shared_data) -> None:
     path = shared_data / "movie_reviews" / "ml100k_user_reviews" / "movie_reviews.csv.gz"
     with gzip.open(path, "rt", newline="") as f:
-        cells = [row["review"] for row in csv.DictReader(f)][:400]
+        cells = [row["review"] for row in csv.DictReader(f)]  # all 3,591
     totals = dict.fromkeys(PII_KINDS, 0)
     for cell in cells:
         reviewer, date = cell.split("\n")[:2]
@@ -108,5 +108,7 @@ def test_real_review_cells_lose_every_header_and_vote_line(shared_data) -> None:
         assert lines[-1] not in {"Helpful", "Unhelpful", "Was this review helpful to you?"}
         assert "found this helpful" not in text
         assert text.strip()
-    assert totals["name"] >= len(cells) and totals["date"] == len(cells)
+    assert totals["name"] >= len(cells) and totals["date"] >= len(
+        cells
+    )  # one cell has a second, absolute date line
     assert totals["boilerplate"] >= 3 * len(cells)

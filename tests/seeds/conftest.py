@@ -30,26 +30,59 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture
 def tiny(tmp_path):
     """A three-table movie-like source in tmp_path; returns a function giving its config dict (source overrides)."""
-    write_csv(tmp_path / "items.csv", ["id", "name", "genres"], [
-        ["1", "Heat (1995)", "Crime|Thriller"], ["2", "Ronin (1998)", "Action"], ["3", "Collateral (2004)", "Crime"],
-    ])
-    write_csv(tmp_path / "reviews.csv", ["rid", "user", "item", "body", "stars"], [
-        ["r1", "u1", "1", "Great shootout.", "5"], ["r2", "u2", "2", "Car chases!", "4"],
-        ["r3", "u1", "3", "Tom Cruise as a hitman.", ""],
-    ])
-    write_csv(tmp_path / "ratings.csv", ["user", "item", "stars", "ts"], [
-        ["u1", "1", "5", "1"], ["u1", "2", "4", "2"], ["u1", "3", "4", "3"], ["u2", "1", "4", "1"],
-        ["u2", "2", "5", "2"], ["u3", "3", "1", "1"],
-    ])
+    write_csv(
+        tmp_path / "items.csv",
+        ["id", "name", "genres"],
+        [
+            ["1", "Heat (1995)", "Crime|Thriller"],
+            ["2", "Ronin (1998)", "Action"],
+            ["3", "Collateral (2004)", "Crime"],
+        ],
+    )
+    write_csv(
+        tmp_path / "reviews.csv",
+        ["rid", "user", "item", "body", "stars"],
+        [
+            ["r1", "u1", "1", "Great shootout.", "5"],
+            ["r2", "u2", "2", "Car chases!", "4"],
+            ["r3", "u1", "3", "Tom Cruise as a hitman.", ""],
+        ],
+    )
+    write_csv(
+        tmp_path / "ratings.csv",
+        ["user", "item", "stars", "ts"],
+        [
+            ["u1", "1", "5", "1"],
+            ["u1", "2", "4", "2"],
+            ["u1", "3", "4", "3"],
+            ["u2", "1", "4", "1"],
+            ["u2", "2", "5", "2"],
+            ["u3", "3", "1", "1"],
+        ],
+    )
 
     def config(**source) -> dict:
         tables = {
-            "items": {"path": "items.csv", "columns": {"item_id": "id", "title": "name"},
-                      "list_separators": {"genres": "|"}, "title_has_year": True},
-            "reviews": {"path": "reviews.csv", "columns": {"review_id": "rid", "user_id": "user", "item_id": "item",
-                                                           "text": "body", "rating": "stars"}},
-            "interactions": {"path": "ratings.csv", "columns": {"user_id": "user", "item_id": "item",
-                                                                "rating": "stars", "timestamp": "ts"}},
+            "items": {
+                "path": "items.csv",
+                "columns": {"item_id": "id", "title": "name"},
+                "list_separators": {"genres": "|"},
+                "title_has_year": True,
+            },
+            "reviews": {
+                "path": "reviews.csv",
+                "columns": {
+                    "review_id": "rid",
+                    "user_id": "user",
+                    "item_id": "item",
+                    "text": "body",
+                    "rating": "stars",
+                },
+            },
+            "interactions": {
+                "path": "ratings.csv",
+                "columns": {"user_id": "user", "item_id": "item", "rating": "stars", "timestamp": "ts"},
+            },
         }
         for role, override in source.pop("tables", {}).items():
             tables[role] = override if override is None else {**tables.get(role, {}), **override}

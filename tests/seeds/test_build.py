@@ -45,8 +45,10 @@ def test_seed_ids_are_stable_across_runs(sample):
 
 def test_histories_and_neighbours_never_name_the_seed_item(sample):
     for row in sample.seeds.select(range(0, len(sample.seeds), 7)):
-        assert row["title"] not in row["history_liked"] + row["history_disliked"] or \
-            list(sample.catalogue["title"]).count(row["title"]) > 1
+        assert (
+            row["title"] not in row["history_liked"] + row["history_disliked"]
+            or list(sample.catalogue["title"]).count(row["title"]) > 1
+        )
         assert row["item_id"] not in row["neighbor_ids"]
     assert sum(1 for h in sample.seeds["history_liked"] if h) > len(sample.seeds) / 2
 
@@ -57,7 +59,9 @@ def test_save_and_load_round_trip(sample, tmp_path):
     assert load_seeds(tmp_path / "seeds").num_rows == len(sample.seeds)
     catalogue = load_catalogue(tmp_path / "seeds")
     assert catalogue.column_names == ["item_id", "title", "year", "metadata_text"]
-    assert json.loads((tmp_path / "seeds" / "summary.json").read_text())["seeds"]["total"] == len(sample.seeds)
+    assert json.loads((tmp_path / "seeds" / "summary.json").read_text())["seeds"]["total"] == len(
+        sample.seeds
+    )
 
 
 def test_tiny_source_joins_reviews_ratings_histories_and_neighbours(tiny):

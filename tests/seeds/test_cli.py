@@ -12,8 +12,9 @@ from revdial.paths import REPO_DIR
 def test_seeds_command_writes_a_loadable_dataset_with_catalogue_and_summary(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # pkg:// paths make the default config work from any directory
     out = tmp_path / "seeds"
-    result = CliRunner().invoke(app, ["seeds", "--config", str(REPO_DIR / "pipelines" / "movies-sample.yaml"),
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["seeds", "--config", str(REPO_DIR / "pipelines" / "movies-sample.yaml"), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     seeds = datasets.load_from_disk(str(out))
     summary = json.loads((out / "summary.json").read_text())
@@ -24,7 +25,9 @@ def test_seeds_command_writes_a_loadable_dataset_with_catalogue_and_summary(tmp_
 
 def test_seeds_command_reports_a_bad_source_without_a_traceback(tmp_path):
     config = tmp_path / "bad.yaml"
-    config.write_text("domain: d\nsource:\n  tables:\n    items: {path: missing.csv, columns: {item_id: a, title: b}}\n")
+    config.write_text(
+        "domain: d\nsource:\n  tables:\n    items: {path: missing.csv, columns: {item_id: a, title: b}}\n"
+    )
     result = CliRunner().invoke(app, ["seeds", "--config", str(config), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert "missing.csv: the items table's file does not exist" in result.output

@@ -34,8 +34,10 @@ def test_neighbors_do_not_depend_on_the_block_size():
     pairs = np.unique(np.c_[rng.integers(0, 50, 600), rng.integers(0, 37, 600)], axis=0)
     liked = _liked(pairs, 50, 37)
     whole = collaborative.item_neighbors(liked, k=5, block_size=1000)
-    for blocks in (collaborative.item_neighbors(liked, k=5, block_size=4),
-                   collaborative.item_neighbors(liked, k=5, max_block_pairs=50)):
+    for blocks in (
+        collaborative.item_neighbors(liked, k=5, block_size=4),
+        collaborative.item_neighbors(liked, k=5, max_block_pairs=50),
+    ):
         np.testing.assert_array_equal(whole[0], blocks[0])
         np.testing.assert_allclose(whole[1], blocks[1])
 
@@ -43,7 +45,12 @@ def test_neighbors_do_not_depend_on_the_block_size():
 def test_blocks_cover_every_item_once_within_both_limits():
     cost = np.array([5.0, 1.0, 1.0, 9.0, 1.0, 1.0, 1.0])
     blocks = list(collaborative._blocks(cost, max_items=3, max_cost=4.0))
-    assert blocks == [(0, 1), (1, 3), (3, 4), (4, 7)]  # an item costlier than the limit still gets its own block
+    assert blocks == [
+        (0, 1),
+        (1, 3),
+        (3, 4),
+        (4, 7),
+    ]  # an item costlier than the limit still gets its own block
 
 
 def test_duplicate_likes_count_once():

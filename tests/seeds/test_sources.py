@@ -14,12 +14,20 @@ from revdial.seeds.sources import load_seeds_config, resolve_path
 
 def test_preset_fills_the_mapping_and_the_yaml_overrides_any_part(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({
-        "domain": "movies",
-        "source": {"preset": "movielens", "dir": "ml", "seeds_from": ["reviews"],
-                   "tables": {"items": {"columns": {"title": "name"}}}},
-        "selection": {"budget": 3},  # other stages' sections are not ours to read
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "domain": "movies",
+                "source": {
+                    "preset": "movielens",
+                    "dir": "ml",
+                    "seeds_from": ["reviews"],
+                    "tables": {"items": {"columns": {"title": "name"}}},
+                },
+                "selection": {"budget": 3},  # other stages' sections are not ours to read
+            }
+        )
+    )
     config = load_seeds_config(path)
     items = config.source.tables["items"]
     assert items.columns == {"item_id": "movieId", "title": "name"}  # one key overridden, the other kept
@@ -41,23 +49,38 @@ def test_unknown_preset_and_unknown_keys_are_errors_naming_the_config(tmp_path):
 
 def test_pkg_paths_point_into_the_package_data(tmp_path):
     config = load_seeds_config({"domain": "d", "source": {}}, base_dir=tmp_path)
-    assert resolve_path("pkg://movies_sample/items.jsonl.gz", config) == str(DATA_DIR / "movies_sample" /
-                                                                             "items.jsonl.gz")
+    assert resolve_path("pkg://movies_sample/items.jsonl.gz", config) == str(
+        DATA_DIR / "movies_sample" / "items.jsonl.gz"
+    )
     assert resolve_path("a.csv", config) == str(tmp_path / "a.csv")
 
 
 def _amazon_tables():
     """Two rows in the Amazon Reviews 2023 layout (raw_review_* and raw_meta_*)."""
-    reviews = datasets.Dataset.from_dict({
-        "rating": [5.0, 2.0], "title": ["Love it", "Meh"], "text": ["Smells great.", "Too sticky."],
-        "parent_asin": ["B01", "B01"], "user_id": ["AX", "AY"], "timestamp": [1588687728923, 1588687729923],
-        "asin": ["B01a", "B01b"], "helpful_vote": [0, 1],
-    })
-    meta = datasets.Dataset.from_dict({
-        "parent_asin": ["B01"], "title": ["Hair gel"], "main_category": ["All Beauty"],
-        "categories": [["Beauty", "Hair"]], "description": [["A gel."]], "features": [["Strong hold"]],
-        "details": ['{"Brand": "Acme"}'], "average_rating": [4.1],
-    })
+    reviews = datasets.Dataset.from_dict(
+        {
+            "rating": [5.0, 2.0],
+            "title": ["Love it", "Meh"],
+            "text": ["Smells great.", "Too sticky."],
+            "parent_asin": ["B01", "B01"],
+            "user_id": ["AX", "AY"],
+            "timestamp": [1588687728923, 1588687729923],
+            "asin": ["B01a", "B01b"],
+            "helpful_vote": [0, 1],
+        }
+    )
+    meta = datasets.Dataset.from_dict(
+        {
+            "parent_asin": ["B01"],
+            "title": ["Hair gel"],
+            "main_category": ["All Beauty"],
+            "categories": [["Beauty", "Hair"]],
+            "description": [["A gel."]],
+            "features": [["Strong hold"]],
+            "details": ['{"Brand": "Acme"}'],
+            "average_rating": [4.1],
+        }
+    )
     return reviews, meta
 
 
@@ -71,10 +94,26 @@ def test_hub_ids_go_through_load_dataset_with_split_and_config(monkeypatch):
         return {"raw_review_All_Beauty": reviews, "raw_meta_All_Beauty": meta}[kwargs["name"]]
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    build = build_seeds({"domain": "beauty", "source": {"preset": "amazon-reviews-2023", "tables": {
-        "reviews": {"hub": "McAuley-Lab/Amazon-Reviews-2023", "name": "raw_review_All_Beauty", "split": "full"},
-        "items": {"hub": "McAuley-Lab/Amazon-Reviews-2023", "name": "raw_meta_All_Beauty", "split": "full"},
-    }}})
+    build = build_seeds(
+        {
+            "domain": "beauty",
+            "source": {
+                "preset": "amazon-reviews-2023",
+                "tables": {
+                    "reviews": {
+                        "hub": "McAuley-Lab/Amazon-Reviews-2023",
+                        "name": "raw_review_All_Beauty",
+                        "split": "full",
+                    },
+                    "items": {
+                        "hub": "McAuley-Lab/Amazon-Reviews-2023",
+                        "name": "raw_meta_All_Beauty",
+                        "split": "full",
+                    },
+                },
+            },
+        }
+    )
     assert [(p, k["name"], k["split"]) for p, k in calls] == [
         ("McAuley-Lab/Amazon-Reviews-2023", "raw_meta_All_Beauty", "full"),
         ("McAuley-Lab/Amazon-Reviews-2023", "raw_review_All_Beauty", "full"),
@@ -94,9 +133,14 @@ def test_hub_load_failure_names_the_dataset(monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(SeedSourceError, match=r"owner/beauty\[train\].*ConnectionError: offline"):
-        build_seeds({"domain": "d", "source": {"tables": {
-            "items": {"hub": "owner/beauty", "columns": {"item_id": "id", "title": "t"}}}}})
-
+        build_seeds(
+            {
+                "domain": "d",
+                "source": {
+                    "tables": {"items": {"hub": "owner/beauty", "columns": {"item_id": "id", "title": "t"}}}
+                },
+            }
+        )
 
 
 def test_a_hub_id_that_is_a_local_folder_loads_offline_through_the_same_branch(tiny):
@@ -113,8 +157,16 @@ def test_amazon_preset_reads_local_parquet(tmp_path):
     reviews, meta = _amazon_tables()
     reviews.to_parquet(str(tmp_path / "All_Beauty.parquet"))
     meta.to_parquet(str(tmp_path / "meta_All_Beauty.parquet"))
-    config = load_seeds_config({"domain": "beauty", "source": {"preset": "amazon-reviews-2023", "tables": {
-        "reviews": {"path": "All_Beauty.parquet"}, "items": {"path": "meta_*.parquet"}}}}, base_dir=tmp_path)
+    config = load_seeds_config(
+        {
+            "domain": "beauty",
+            "source": {
+                "preset": "amazon-reviews-2023",
+                "tables": {"reviews": {"path": "All_Beauty.parquet"}, "items": {"path": "meta_*.parquet"}},
+            },
+        },
+        base_dir=tmp_path,
+    )
     build = build_seeds(config)
     assert build.seeds["rating"] == [5.0, 2.0] and build.seeds["user_id"] == ["AX", "AY"]
     assert json.loads(build.seeds[0]["metadata_json"])["categories"] == ["Beauty", "Hair"]

@@ -20,7 +20,12 @@ def liked_matrix(users: np.ndarray, items: np.ndarray, n_users: int, n_items: in
 
 
 def item_neighbors(
-    liked: sp.csr_matrix, k: int, *, min_common: int = 1, block_size: int = 4096, max_block_pairs: int = 4_000_000
+    liked: sp.csr_matrix,
+    k: int,
+    *,
+    min_common: int = 1,
+    block_size: int = 4096,
+    max_block_pairs: int = 4_000_000,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k co-liked items of every item, by cosine similarity of their (binary) liker sets.
 

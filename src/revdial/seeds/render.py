@@ -12,11 +12,22 @@ def _fmt_rating(rating: float, rating_max: float | None) -> str:
     return f"{value}/{rating_max:g}" if rating_max else value
 
 
+def _shown_rating(rating: Any, rating_max: float | None) -> bool:
+    """A rating is shown when it is a finite number in [0, rating_max]: "rating 1e+09/5" never reaches a prompt."""
+    if rating is None or isinstance(rating, bool):
+        return False
+    try:
+        value = float(rating)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(value) and value >= 0 and (not rating_max or value <= rating_max)
+
+
 def render_seed(row: Mapping[str, Any], rating_max: float | None = 5.0, max_list: int = 5) -> str:
     """Item, metadata, the user's review and rating, their history and the item's neighbours; empty parts omitted.
 
     `row` needs the seed columns title, year, metadata_text, review_text, rating, history_liked, history_disliked,
-    neighbor_titles (missing keys count as empty). Lists are cut to `max_list` names to keep the text short.
+    neighbor_titles (missing keys count as empty); a rating outside [0, rating_max] is left out. Lists are cut to `max_list` names to keep the text short.
     """
     title = row.get("title") or ""
     year = row.get("year")
@@ -24,7 +35,7 @@ def render_seed(row: Mapping[str, Any], rating_max: float | None = 5.0, max_list
     if row.get("metadata_text"):
         lines.append(f"About: {row['metadata_text']}")
     rating = row.get("rating")
-    has_rating = rating is not None and not math.isnan(rating)
+    has_rating = _shown_rating(rating, rating_max)
     review = (row.get("review_text") or "").strip()
     if review and has_rating:
         lines.append(f"User review (rating {_fmt_rating(float(rating), rating_max)}): {review}")
@@ -32,8 +43,11 @@ def render_seed(row: Mapping[str, Any], rating_max: float | None = 5.0, max_list
         lines.append(f"User review: {review}")
     elif has_rating:
         lines.append(f"User rating: {_fmt_rating(float(rating), rating_max)}")
-    for key, label in (("history_liked", "User also liked"), ("history_disliked", "User disliked"),
-                       ("neighbor_titles", "Often liked together with")):
+    for key, label in (
+        ("history_liked", "User also liked"),
+        ("history_disliked", "User disliked"),
+        ("neighbor_titles", "Often liked together with"),
+    ):
         names = list(row.get(key) or [])[:max_list]
         if names:
             lines.append(f"{label}: " + "; ".join(names))

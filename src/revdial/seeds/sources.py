@@ -1,4 +1,8 @@
-"""Source configs (the `domain` + `source` sections of a pipeline YAML) and loading their tables.
+"""Source configs: the `domain` + `source` sections of a pipeline YAML, presets, and where their files are.
+
+Seed loading runs one way: sources (this module: config) -> reading (files -> raw frames, columns checked) ->
+values (cell cleaning, ratings, texts) / scrub (raw review text) -> tables (normalised tables, counted skips) ->
+build (join, collaborative signals, assemble). No module calls back into one before it.
 
 A source has up to three tables, each a Hub dataset id or local files (csv/tsv, jsonl/json, parquet; gzipped or not)
 read with `datasets.load_dataset`, plus a mapping from the source's column names to revdial's roles:
@@ -14,15 +18,9 @@ YAML gives overrides it.
 from __future__ import annotations
 
 import copy
-import glob
-import gzip
-import json
-import math
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -34,47 +32,76 @@ ROLES = {
     "items": ("item_id", "title", "year"),
     "interactions": ("user_id", "item_id", "rating", "timestamp"),
 }
-REQUIRED = {"reviews": ("item_id", "text"), "items": ("item_id", "title"), "interactions": ("user_id", "item_id")}
+REQUIRED = {
+    "reviews": ("item_id", "text"),
+    "items": ("item_id", "title"),
+    "interactions": ("user_id", "item_id"),
+}
 ID_ROLES = ("user_id", "item_id", "review_id")
 KEY = "__key__"  # the item id of a `keyed_object` JSON table ({"id": {...}, ...})
 
 
 class TextClean(BaseModel):
-    """Boilerplate to strip from review text, line by line (scraped reviews carry names, dates, vote buttons)."""
+    """A source's own boilerplate rules for review text, applied to the raw lines together with the built-in ones
+    (`revdial.seeds.scrub`: reviewer names, dates, votes, badges, control tokens, markup, contact details)."""
 
     model_config = ConfigDict(extra="forbid")
     drop_leading_lines: int = 0
-    drop_line_patterns: list[str] = Field(default_factory=list)  # regexes; a (stripped) line matching one goes
-    remove_patterns: list[str] = Field(default_factory=list)  # regexes removed wherever they occur ("...MORE")
+    drop_line_patterns: list[str] = Field(
+        default_factory=list
+    )  # regexes; a (stripped) line matching one goes
+    remove_patterns: list[str] = Field(
+        default_factory=list
+    )  # regexes removed wherever they occur ("...MORE")
 
 
 class TableConfig(BaseModel):
     """One table: where it is, how to read it, and which of its columns play which role."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str | None = None  # local file (or glob); relative to the YAML's folder, `pkg://` = src/revdial/data/
+    path: str | None = (
+        None  # local file (or glob); relative to the YAML's folder, `pkg://` = src/revdial/data/
+    )
     hub: str | None = None  # a Hub dataset id, read with load_dataset(hub, name=..., split=...)
     name: str | None = None  # Hub config name
     revision: str | None = None
     data_files: str | list[str] | None = None  # files inside the Hub repo
     split: str = "train"
     format: Literal["csv", "json", "parquet"] | None = None  # inferred from the file name when omitted
-    layout: Literal["rows", "keyed_object"] = "rows"  # keyed_object: one JSON object {item_id: {field: value}}
-    read: dict[str, Any] = Field(default_factory=dict)  # extra load_dataset kwargs (sep, encoding, column_names...)
-    string_columns: list[str] = Field(default_factory=list)  # csv columns read as text ("0114709" stays as is)
+    layout: Literal["rows", "keyed_object"] = (
+        "rows"  # keyed_object: one JSON object {item_id: {field: value}}
+    )
+    read: dict[str, Any] = Field(
+        default_factory=dict
+    )  # extra load_dataset kwargs (sep, encoding, column_names...)
+    string_columns: list[str] = Field(
+        default_factory=list
+    )  # csv columns read as text ("0114709" stays as is)
     columns: dict[str, str] = Field(default_factory=dict)  # role -> source column
-    metadata: list[str] | None = None  # metadata columns to keep (items and joins); None = every unmapped column
-    text_exclude: list[str] = Field(default_factory=list)  # metadata kept in metadata_json but not in the text (ids)
+    metadata: list[str] | None = (
+        None  # metadata columns to keep (items and joins); None = every unmapped column
+    )
+    text_exclude: list[str] = Field(
+        default_factory=list
+    )  # metadata kept in metadata_json but not in the text (ids)
     list_separators: dict[str, str] = Field(default_factory=dict)  # column -> separator ("genres": "|")
     flag_columns: dict[str, list[str]] = Field(default_factory=dict)  # new list column <- 0/1 columns
-    null_values: list[str] = Field(default_factory=list)  # metadata values meaning "nothing" ("(no genres listed)")
+    null_values: list[str] = Field(
+        default_factory=list
+    )  # metadata values meaning "nothing" ("(no genres listed)")
     title_has_year: bool = False  # "Heat (1995)" -> title "Heat", year 1995
     title_article_suffix: bool = False  # "American President, The" -> "The American President"
-    item_key: Literal["id", "title"] = "id"  # reviews/interactions: does item_id hold the item's id or its title?
-    group_text: str | None = None  # join the texts of one (user, item) with this separator (e.g. one tag per row)
+    item_key: Literal["id", "title"] = (
+        "id"  # reviews/interactions: does item_id hold the item's id or its title?
+    )
+    group_text: str | None = (
+        None  # join the texts of one (user, item) with this separator (e.g. one tag per row)
+    )
     text_prefix: str = ""  # put before each review text ("tags: ")
     text_clean: TextClean = Field(default_factory=TextClean)
-    join: list[TableConfig] = Field(default_factory=list)  # items only: more metadata tables joined on item_id
+    join: list[TableConfig] = Field(
+        default_factory=list
+    )  # items only: more metadata tables joined on item_id
 
 
 class NeighborsConfig(BaseModel):
@@ -96,8 +123,14 @@ class SourceConfig(BaseModel):
     disliked_max_rating: float = 2.0
     history_size: int = 10
     neighbors: NeighborsConfig = Field(default_factory=NeighborsConfig)
+    rating_min: float = (
+        0.0  # ratings outside [rating_min, rating_max] are counted skips (fatal with `strict`)
+    )
     max_review_chars: int = 2000  # longer reviews are cut at a word boundary (counted in the summary)
     limit_rows: int | None = None  # read only the first N rows of every table (quick tries)
+    strict: bool = (
+        False  # a non-numeric or out-of-range rating, or a "nan"/"null"/"None" text, stops the build
+    )
 
 
 class SeedsConfig(BaseModel):
@@ -121,7 +154,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tables": {
             "reviews": {
                 "path": "tags.csv*",
-                "columns": {"user_id": "userId", "item_id": "movieId", "text": "tag", "timestamp": "timestamp"},
+                "columns": {
+                    "user_id": "userId",
+                    "item_id": "movieId",
+                    "text": "tag",
+                    "timestamp": "timestamp",
+                },
                 "group_text": ", ",
                 "text_prefix": "tags: ",
             },
@@ -133,13 +171,24 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "null_values": ["(no genres listed)"],
                 "title_has_year": True,
                 "title_article_suffix": True,
-                "join": [{"path": "links.csv*", "columns": {"item_id": "movieId"}, "metadata": ["imdbId", "tmdbId"],
-                          "string_columns": ["imdbId", "tmdbId"],
-                          "text_exclude": ["imdbId", "tmdbId"]}],
+                "join": [
+                    {
+                        "path": "links.csv*",
+                        "columns": {"item_id": "movieId"},
+                        "metadata": ["imdbId", "tmdbId"],
+                        "string_columns": ["imdbId", "tmdbId"],
+                        "text_exclude": ["imdbId", "tmdbId"],
+                    }
+                ],
             },
             "interactions": {
                 "path": "ratings.csv*",
-                "columns": {"user_id": "userId", "item_id": "movieId", "rating": "rating", "timestamp": "timestamp"},
+                "columns": {
+                    "user_id": "userId",
+                    "item_id": "movieId",
+                    "rating": "rating",
+                    "timestamp": "timestamp",
+                },
             },
         },
     },
@@ -150,14 +199,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tables": {
             "reviews": {
                 "columns": {
-                    "user_id": "user_id", "item_id": "parent_asin", "text": "text", "rating": "rating",
-                    "timestamp": "timestamp", "review_title": "title",
+                    "user_id": "user_id",
+                    "item_id": "parent_asin",
+                    "text": "text",
+                    "rating": "rating",
+                    "timestamp": "timestamp",
+                    "review_title": "title",
                 },
             },
             "items": {
                 "columns": {"item_id": "parent_asin", "title": "title"},
                 "metadata": [
-                    "main_category", "categories", "description", "features", "details", "average_rating",
+                    "main_category",
+                    "categories",
+                    "description",
+                    "features",
+                    "details",
+                    "average_rating",
                 ],
             },
         },
@@ -195,9 +253,13 @@ def deep_merge(base: Any, override: Any) -> Any:
         for key, value in override.items():
             merged[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
         return merged
-    if isinstance(base, list) and isinstance(override, list) and all(isinstance(x, dict) for x in base + override):
+    if (
+        isinstance(base, list)
+        and isinstance(override, list)
+        and all(isinstance(x, dict) for x in base + override)
+    ):
         return [deep_merge(b, o) for b, o in zip(base, override)] + copy.deepcopy(
-            override[len(base):] if len(override) > len(base) else base[len(override):]
+            override[len(base) :] if len(override) > len(base) else base[len(override) :]
         )
     return copy.deepcopy(override)
 
@@ -230,11 +292,11 @@ def load_seeds_config(path: str | Path | dict, base_dir: str | Path | None = Non
         raise SeedSourceError(label, f"invalid `source` section: {problems}") from exc
 
 
-# --- reading tables ---------------------------------------------------------------------------------------------
+# --- where the files are -------------------------------------------------------------------------------------
 def resolve_path(path: str, config: SeedsConfig) -> str:
     """`pkg://x` -> src/revdial/data/x; relative paths -> the preset `dir` or the YAML's folder."""
     if path.startswith("pkg://"):
-        return str(DATA_DIR / path[len("pkg://"):])
+        return str(DATA_DIR / path[len("pkg://") :])
     candidate = Path(path).expanduser()
     if candidate.is_absolute():
         return str(candidate)
@@ -242,189 +304,3 @@ def resolve_path(path: str, config: SeedsConfig) -> str:
     if config.source.dir:
         base = Path(config.source.dir) if Path(config.source.dir).is_absolute() else base / config.source.dir
     return str(base / candidate)
-
-
-def _format_of(file: str) -> str:
-    name = file.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".zst").removesuffix(".xz")
-    for suffix, fmt in ((".csv", "csv"), (".tsv", "csv"), (".txt", "csv"), (".jsonl", "json"), (".json", "json"),
-                        (".parquet", "parquet")):
-        if name.endswith(suffix):
-            return fmt
-    return "csv"
-
-
-def _open_text_lines(file: str):
-    opener = gzip.open if file.endswith(".gz") else open
-    return opener(file, "rb")
-
-
-def _find_undecodable_row(file: str, encoding: str) -> tuple[int, str] | None:
-    """(1-based line number, error) of the first line that does not decode, or None."""
-    try:
-        with _open_text_lines(file) as handle:
-            for number, line in enumerate(handle, start=1):
-                try:
-                    line.decode(encoding)
-                except UnicodeDecodeError as exc:
-                    return number, str(exc)
-    except OSError:
-        return None
-    return None
-
-
-def _exception_chain(exc: BaseException):
-    while exc is not None:
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-def load_table(table: TableConfig, config: SeedsConfig, role: str) -> tuple[pd.DataFrame, str]:
-    """Read one table through `datasets.load_dataset` into pandas; returns (frame, label used in errors/summary)."""
-    import datasets
-
-    if table.hub:
-        label = f"{table.hub}[{table.split}]"
-        split = table.split
-        if config.source.limit_rows and "[" not in split:
-            split = f"{split}[:{config.source.limit_rows}]"  # let the loader stop early on a big Hub split
-        kwargs: dict[str, Any] = {"split": split, **table.read}
-        if table.name:
-            kwargs["name"] = table.name
-        if table.revision:
-            kwargs["revision"] = table.revision
-        if table.data_files:
-            kwargs["data_files"] = table.data_files
-        try:
-            dataset = datasets.load_dataset(table.hub, **kwargs)
-        except Exception as exc:
-            raise SeedSourceError(
-                label, f"cannot load the {role} table with load_dataset({table.hub!r}): {type(exc).__name__}: {exc}"
-            ) from exc
-        frame = dataset.to_pandas()
-    elif table.path:
-        pattern = resolve_path(table.path, config)
-        files = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
-        if not files:
-            raise SeedSourceError(pattern, f"no file matches the {role} table's path '{table.path}'")
-        label = Path(files[0]).name if len(files) == 1 else f"{Path(files[0]).name} (+{len(files) - 1} files)"
-        for file in files:
-            if not Path(file).is_file():
-                raise SeedSourceError(Path(file).name, f"the {role} table's file does not exist: {file}")
-        if table.layout == "keyed_object":
-            frame = _load_keyed_object(files[0], label, role)
-        else:
-            frame = _load_rows(files, table, label, role)
-    else:
-        raise SeedSourceError(f"<{role}>", f"the {role} table needs a `path` or a `hub` id")
-    if table_limit := config.source.limit_rows:
-        frame = frame.iloc[:table_limit]
-    if len(frame) == 0:
-        raise SeedSourceError(label, f"the {role} table is empty (0 rows)")
-    return frame.reset_index(drop=True), label
-
-
-def _load_rows(files: list[str], table: TableConfig, label: str, role: str) -> pd.DataFrame:
-    import datasets
-
-    fmt = table.format or _format_of(files[0])
-    kwargs = dict(table.read)
-    if fmt == "csv":
-        if files[0].lower().removesuffix(".gz").endswith(".tsv"):
-            kwargs.setdefault("sep", "\t")
-        # ids stay strings ("007" must not become 7); pandas would otherwise guess per chunk
-        names = kwargs.get("column_names") or kwargs.get("names")
-        converters = {column: str for column in table.string_columns if names is None or column in names}
-        for role_name, column in table.columns.items():
-            if role_name in ID_ROLES and (names is None or column in names):
-                converters[column] = str
-        if converters:
-            kwargs.setdefault("converters", converters)
-        kwargs.setdefault("keep_default_na", False)  # an id "NA" is an id; empty cells still read as ""
-    try:
-        dataset = datasets.load_dataset(fmt, data_files=files, split="train", **kwargs)
-    except Exception as exc:
-        encoding = kwargs.get("encoding") or "utf-8"
-        if any(isinstance(e, UnicodeDecodeError) for e in _exception_chain(exc)) or "codec" in str(exc):
-            for file in files:
-                bad = _find_undecodable_row(file, encoding)
-                if bad:
-                    line, detail = bad
-                    error = SeedSourceError(
-                        Path(file).name,
-                        f"line {line} is not valid {encoding} text ({detail}); "
-                        "set `read: {encoding: ...}` for this table",
-                    )
-                    error.row = line
-                    raise error from exc
-        chain = list(_exception_chain(exc))
-        if any("corresponds to no data" in str(e) or type(e).__name__ == "EmptyDataError" for e in chain):
-            raise SeedSourceError(label, f"the {role} table is empty (0 rows)") from exc
-        cause = next((e for e in chain if e is not exc), exc)
-        raise SeedSourceError(
-            label, f"cannot read the {role} table as {fmt}: {type(cause).__name__}: {cause}"
-        ) from exc
-    return dataset.to_pandas()
-
-
-def _load_keyed_object(file: str, label: str, role: str) -> pd.DataFrame:
-    """{id: {field: value}} JSON (iEvaLM's id2info.json): datasets would read it as one row with an id per column."""
-    try:
-        with (gzip.open(file, "rt", encoding="utf-8") if file.endswith(".gz") else open(file, encoding="utf-8")) as f:
-            data = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SeedSourceError(label, f"cannot read the {role} table as a JSON object: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SeedSourceError(label, f"layout keyed_object needs a JSON object, found {type(data).__name__}")
-    return pd.DataFrame([{KEY: str(key), **(value if isinstance(value, dict) else {"value": value})}
-                         for key, value in data.items()])
-
-
-def check_columns(frame: pd.DataFrame, table: TableConfig, label: str, role: str) -> None:
-    """Every mapped column exists; the roles a table cannot do without are mapped."""
-    for needed in REQUIRED.get(role, ("item_id",)):
-        if needed not in table.columns:
-            raise SeedSourceError(label, f"the {role} table maps no column to the role '{needed}' (`columns:`)")
-    available = [str(c) for c in frame.columns]
-    for role_name, column in table.columns.items():
-        if role_name not in ROLES.get(role, ROLES["items"]):
-            raise SeedSourceError(
-                label, f"unknown role '{role_name}' for the {role} table; roles are: {', '.join(ROLES[role])}"
-            )
-        if column not in frame.columns:
-            raise SeedSourceError(
-                label, f"column '{column}' (mapped from role '{role_name}') not found; columns are: "
-                + ", ".join(available)
-            )
-    for column in [*(table.metadata or []), *table.list_separators, *(c for cs in table.flag_columns.values()
-                                                                      for c in cs)]:
-        if column not in frame.columns:
-            raise SeedSourceError(
-                label, f"column '{column}' (a metadata column) not found; columns are: " + ", ".join(available)
-            )
-
-
-YEAR_IN_TITLE = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$")
-ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El|Los|Las)$")
-
-
-def clean_title(raw: str, table: TableConfig) -> tuple[str, int | None]:
-    """Whitespace squeezed; a trailing "(1995)" split off and ", The" moved to the front when the table says so."""
-    title = " ".join(str(raw).split())
-    year = None
-    if table.title_has_year:
-        match = YEAR_IN_TITLE.match(title)
-        if match and match.group("title"):
-            title, year = match.group("title"), int(match.group("year"))
-    if table.title_article_suffix:
-        match = ARTICLE_SUFFIX.match(title)
-        if match:
-            title = f"{match.group('article')} {match.group('rest')}".replace("L' ", "L'")
-    return title, year
-
-
-def is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
