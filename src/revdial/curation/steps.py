@@ -14,6 +14,7 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps import GlobalStep, Step, StepInput
 from pydantic import Field, PrivateAttr
 
+from revdial.contract import DEFAULT_COLUMNS, REJECTS_COLUMNS
 from revdial.curation.filters import check_length, duplicate_of, leaks_title, missing_target
 from revdial.curation.grounding import Catalogue
 from revdial.curation.pii import scrub_pii
@@ -23,13 +24,6 @@ from revdial.seeds.render import render_seed
 if TYPE_CHECKING:
     from distilabel.typing import StepOutput
 
-# Columns of the `default` config (the synthesis output contract in BRIEF.md).
-SFT_COLUMNS = (
-    "messages", "prompt", "completion", "target_item_id", "target_title", "recommended_item_ids",
-    "recommended_titles", "hallucinated_titles", "style", "seed_id", "selection_strategy", "selection_rank",
-    "generator_model", "request", "seed_text",
-)
-REJECT_COLUMNS = ("seed_id", "selection_rank", "stage", "reason", "detail")
 # Large or internal columns the `candidates` audit config does not need.
 _CANDIDATE_DROP = ("features", "text", "metadata_json")
 
@@ -190,7 +184,7 @@ class FormatSFT(GlobalStep):
 
     @property
     def outputs(self) -> list[str]:
-        return list(SFT_COLUMNS)
+        return list(DEFAULT_COLUMNS)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         system = {"role": "system", "content": render("crs_system", item_noun=self.item_noun)}
@@ -240,7 +234,7 @@ class CollectRejects(GlobalStep):
 
     @property
     def outputs(self) -> list[str]:
-        return list(REJECT_COLUMNS)
+        return list(REJECTS_COLUMNS)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         seen: set[str] = set()

@@ -16,6 +16,8 @@ from typing import Any
 from distilabel.models.llms.base import LLM
 from distilabel.pipeline import Pipeline
 
+# Leaf step names are the Distiset config names (the synthesis output contract).
+from revdial.contract import CANDIDATES_CONFIG, DEFAULT_CONFIG, REJECTS_CONFIG
 from revdial.curation.steps import (
     CollectRejects,
     CurateRows,
@@ -25,9 +27,6 @@ from revdial.curation.steps import (
     ScrubPII,
 )
 from revdial.generation.tasks import ContinueDialogue, GenerateRequest, PlanRequests, RecommendItems
-
-# Leaf step names are the Distiset config names (the synthesis output contract).
-DEFAULT_CONFIG, REJECTS_CONFIG, CANDIDATES_CONFIG = "default", "rejects", "candidates"
 
 
 @dataclass

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
+from revdial.contract import COLUMN_DOCS
 from revdial.paths import PACKAGE_DIR, REPO_DIR
 
 __all__ = [
@@ -164,31 +165,6 @@ _KNOWN_SOURCES: dict[str, tuple[SourceInfo, ...]] = {
     "amazon_reviews_2023": (_AMAZON,),
 }
 
-COLUMN_DOCS = {
-    "messages": "The conversation in TRL's conversational format: system, user and assistant turns.",
-    "prompt": "System + user turns (TRL prompt-completion format).",
-    "completion": "The one assistant turn: the recommendation answer.",
-    "target_item_id": "Catalogue id of the seed item: the answer must recommend it.",
-    "target_title": "Title of the seed item.",
-    "recommended_item_ids": "Catalogue ids of the recommended titles that ground in the catalogue, in order.",
-    "recommended_titles": "Recommended titles as the generator wrote them.",
-    "hallucinated_titles": "Recommended titles that match no catalogue item.",
-    "style": "The request style template (mood, similar-to, attributes, negative, occasion).",
-    "seed_id": "Stable id of the seed (item x review x user signal) the row was made from.",
-    "selection_strategy": "Active-selection strategy that picked the seed.",
-    "selection_rank": "0-based rank of the seed in the selection order.",
-    "generator_model": "The LLM that generated the request and the answer.",
-    "request": "The generated user request.",
-    "seed_text": "The rendered seed given to the generator (review text PII-scrubbed).",
-    "stage": "Pipeline stage that rejected the seed.",
-    "reason": "Reject reason code.",
-    "detail": "Human-readable detail of the reject.",
-    "reject_reason": "Why this generated row was not kept (empty when kept).",
-    "parsed_titles": "Titles parsed from the generator's answer.",
-    "tokens_in": "Prompt tokens of the LLM calls for this row.",
-    "tokens_out": "Completion tokens of the LLM calls for this row.",
-    "model_name": "The LLM that generated the row.",
-}
 
 
 class CardError(RuntimeError):
