@@ -168,7 +168,10 @@ def test_multi_turn_mode_chains_question_and_reply_steps_before_the_answer():
         load = LoadDataFromDicts(name="load_seeds", data=[{"seed_id": "s"}])
         return load, load
 
-    plan = SynthesisPlan(name="multi-turn", seeds_dir="unused", catalogue_path="unused", llm=FakeLLM(), n_turns=3)
+    from revdial.config import GenerationConfig
+
+    plan = SynthesisPlan(name="multi-turn", seeds_dir="unused", catalogue_path="unused", llm=FakeLLM(),
+                         generation=GenerationConfig(n_turns=3))
     dag = build_pipeline(plan, upstream).dag
     chain, step = [], "generate_request"
     while step != "recommend_items":

@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError
 
+from revdial.config import ConfigError, SelectionConfig, describe, load_pipeline_config
 from revdial.paths import DATA_DIR
 
 
-class SynthesisConfigError(ValueError):
-    """A `generation:`, `curation:` or `output:` section that cannot be used; the message names the key."""
+class SynthesisConfigError(ConfigError):
+    """A pipeline config or option that cannot be used; the message names the file and key or the option."""
 
 
 class SynthesisInterrupted(RuntimeError):
@@ -37,77 +37,6 @@ class AccountingError(RuntimeError):
     """Selected seeds != kept + rejected: a seed was lost, which is a bug."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class GenerationConfig(_Section):
-    llm: dict[str, Any] = Field(default_factory=lambda: {"backend": "embedded"})
-    styles: list[str] = Field(default_factory=lambda: ["mood", "similar_to", "attributes", "negative", "occasion"])
-    k: int = Field(default=1, ge=1, description="requests per seed")
-    n_turns: int = Field(default=1, ge=1, description="1 = request -> list (the paper); n > 1 adds n-1 exchanges")
-    n_recommendations: int = Field(default=3, ge=1)
-    structured: bool = True
-    max_total_tokens: int = Field(default=0, ge=0, description="0 = no cap")
-    max_new_tokens: dict[str, int] = Field(default_factory=dict, description="per task: request, turn, answer")
-    rng_seed: int = 0
-    item_noun: str = "movie"
-    batch_size: int = Field(default=8, ge=1)
-    replicas: int = Field(default=1, ge=1)
-
-    @field_validator("max_new_tokens")
-    @classmethod
-    def _known_tasks(cls, value: dict[str, int]) -> dict[str, int]:
-        unknown = set(value) - {"request", "turn", "answer"}
-        if unknown:
-            raise ValueError(f"max_new_tokens: unknown task(s) {sorted(unknown)}; use request, turn, answer")
-        return value
-
-
-class DedupConfig(_Section):
-    enabled: bool = True
-    threshold: float = Field(default=0.8, gt=0, le=1)
-
-
-class FiltersConfig(_Section):
-    min_request_chars: int = 15
-    max_request_chars: int = 1000
-    min_request_words: int = 4
-    reject_leaks: bool = True
-    require_target: bool = True
-
-
-class CurationConfig(_Section):
-    grounding_threshold: float = Field(default=88.0, ge=0, le=100)
-    on_hallucination: str = Field(default="drop", pattern="^(drop|reject)$")
-    dedup: DedupConfig = Field(default_factory=DedupConfig)
-    filters: FiltersConfig = Field(default_factory=FiltersConfig)
-    max_review_chars: int = 700
-
-
-class SelectionSection(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    strategy: str = "js"
-    budget: int = 8
-    features: str = "minilm"
-    mode: str = "fast"
-    seed: int = 0
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
-def load_config(config: Path | str | dict) -> tuple[dict[str, Any], Path, str]:
-    """(raw mapping, folder relative paths resolve against, label for messages)."""
-    if isinstance(config, dict):
-        return dict(config), Path.cwd(), "<config dict>"
-    path = Path(config)
-    if not path.exists():
-        raise SynthesisConfigError(f"{path}: config file not found")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise SynthesisConfigError(f"{path}: expected a mapping at the top level")
-    return raw, path.resolve().parent, str(path)
-
-
 def resolve_path(value: str | Path, base: Path) -> Path:
     text = str(value)
     if text.startswith("pkg://"):
@@ -116,11 +45,16 @@ def resolve_path(value: str | Path, base: Path) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def _section(model: type[BaseModel], raw: dict[str, Any], key: str, label: str) -> Any:
+def with_overrides(selection: SelectionConfig, **options: Any) -> SelectionConfig:
+    """`selection` with the command line's --budget / --strategy / --features applied and validated (an unknown
+    strategy fails here, before anything runs, naming the option)."""
+    given = {key: value for key, value in options.items() if value is not None}
+    if not given:
+        return selection
     try:
-        return model(**(raw.get(key) or {}))
-    except ValueError as error:
-        raise SynthesisConfigError(f"{label}: invalid `{key}` section: {error}") from error
+        return SelectionConfig.model_validate({**selection.model_dump(), **given})
+    except ValidationError as error:
+        raise SynthesisConfigError(describe(error, "command line", option=True)) from None
 
 
 def redact(value: Any) -> Any:
@@ -170,56 +104,38 @@ def make_plan(
     labelled_seed_ids: list[str] | None = None,
     seeds_dir: Path | None = None,
 ) -> tuple[Any, dict[str, Any], Path]:
-    """(SynthesisPlan, redacted config echo, OUT) from a config and the command-line overrides."""
+    """(SynthesisPlan, redacted config echo, OUT) from a config and the command-line overrides; every config error
+    is raised here, before any seed is built or any LLM is called."""
     from revdial.generation.llms import build_llm
     from revdial.generation.pipeline import SynthesisPlan
 
-    raw, base, label = load_config(config)
-    generation = _section(GenerationConfig, raw, "generation", label)
-    curation = _section(CurationConfig, raw, "curation", label)
-    selection = _section(SelectionSection, raw, "selection", label)
-    if budget is not None:
-        selection.budget = budget
-    if strategy is not None:
-        selection.strategy = strategy
-    if features is not None:
-        selection.features = features
-    if selection.budget < 1:
-        raise SynthesisConfigError(f"{label}: selection.budget must be >= 1, got {selection.budget}")
-    output = raw.get("output") or {}
-    out_dir = Path(out) if out is not None else resolve_path(output.get("dir", f"runs/{raw.get('name', 'synthesis')}"), Path.cwd())
+    parsed, raw, base, label = load_pipeline_config(config)
+    selection = with_overrides(parsed.selection, budget=budget, strategy=strategy, features=features)
+    generation, curation = parsed.generation, parsed.curation
+    out_dir = Path(out) if out is not None else resolve_path(parsed.output.dir or f"runs/{parsed.name}", Path.cwd())
     out_dir = out_dir.resolve()
+    llm = build_llm(generation.llm)
     work_dir = work_dir_of(out_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     seeds_dir = seeds_dir or prepare_seeds(raw, base, work_dir, label)
 
     echo = redact({
-        "name": raw.get("name"), "domain": raw.get("domain"), "selection": selection.model_dump(),
+        "name": parsed.name, "domain": parsed.domain, "selection": selection.model_dump(),
         "generation": generation.model_dump(), "curation": curation.model_dump(), "output": {"dir": str(out_dir)},
         "labelled_seed_ids": len(labelled_seed_ids or []),
     })
-    llm = build_llm(generation.llm)
+    cache_dir = os.environ.get("DISTILABEL_CACHE_DIR") or str(work_dir / "cache")
     plan = SynthesisPlan(
-        name=str(raw.get("name") or "synthesis"),
+        name=parsed.name,
         seeds_dir=str(seeds_dir),
         catalogue_path=str(seeds_dir / "catalogue.parquet"),
-        llm=llm,
-        strategy=selection.strategy, budget=selection.budget, features=selection.features,
-        selection_mode=selection.mode, selection_params=dict(selection.params), selection_seed=selection.seed,
+        llm=llm, selection=selection, generation=generation, curation=curation,
         labelled_seed_ids=list(labelled_seed_ids) if labelled_seed_ids else None,
-        item_noun=generation.item_noun, styles=list(generation.styles), k=generation.k, n_turns=generation.n_turns,
-        n_recommendations=generation.n_recommendations, structured=generation.structured,
-        max_total_tokens=generation.max_total_tokens, max_new_tokens=dict(generation.max_new_tokens),
-        rng_seed=generation.rng_seed,
-        batch_size=generation.batch_size, replicas=generation.replicas,
         # One ledger per distinct run setup, so a resumed run continues its count and a new setup starts at 0.
         ledger_path=str(work_dir / f"tokens-{_hash(echo)}.json"),
-        grounding_threshold=curation.grounding_threshold, on_hallucination=curation.on_hallucination,
-        dedup=curation.dedup.enabled, dedup_threshold=curation.dedup.threshold,
-        max_review_chars=curation.max_review_chars, **curation.filters.model_dump(),
-        cache_dir=os.environ.get("DISTILABEL_CACHE_DIR") or str(work_dir / "cache"),
+        cache_dir=cache_dir,
+        llm_cache_path=str(Path(cache_dir) / "revdial-llm-calls" / f"{parsed.name}.sqlite"),
     )
-    plan.llm_cache_path = str(Path(plan.cache_dir) / "revdial-llm-calls" / f"{plan.name}.sqlite")
     return plan, echo, out_dir
 
 

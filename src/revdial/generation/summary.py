@@ -84,10 +84,10 @@ def build_summary(distiset: Any, plan: Any, echo: dict[str, Any], wall_time_s: f
         "hallucination": {
             "titles_recommended": titles_total, "titles_hallucinated": titles_hallucinated,
             "rate": round(titles_hallucinated / titles_total, 4) if titles_total else None,
-            "policy": plan.on_hallucination,
+            "policy": plan.curation.on_hallucination,
         },
         "tokens": {"input": tokens_in, "output": tokens_out, "total": tokens_in + tokens_out,
-                   "cap": plan.max_total_tokens or None},
+                   "cap": plan.generation.max_total_tokens or None},
         "wall_time_s": round(wall_time_s, 2),
         "config": echo,
     }
