@@ -35,8 +35,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from revdial.config import UserError, missing_local_path
 
-class TrainingDataError(ValueError):
+
+class TrainingDataError(UserError):
     """A training dataset that cannot be used for CRS SFT (missing columns, no rows)."""
 
 
@@ -72,6 +74,7 @@ def load_training_dataset(args: CRSScriptArguments):
     name = args.dataset_name
     if not name:
         raise TrainingDataError("no dataset: set `dataset_name` in the recipe or pass --dataset_name PATH_OR_ID")
+    missing_local_path(name, "--dataset_name")
     path = Path(name).expanduser()
     if path.is_dir():
         folder = path / args.dataset_config if args.dataset_config and (path / args.dataset_config).is_dir() else path
@@ -219,8 +222,8 @@ def make_parser():
 def parse_recipe(config: Path | str, overrides: list[str] | None = None):
     """(script_args, training_args, model_args) from a recipe YAML plus `--key value` overrides."""
     config = Path(config)
-    if not config.exists():
-        raise FileNotFoundError(f"{config}: recipe not found")
+    if not config.is_file():
+        raise UserError(f"--config {config}: recipe not found")
     return make_parser().parse_args_and_config(args=["--config", str(config), *(overrides or [])])
 
 
