@@ -123,6 +123,7 @@ def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tupl
                                rng_seed=generation.rng_seed)
         common = {
             "llm": plan.llm, "item_noun": generation.item_noun, "max_total_tokens": generation.max_total_tokens,
+            "max_consecutive_failures": generation.max_consecutive_failures,
             "ledger_path": plan.ledger_path, "llm_cache_path": plan.llm_cache_path,
             "input_batch_size": generation.batch_size,
             # prompts are reproducible from the templates; the raw outputs stay (reject details quote them)
