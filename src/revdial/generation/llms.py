@@ -40,6 +40,7 @@ from revdial.config import (
     LLMConfig,
     OpenAILLMConfig,
     TransformersLLMConfig,
+    UserError,
     VLLMConfig,
     parse,
 )
@@ -183,6 +184,47 @@ def build_llm(spec: LLMConfig | dict[str, Any] | None) -> LLM:
     except (ImportError, AttributeError) as error:
         raise LLMConfigError(f"generation.llm.path: cannot import {spec.path!r}: {error}") from None
     return cls(generation_kwargs=spec.generation_kwargs, **spec.kwargs)
+
+
+class EndpointError(UserError):
+    """The configured OpenAI-compatible endpoint cannot serve the run: unreachable, the key refused, the model
+    unknown."""
+
+
+PREFLIGHT_TIMEOUT_S = 10.0
+
+
+def check_endpoint(spec: OpenAILLMConfig, timeout: float = PREFLIGHT_TIMEOUT_S) -> None:
+    """One small request before the pipeline starts: GET /models (the model must be listed when the server lists
+    models); servers without /models get one chat completion of 1 token. EndpointError with the reason."""
+    import httpx
+
+    base = (spec.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+    headers = {"Authorization": f"Bearer {os.environ.get(spec.api_key_env, '')}"}
+    where = f"generation.llm endpoint {base}"
+    try:
+        response = httpx.get(f"{base}/models", headers=headers, timeout=timeout)
+        if response.status_code in (404, 405):
+            response = httpx.post(f"{base}/chat/completions", headers=headers, timeout=timeout, json={
+                "model": spec.model, "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]})
+    except httpx.HTTPError as error:
+        raise EndpointError(f"{where}: unreachable ({type(error).__name__}: {error})"[:300]) from None
+    if response.status_code in (401, 403):
+        raise EndpointError(f"{where}: the key in ${spec.api_key_env} was refused (HTTP {response.status_code})")
+    if response.status_code == 404:
+        raise EndpointError(f"{where}: model {spec.model!r} not found (HTTP 404)")
+    if response.status_code >= 400:
+        raise EndpointError(f"{where}: HTTP {response.status_code} ({response.text[:120]!r})")
+    served = _served_models(response)
+    if served and spec.model not in served:
+        raise EndpointError(f"{where}: model {spec.model!r} is not served; it serves: {', '.join(served[:10])}")
+
+
+def _served_models(response: Any) -> list[str]:
+    try:
+        return [str(item["id"]) for item in response.json().get("data", [])]
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return []
 
 
 def build_openai(spec: OpenAILLMConfig) -> LLM:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from revdial.config import ConfigError, SelectionConfig, describe, load_pipeline_config
+from revdial.config import ConfigError, SelectionConfig, UserError, describe, load_pipeline_config
 from revdial.paths import DATA_DIR
 
 
@@ -31,6 +31,10 @@ class SynthesisConfigError(ConfigError):
 
 class SynthesisInterrupted(RuntimeError):
     """The pipeline stopped before every selected seed went through; the next run resumes."""
+
+
+class LLMFailure(UserError):
+    """A run that kept no row because the LLM calls failed (the endpoint is down or refuses the requests)."""
 
 
 class AccountingError(RuntimeError):
@@ -106,7 +110,8 @@ def make_plan(
 ) -> tuple[Any, dict[str, Any], Path]:
     """(SynthesisPlan, redacted config echo, OUT) from a config and the command-line overrides; every config error
     is raised here, before any seed is built or any LLM is called."""
-    from revdial.generation.llms import build_llm
+    from revdial.config import OpenAILLMConfig
+    from revdial.generation.llms import build_llm, check_endpoint
     from revdial.generation.pipeline import SynthesisPlan
 
     parsed, raw, base, label = load_pipeline_config(config)
@@ -115,6 +120,8 @@ def make_plan(
     out_dir = Path(out) if out is not None else resolve_path(parsed.output.dir or f"runs/{parsed.name}", Path.cwd())
     out_dir = out_dir.resolve()
     llm = build_llm(generation.llm)
+    if isinstance(generation.llm, OpenAILLMConfig) and generation.llm.preflight:
+        check_endpoint(generation.llm)  # a dead endpoint, a refused key or an unknown model fail here, in seconds
     work_dir = work_dir_of(out_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     seeds_dir = seeds_dir or prepare_seeds(raw, base, work_dir, label)
@@ -221,6 +228,13 @@ def run_plan(
     accounting = summary["accounting"]
     if not accounting["ok"]:
         raise AccountingError(f"{out_dir}: selected seeds != kept + rejected: {accounting}")
+    llm_errors = summary["reject_reasons"].get("llm_error", 0)
+    if accounting["seeds_selected"] and not accounting["seeds_kept"] and llm_errors:
+        raise LLMFailure(
+            f"0 of {accounting['seeds_selected']} selected seeds kept: {llm_errors} of "
+            f"{summary['funnel']['requests planned']} requests failed at the LLM ({plan.llm.model_name}); "
+            f"reject reasons: {summary['reject_reasons']}; output saved in {out_dir}"
+        )
     return out_dir
 
 
