@@ -109,3 +109,27 @@ def test_kill_9_and_resume_repays_no_completed_call_at_the_server(tmp_path):
         repaid = _stats(base)["requests"]
         print(f"clean N={n_clean}, killed k={k} requests, c={completed} completed, resumed {repaid} = N - c")
         assert repaid == n_clean - completed, (n_clean, k, completed)
+
+
+def test_first_ctrl_c_stops_within_10_s_marks_the_run_stopped_and_the_rerun_finishes(tmp_path):
+    seeds_dir = small_seeds_dir(tmp_path / "seeds", N_SEEDS)
+    calls = tmp_path / "calls.txt"
+    env = {**os.environ, "DISTILABEL_CACHE_DIR": str(tmp_path / "cache"), "FAKE_LLM_DELAY_S": "20"}
+    command = [sys.executable, str(HERE / "resume_run.py"), str(seeds_dir), str(tmp_path / "out"), str(calls)]
+    run = _run(command, env)
+    deadline = time.time() + 180
+    state = tmp_path / ".out.work" / "run-state.json"
+    while not (state.exists() and "running" in state.read_text()) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the LLM steps are loaded and inside a 20 s call
+    os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole foreground group
+    pressed = time.monotonic()
+    _, stderr = run.communicate(timeout=60)
+    assert time.monotonic() - pressed <= 10
+    assert run.returncode != 0 and "re-run the same command to resume" in stderr.decode()
+    assert json.loads(state.read_text())["status"] == "stopped"
+
+    again = _run(command, {**env, "FAKE_LLM_DELAY_S": "0"})
+    assert again.wait(timeout=300) == 0, again.stderr.read().decode()[-3000:]
+    assert json.loads(state.read_text())["status"] == "finished"
+    assert len(datasets.load_from_disk(str(tmp_path / "out" / "default"))["train"]) == N_SEEDS

@@ -8,9 +8,16 @@ stored on the steps, so distilabel's saved pipeline.yaml re-runs the same pipeli
 
 from __future__ import annotations
 
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from distilabel.models.llms.base import LLM
@@ -93,11 +100,51 @@ class SynthesisPipeline(Pipeline):
     """
 
     cache_interval_s: float = 10.0
+    # After the first Ctrl-C, the steps get this long to hand back their batches before the process ends.
+    stop_grace_s: float = 5.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._last_cache_at = float("-inf")
         self._finalizing = False
+        self._interrupted = False
+        self._returned = threading.Event()
+        self.run_state_path: str | None = None
+        self.resume_hint = "re-run the same command to resume"
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            self._returned.set()
+
+    def _handle_keyboard_interrupt(self) -> Any:
+        """Ctrl-C. distilabel's own handler waits for every in-flight batch (a hanging LLM call holds it for
+        minutes) and its third press blocks on a lock its second press never released. Here the first Ctrl-C asks
+        the steps to stop and, if the run has not returned `stop_grace_s` later, ends the process (a second Ctrl-C
+        ends it at once): every finished LLM call is already in the call cache, so nothing paid is lost."""
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._interrupted:
+                self._end_stopped()
+            self._interrupted = True
+            threading.Thread(target=self._stop_within_grace, daemon=True).start()
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def _stop_within_grace(self) -> None:
+        self._stop()
+        if not self._returned.wait(self.stop_grace_s):
+            self._end_stopped()
+
+    def _end_stopped(self) -> None:
+        if self.run_state_path:
+            Path(self.run_state_path).write_text(json.dumps({"status": "stopped"}))
+        sys.__stderr__.write(f"\nstopped (Ctrl-C): {self.resume_hint}\n")
+        sys.__stderr__.flush()
+        for child in multiprocessing.active_children():
+            child.kill()
+        os._exit(130)
 
     def _cache(self) -> None:
         now = time.monotonic()

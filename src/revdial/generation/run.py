@@ -187,7 +187,7 @@ def run_plan(
     # every step's signature, a changed run starts clean, while the LLM call cache (shared) still saves its calls.
     pipeline.name = f"{plan.name}-{pipeline.aggregated_steps_signature[:12]}"
     state = work_dir_of(out_dir) / "run-state.json"
-    if state.exists() and json.loads(state.read_text()).get("status") == "running":
+    if state.exists() and json.loads(state.read_text()).get("status") in ("running", "stopped"):
         # The previous run was interrupted. distilabel cannot resume a run killed mid-batch (it waits forever
         # for batches the dead workers held, argilla-io/distilabel#1065), so its execution cache is cleared and
         # the pipeline starts again; finished LLM calls come back from the LLM call cache instead of the LLM.
@@ -196,21 +196,26 @@ def run_plan(
             print(f"resuming an interrupted run: LLM calls already made are read from {plan.llm_cache_path}")
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps({"status": "running"}))
+    resume = f"re-run the same command to resume (finished LLM calls are kept in {plan.llm_cache_path})"
+    pipeline.run_state_path, pipeline.resume_hint = str(state), resume
     if ray:
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:
             raise SynthesisConfigError("--ray runs the pipeline on a Ray cluster and needs Ray: pip install 'ray[default]'")
         pipeline = pipeline.ray()
-    distiset = complete_distiset(pipeline.run(use_cache=True))
+    try:
+        distiset = complete_distiset(pipeline.run(use_cache=True))
+    except KeyboardInterrupt:
+        state.write_text(json.dumps({"status": "stopped"}))
+        raise SynthesisInterrupted(f"interrupted; {resume}") from None
     # A stopped run (Ctrl-C, a dead worker) returns what reached the leaves; only a complete one is saved, so the
-    # run state stays "running" and the next run resumes.
+    # next run resumes.
     selected, expected = len(set(distiset["candidates"]["train"]["seed_id"])), expected_selection(plan)
     if selected < expected:
-        raise SynthesisInterrupted(
-            f"synthesis stopped with {selected} of {expected} selected seeds through the pipeline; "
-            f"re-run the same command to resume (finished LLM calls are kept in {plan.llm_cache_path})"
-        )
+        state.write_text(json.dumps({"status": "stopped"}))
+        raise SynthesisInterrupted(f"synthesis stopped with {selected} of {expected} selected seeds through the "
+                                   f"pipeline; {resume}")
     for name in ("default", "rejects", "candidates", "distiset_configs"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     # One shard per split: datasets cannot reload an empty split saved with zero shards.
@@ -260,6 +265,6 @@ def synthesize_command(config: Path, budget: int | None, strategy: str | None, o
 
     try:
         synthesize(config, budget=budget, strategy=strategy, out=out, ray=ray)
-    except (SynthesisInterrupted, KeyboardInterrupt) as stop:
-        typer.echo(f"\nstopped: {stop or 'interrupted'}\nre-run the same command to resume.", err=True)
+    except SynthesisInterrupted as stop:
+        typer.echo(f"\nstopped: {stop}", err=True)
         raise typer.Exit(130) from None
