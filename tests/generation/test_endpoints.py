@@ -69,3 +69,18 @@ def test_a_run_whose_calls_all_fail_exits_with_the_counts(tmp_path, monkeypatch)
                                     out=tmp_path / "out", seeds_dir=seeds_dir)
         with pytest.raises(LLMFailure, match=r"0 of 4 selected seeds kept: 4 of 4 requests failed at the LLM"):
             run_plan(plan, echo, out, quiet=True, upstream=fixed_upstream(seeds_dir))
+
+
+def test_a_hanging_endpoint_ends_the_run_after_n_failed_calls_in_a_row(tmp_path, monkeypatch):
+    seeds_dir = small_seeds_dir(tmp_path / "seeds", 12)
+    monkeypatch.setenv("DISTILABEL_CACHE_DIR", str(tmp_path / "cache"))
+    # /models answers (the pre-flight passes), every completion hangs past the client's timeout
+    with FakeOpenAIServer(faults={"timeout": 1.0}, persistent=("timeout",), timeout_sleep_s=30) as server:
+        llm = _llm(server.base_url, max_retries=0, timeout=1)
+        plan, echo, out = make_plan(config(llm, budget=12, structured=False, max_consecutive_failures=4),
+                                    out=tmp_path / "out", seeds_dir=seeds_dir)
+        started = time.monotonic()
+        with pytest.raises(LLMFailure, match="0 of 12 selected seeds kept"):
+            run_plan(plan, echo, out, quiet=True, upstream=fixed_upstream(seeds_dir))
+        assert time.monotonic() - started < 120
+        assert server.requests == 4  # batch_size 4: one batch of calls, then no more
