@@ -149,6 +149,7 @@ def synthesize(
     strategy: Optional[str] = typer.Option(None, help="Override the selection strategy."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory for the Distiset."),
     ray: bool = typer.Option(False, "--ray", help="Run it with Pipeline.ray() (needs `pip install ray`)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show distilabel's logs instead of the live line."),
 ) -> None:
     """Seeds -> selection -> LLM requests and recommendations -> grounding/filters -> SFT-ready Distiset.
 
@@ -156,7 +157,7 @@ def synthesize(
     """
     from revdial.generation.run import synthesize_command
 
-    synthesize_command(config=config, budget=budget, strategy=strategy, out=out, ray=ray)
+    synthesize_command(config=config, budget=budget, strategy=strategy, out=out, ray=ray, verbose=verbose)
 
 
 # --- publishing ------------------------------------------------------------------------------------------------

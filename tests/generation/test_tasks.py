@@ -209,3 +209,11 @@ def test_a_success_resets_the_run_of_failures(tmp_path):
     ledger.failed(), ledger.failed()
     ledger.add(3)
     assert ledger.consecutive_failures() == 0 and ledger.spent() == 3
+
+
+def test_progress_line_shows_stage_calls_failures_tokens_and_eta():
+    from revdial.generation.progress import describe
+
+    assert describe(0, 32, 0, 0, 0.0, False).startswith("selecting seeds")
+    assert describe(8, 32, 1, 4210, 20.0, True) == "generating | LLM calls 8/32 (1 failed) | 4,210 tokens | ETA 1:00"
+    assert describe(32, 32, 0, 9000, 80.0, True).startswith("curating and saving")

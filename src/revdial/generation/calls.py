@@ -46,6 +46,10 @@ class TokenLedger:
         except (FileNotFoundError, ValueError, AttributeError):
             return {}
 
+    def counts(self) -> dict[str, int]:
+        """tokens, calls (made), failed_calls, cached_calls (served from the call cache), consecutive_failures."""
+        return self._read()
+
     def spent(self) -> int:
         return self._read().get("tokens", 0)
 
@@ -73,9 +77,18 @@ class TokenLedger:
 
         def change(state: dict[str, int]) -> None:
             state["tokens"] = state.get("tokens", 0) + tokens
+            state["calls"] = state.get("calls", 0) + 1
             state["consecutive_failures"] = 0
 
         return self._update(change)["tokens"]
+
+    def served(self, calls: int) -> None:
+        """Record calls answered from the call cache (for the progress display)."""
+
+        def change(state: dict[str, int]) -> None:
+            state["cached_calls"] = state.get("cached_calls", 0) + calls
+
+        self._update(change)
 
     def failed(self) -> int:
         """Record a failed call; the number of failures in a row."""
@@ -164,6 +177,8 @@ def call_llm(
     found = cache.get_many(keys) if cache is not None else {}
     outputs: list[Any] = [found.get(key) for key in keys]
     missing = [i for i, output in enumerate(outputs) if output is None]
+    if ledger is not None and len(missing) < len(keys):
+        ledger.served(len(keys) - len(missing))
     stop = _stop_reason(ledger, max_total_tokens, max_consecutive_failures) if missing else None
     if stop:
         for i in missing:

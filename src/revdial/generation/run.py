@@ -156,14 +156,20 @@ def synthesize(
     labelled_seed_ids: list[str] | None = None,
     ray: bool = False,
     quiet: bool = False,
+    verbose: bool = False,
 ) -> Path:
     """Run the synthesis pipeline for a config; returns OUT, a saved Distiset (configs default, rejects,
-    candidates) with summary.json, funnel.png, pipeline.yaml and pipeline.log in OUT/distiset_configs/."""
+    candidates) with summary.json, funnel.png, pipeline.yaml and pipeline.log in OUT/distiset_configs/.
+    `quiet`: print nothing; default: one live progress line and the final summary; `verbose`: distilabel's logs."""
     started = time.perf_counter()
+    if not verbose:
+        from revdial.generation.progress import quiet_libraries
+
+        quiet_libraries()
     plan, echo, out_dir = make_plan(
         config, budget=budget, strategy=strategy, out=out, features=features, labelled_seed_ids=labelled_seed_ids
     )
-    return run_plan(plan, echo, out_dir, started=started, ray=ray, quiet=quiet)
+    return run_plan(plan, echo, out_dir, started=started, ray=ray, quiet=quiet, verbose=verbose)
 
 
 def run_plan(
@@ -174,6 +180,7 @@ def run_plan(
     started: float | None = None,
     ray: bool = False,
     quiet: bool = False,
+    verbose: bool = False,
     upstream: Any = None,
 ) -> Path:
     """Build and run the Pipeline of a plan, save the Distiset, summary.json, funnel.png and pipeline.yaml."""
@@ -205,7 +212,7 @@ def run_plan(
             raise SynthesisConfigError("--ray runs the pipeline on a Ray cluster and needs Ray: pip install 'ray[default]'")
         pipeline = pipeline.ray()
     try:
-        distiset = complete_distiset(pipeline.run(use_cache=True))
+        distiset = complete_distiset(_run_pipeline(pipeline, plan, quiet=quiet, verbose=verbose))
     except KeyboardInterrupt:
         state.write_text(json.dumps({"status": "stopped"}))
         raise SynthesisInterrupted(f"interrupted; {resume}") from None
@@ -243,6 +250,20 @@ def run_plan(
     return out_dir
 
 
+def _run_pipeline(pipeline: Any, plan: Any, *, quiet: bool, verbose: bool) -> Any:
+    """pipeline.run; unless verbose, distilabel's console shows only warnings and a live line shows progress."""
+    from contextlib import nullcontext
+
+    from revdial.generation.progress import ConsoleAtLevel, LiveProgress
+
+    if verbose:
+        return pipeline.run(use_cache=True)
+    generation = plan.generation
+    calls = expected_selection(plan) * generation.k * 2 * generation.n_turns  # request, turns, answer per row
+    with nullcontext() if quiet else LiveProgress(plan.ledger_path, calls):
+        return pipeline.run(use_cache=True, logging_handlers=ConsoleAtLevel())
+
+
 def expected_selection(plan: Any) -> int:
     """`summary.selection_size` of the plan's seeds pool."""
     import datasets
@@ -258,13 +279,15 @@ def _clear_distilabel_cache(pipeline: Any) -> None:
     shutil.rmtree(location["steps_data"], ignore_errors=True)
 
 
-def synthesize_command(config: Path, budget: int | None, strategy: str | None, out: Path | None, ray: bool) -> None:
-    """The `revdial synthesize` command body: distilabel logs each step's batches as they go; the funnel table,
-    hallucination rate, tokens and the dataset's location are printed at the end."""
+def synthesize_command(
+    config: Path, budget: int | None, strategy: str | None, out: Path | None, ray: bool, verbose: bool = False
+) -> None:
+    """The `revdial synthesize` command body: one live progress line, then the funnel table, hallucination rate,
+    tokens and the dataset's location (`verbose`: distilabel's own logs instead of the live line)."""
     import typer
 
     try:
-        synthesize(config, budget=budget, strategy=strategy, out=out, ray=ray)
+        synthesize(config, budget=budget, strategy=strategy, out=out, ray=ray, verbose=verbose)
     except SynthesisInterrupted as stop:
         typer.echo(f"\nstopped: {stop}", err=True)
         raise typer.Exit(130) from None
