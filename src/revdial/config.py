@@ -133,12 +133,18 @@ LLMConfig = Annotated[
     Field(discriminator="backend"),
 ]
 BACKENDS = ("embedded", "openai", "vllm", "transformers", "class")
+
+
+def _styles() -> tuple[str, ...]:
+    from revdial.generation.prompts import STYLES
+
+    return tuple(STYLES)
 TASKS = ("request", "turn", "answer")
 
 
 class GenerationConfig(_Section):
     llm: LLMConfig = Field(default_factory=EmbeddedLLMConfig)
-    styles: list[str] = Field(default_factory=lambda: ["mood", "similar_to", "attributes", "negative", "occasion"])
+    styles: list[str] = Field(default_factory=lambda: list(_styles()))
     k: int = Field(default=1, ge=1, description="requests per seed")
     n_turns: int = Field(default=1, ge=1, description="1 = request -> list (the paper); n > 1 adds n-1 exchanges")
     n_recommendations: int = Field(default=3, ge=1)

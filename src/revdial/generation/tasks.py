@@ -14,9 +14,10 @@ from distilabel.steps import Step, StepInput
 from distilabel.steps.tasks import Task
 from pydantic import Field
 
+from revdial.config import GenerationConfig
 from revdial.generation.calls import CallFailed, call_llm
 from revdial.generation.parsing import parse_recommendations, parse_request
-from revdial.generation.prompts import STYLES, render, sample_styles
+from revdial.generation.prompts import render, sample_styles
 
 if TYPE_CHECKING:
     from distilabel.typing import ChatType, StepOutput
@@ -40,13 +41,16 @@ def recommendation_schema(target: str, n_recommendations: int) -> dict[str, Any]
         "required": ["recommendations"],
     }
 
+# Task defaults are the config's (revdial.config).
+_GENERATION = GenerationConfig()
+
 
 class PlanRequests(Step):
     """Fan each seed out into k rows, one per request, each with a style sampled by a seeded RNG."""
 
-    k: RuntimeParameter[int] = Field(default=1, description="Requests generated per seed.")
-    styles: RuntimeParameter[list[str]] = Field(default=list(STYLES), description="Request styles to sample from.")
-    rng_seed: RuntimeParameter[int] = Field(default=0, description="Seed of the style sampler.")
+    k: RuntimeParameter[int] = Field(default=_GENERATION.k, description="Requests generated per seed.")
+    styles: RuntimeParameter[list[str]] = Field(default=_GENERATION.styles, description="Request styles to sample from.")
+    rng_seed: RuntimeParameter[int] = Field(default=_GENERATION.rng_seed, description="Seed of the style sampler.")
 
     @property
     def inputs(self) -> list[str]:
@@ -68,7 +72,7 @@ class _DialogueTask(Task):
     """Shared behaviour: domain wording, and rows that an earlier stage already lost pass through without a call.
     The call itself (cache, token cap, failures) is `calls.call_llm`."""
 
-    item_noun: RuntimeParameter[str] = Field(default="movie", description="What is recommended, in prompts.")
+    item_noun: RuntimeParameter[str] = Field(default=_GENERATION.item_noun, description="What is recommended, in prompts.")
     max_total_tokens: RuntimeParameter[int] = Field(
         default=0, description="Stop calling the LLM once the run has used this many tokens (0: no cap)."
     )
@@ -198,7 +202,8 @@ class ContinueDialogue(_DialogueTask):
 class RecommendItems(_DialogueTask):
     """Answer the conversation with a ranked list; the seed item is the answer to include, neighbours are offered."""
 
-    n_recommendations: RuntimeParameter[int] = Field(default=3, description="Titles asked for per answer.")
+    n_recommendations: RuntimeParameter[int] = Field(
+        default=_GENERATION.n_recommendations, description="Titles asked for per answer.")
     structured: RuntimeParameter[bool] = Field(
         default=False, description="Ask for JSON (enforced by the backend where it can) instead of a numbered list."
     )
