@@ -80,9 +80,12 @@ def build_push_folder(
 ) -> list[str]:
     """Write exactly what a push lands into `folder`; return the repo paths, sorted.
 
-    `datasets.load_dataset(folder)` reads it as `load_dataset(repo_id)` would read the pushed repo.
+    `datasets.load_dataset(folder)` reads it as `load_dataset(repo_id)` would read the pushed repo. A config with
+    no row (e.g. `rejects` of a run that kept every seed) is neither pushed nor listed in the card:
+    `load_dataset(repo, config)` cannot read a config made only of empty files.
     """
     run = load_synthesis(directory)
+    run.datasets = {name: dd for name, dd in run.datasets.items() if any(len(split) for split in dd.values())}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
