@@ -291,19 +291,46 @@ def eval_results_from_metrics(
     return results
 
 
-def eval_results_from_report(report: Mapping[str, Any], *, setting: str = "all_items") -> list[EvalResult]:
+def eval_results_from_report(
+    report: Mapping[str, Any], *, setting: str = "all_items", limit: int | None = None
+) -> list[EvalResult]:
     """EvalResults from a `revdial eval` report.json: the mean of every metric@K of one scoring setting
-    ("all_items" or "exclude_mentioned"); the setting is kept as the metric config."""
+    ("all_items" or "exclude_mentioned"); the setting is kept as the metric config. `limit`: the evaluation ran on
+    the first N turns only, which the split and the dataset name say (`test[:500]`, "ReDial (first 500 turns)")."""
     scores = (report.get("metrics") or {}).get(setting) or {}
     means = {
         name: value["mean"]
         for name, value in scores.items()
         if isinstance(value, Mapping) and "mean" in value
     }
-    results = eval_results_from_metrics({str(report.get("benchmark", "benchmark")): means})
+    benchmark = str(report.get("benchmark", "benchmark"))
+    results = eval_results_from_metrics({benchmark: means})
     for result in results:
         result.metric_config = setting
+        if limit:
+            turns = report.get("n_turns", limit)
+            result.dataset_split = f"{result.dataset_split}[:{turns}]"
+            result.dataset_name = f"{result.dataset_name} (first {turns} turns)"
     return results
+
+
+def training_data_license(dataset: str | None) -> str:
+    """The Hub licence id of a training dataset: a local synthesis output's strictest seed-source licence, or a Hub
+    dataset's card licence; "other" when it cannot be told (a model card must not claim a licence it does not know)."""
+    if not dataset:
+        return "other"
+    path = Path(dataset).expanduser()
+    if path.is_dir():
+        summary = _find(path, "summary.json")
+        config = json.loads(summary.read_text()).get("config") if summary else None
+        sources = resolve_sources(config) if config else []
+        found = most_restrictive_license(s.license for s in sources) if sources else "other"
+        return "other" if found == "unknown" else found
+    try:
+        license = DatasetCard.load(dataset).data.license
+    except Exception:  # noqa: BLE001 - offline, missing, private: the licence is not known
+        return "other"
+    return license if isinstance(license, str) and license else "other"
 
 
 # --- dataset card -----------------------------------------------------------------------------------------------------
@@ -649,7 +676,7 @@ def render_model_card(
     training: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Mapping[str, float]] | None = None,
     eval_results: list[EvalResult] | None = None,
-    license: str = "apache-2.0",
+    license: str | None = None,
     language: str | list[str] = "en",
     tags: Sequence[str] = (),
     recipe_path: str | None = None,
@@ -669,6 +696,8 @@ def render_model_card(
       `model-index`.
     """
     model_name = model_name or f"{str(base_model).rstrip('/').split('/')[-1]}-revdial-crs"
+    if license is None:  # the model is a derivative of its training data: their licence, not a default
+        license = training_data_license(dataset if isinstance(dataset, str) else None)
     results = list(eval_results or []) + eval_results_from_metrics(metrics or {})
     datasets_list = [dataset] if isinstance(dataset, str) else list(dataset or [])
     hub_datasets = [d for d in datasets_list if _is_hub_id(d)]
