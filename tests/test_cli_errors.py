@@ -37,6 +37,7 @@ def _commands(tmp: Path) -> dict[str, list[str]]:
         "train": ["train", "--config", str(RECIPE), "--dataset_name", "outputs/nosuch",
                   "--output_dir", str(tmp / "model")],
         "train recipe": ["train", "--config", str(tmp / "no-recipe.yaml")],
+        "train option": ["train", "--config", str(RECIPE), "--learnin_rate", "1"],
         "eval": ["eval", "--model", str(tmp / "runs/student"), "--benchmark", "redial", "--out", str(tmp / "r.json")],
         "seeds": ["seeds", "--config", str(seeds_typo), "--out", str(tmp / "seeds")],
         "push": ["push", str(tmp / "nosuch-dataset"), "--repo-id", "me/x"],
@@ -83,6 +84,7 @@ def test_the_message_names_the_key_the_option_or_the_missing_path(runs):
     assert "--strategy: unknown strategy 'nosuch'" in results["synthesize --strategy"].stderr
     assert "outputs/nosuch: no such file or directory" in results["train"].stderr
     assert "no-recipe.yaml: recipe not found" in results["train recipe"].stderr
+    assert "--learnin_rate" in results["train option"].stderr
 
 
 def test_debug_shows_a_traceback_without_locals(tmp_path):

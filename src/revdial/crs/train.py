@@ -233,7 +233,10 @@ def parse_recipe(config: Path | str, overrides: list[str] | None = None):
     config = Path(config)
     if not config.is_file():
         raise UserError(f"--config {config}: recipe not found")
-    return make_parser().parse_args_and_config(args=["--config", str(config), *(overrides or [])])
+    try:
+        return make_parser().parse_args_and_config(args=["--config", str(config), *(overrides or [])])
+    except ValueError as error:  # an unknown key in the recipe or an unknown --option: the user's to fix
+        raise UserError(f"--config {config}: {error}") from None
 
 
 def train_command(config: Path, overrides: list[str]) -> Path:

@@ -41,8 +41,10 @@ def quiet_libraries() -> None:
 
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
-    for name in ("sentence_transformers", "transformers", "httpx", "distilabel"):
+    for name in ("sentence_transformers", "transformers", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # "No output files for step 'rejects'": an empty leaf, which revdial.generation.summary completes as expected
+    logging.getLogger("distilabel.distiset").setLevel(logging.ERROR)
 
 
 def describe(done: int, expected: int, failed: int, tokens: int, elapsed: float, started_calls: bool) -> str:
@@ -104,3 +106,4 @@ class LiveProgress:
             while not self._stop.wait(0.5):
                 live.update(self.line())
             live.update(self.line())
+        console.line()  # off a terminal, Live leaves its last frame without a line end
