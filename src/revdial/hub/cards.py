@@ -314,6 +314,13 @@ def eval_results_from_report(
     return results
 
 
+def _model_license(given: str | None, dataset: str | list[str] | None) -> str:
+    """A model derives from its training data: their licence unless one is given, never a default."""
+    if given:
+        return given
+    return training_data_license(dataset if isinstance(dataset, str) else None)
+
+
 def training_data_license(dataset: str | None) -> str:
     """The Hub licence id of a training dataset: a local synthesis output's strictest seed-source licence, or a Hub
     dataset's card licence; "other" when it cannot be told (a model card must not claim a licence it does not know)."""
@@ -696,8 +703,6 @@ def render_model_card(
       `model-index`.
     """
     model_name = model_name or f"{str(base_model).rstrip('/').split('/')[-1]}-revdial-crs"
-    if license is None:  # the model is a derivative of its training data: their licence, not a default
-        license = training_data_license(dataset if isinstance(dataset, str) else None)
     results = list(eval_results or []) + eval_results_from_metrics(metrics or {})
     datasets_list = [dataset] if isinstance(dataset, str) else list(dataset or [])
     hub_datasets = [d for d in datasets_list if _is_hub_id(d)]
@@ -708,7 +713,7 @@ def render_model_card(
         datasets=hub_datasets or None,
         eval_results=results or None,
         language=language,
-        license=license,
+        license=_model_license(license, dataset),
         library_name="peft" if lora else "transformers",
         pipeline_tag="text-generation",
         tags=["revdial", "conversational-recommendation", "trl", "sft", *(["lora"] if lora else []), *tags],
