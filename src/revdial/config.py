@@ -42,7 +42,9 @@ class SelectionConfig(_Section):
     features: str = Field(default="minilm", description="minilm | st:PATH | lm:PATH | tfidf[:...]")
     mode: Literal["fast", "exact"] = "fast"
     seed: int = 0
-    params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters (n_clusters, tau, ...)")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="strategy parameters (n_clusters, tau, ...)"
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -63,7 +65,9 @@ class SelectionConfig(_Section):
 
 # --- generation: one typed block per LLM backend ------------------------------------------------------------------
 class _LLMBase(_Section):
-    generation_kwargs: dict[str, Any] = Field(default_factory=dict, description="max_new_tokens, temperature, ...")
+    generation_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="max_new_tokens, temperature, ..."
+    )
 
 
 class EmbeddedLLMConfig(_LLMBase):
@@ -87,7 +91,9 @@ class OpenAILLMConfig(_LLMBase):
     # Sized so that a hanging endpoint ends a run within minutes: (1 + max_retries) x timeout per call.
     timeout: float = Field(default=30.0, gt=0, description="seconds per request")
     max_retries: int = Field(default=1, ge=0, description="client retries per request")
-    preflight: bool = Field(default=True, description="check the endpoint, key and model before the pipeline runs")
+    preflight: bool = Field(
+        default=True, description="check the endpoint, key and model before the pipeline runs"
+    )
 
 
 class VLLMConfig(_LLMBase):
@@ -139,6 +145,8 @@ def _styles() -> tuple[str, ...]:
     from revdial.generation.prompts import STYLES
 
     return tuple(STYLES)
+
+
 TASKS = ("request", "turn", "answer")
 
 
@@ -146,17 +154,22 @@ class GenerationConfig(_Section):
     llm: LLMConfig = Field(default_factory=EmbeddedLLMConfig)
     styles: list[str] = Field(default_factory=lambda: list(_styles()))
     k: int = Field(default=1, ge=1, description="requests per seed")
-    n_turns: int = Field(default=1, ge=1, description="1 = request -> list (the paper); n > 1 adds n-1 exchanges")
+    n_turns: int = Field(
+        default=1, ge=1, description="1 = request -> list (the paper); n > 1 adds n-1 exchanges"
+    )
     n_recommendations: int = Field(default=3, ge=1)
     structured: bool = True
     max_total_tokens: int = Field(default=0, ge=0, description="0 = no cap")
-    max_new_tokens: dict[str, int] = Field(default_factory=dict, description="per task: request, turn, answer")
+    max_new_tokens: dict[str, int] = Field(
+        default_factory=dict, description="per task: request, turn, answer"
+    )
     rng_seed: int = 0
     item_noun: str = "movie"
     batch_size: int = Field(default=8, ge=1)
     replicas: int = Field(default=1, ge=1)
     max_consecutive_failures: int = Field(
-        default=10, ge=1, description="stop the run after this many LLM calls in a row failed")
+        default=10, ge=1, description="stop the run after this many LLM calls in a row failed"
+    )
 
     @field_validator("llm", mode="before")
     @classmethod
@@ -260,7 +273,9 @@ class ExperimentSection(_Section):
     budgets: list[int] = Field(min_length=1)
     rounds: int = Field(default=1, ge=1)
     features: str = "minilm"
-    baselines: list[Literal["zero_shot", "popularity"]] = Field(default_factory=lambda: ["zero_shot", "popularity"])
+    baselines: list[Literal["zero_shot", "popularity"]] = Field(
+        default_factory=lambda: ["zero_shot", "popularity"]
+    )
     reference: list[ReferenceSpec] = Field(default_factory=list)
     train: ExperimentTrain = Field(default_factory=ExperimentTrain)
     eval: ExperimentEval = Field(default_factory=ExperimentEval)
@@ -306,10 +321,15 @@ def describe(error: ValidationError, label: str, option: bool = False) -> str:
         loc = [str(p) for p in item["loc"] if p not in BACKENDS and not str(p).startswith("function-")]
         key = ".".join(loc) or "(top level)"
         key = f"--{key}" if option else key
-        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
+        message = (
+            "unknown key" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
+        )
         if item["type"] == "union_tag_invalid":
-            message = f"unknown backend {item['input'].get('backend')!r}; choose one of: {', '.join(BACKENDS)}" \
-                if isinstance(item.get("input"), dict) else message
+            message = (
+                f"unknown backend {item['input'].get('backend')!r}; choose one of: {', '.join(BACKENDS)}"
+                if isinstance(item.get("input"), dict)
+                else message
+            )
         parts.append(f"{key}: {message}")
     return f"{label}: " + "; ".join(parts)
 
@@ -357,6 +377,8 @@ def missing_local_path(value: str, what: str) -> None:
     if path.exists():
         return
     parts = Path(value).parts
-    local = value.startswith((".", "/", "~")) or len(parts) > 2 or (len(parts) == 2 and Path(parts[0]).is_dir())
+    local = (
+        value.startswith((".", "/", "~")) or len(parts) > 2 or (len(parts) == 2 and Path(parts[0]).is_dir())
+    )
     if local:
         raise UserError(f"{what} {value}: no such file or directory (Hub ids are OWNER/NAME)")

@@ -21,12 +21,20 @@ _TURNS = datasets.List({"role": _STRING, "content": _STRING})
 
 # (name, type, doc): one line per column, in the order the datasets have them.
 _DEFAULT = (
-    ("messages", _TURNS, "The conversation in TRL's conversational format: system, user and assistant turns."),
+    (
+        "messages",
+        _TURNS,
+        "The conversation in TRL's conversational format: system, user and assistant turns.",
+    ),
     ("prompt", _TURNS, "System + user turns (TRL prompt-completion format)."),
     ("completion", _TURNS, "The one assistant turn: the recommendation answer."),
     ("target_item_id", _STRING, "Catalogue id of the seed item: the answer must recommend it."),
     ("target_title", _STRING, "Title of the seed item."),
-    ("recommended_item_ids", _STRINGS, "Catalogue ids of the recommended titles that ground in the catalogue, in order."),
+    (
+        "recommended_item_ids",
+        _STRINGS,
+        "Catalogue ids of the recommended titles that ground in the catalogue, in order.",
+    ),
     ("recommended_titles", _STRINGS, "Recommended titles as the generator wrote them."),
     ("hallucinated_titles", _STRINGS, "Recommended titles that match no catalogue item."),
     ("style", _STRING, "The request style template (mood, similar-to, attributes, negative, occasion)."),
@@ -62,7 +70,13 @@ DEFAULT_COLUMNS: tuple[str, ...] = tuple(DEFAULT_FEATURES)
 REJECTS_COLUMNS: tuple[str, ...] = tuple(REJECTS_FEATURES)
 
 COLUMN_DOCS: dict[str, str] = {
-    **{name: doc for name, _, doc in _REJECTS}, **{name: doc for name, _, doc in _DEFAULT}, **_CANDIDATE_DOCS,
+    **{name: doc for name, _, doc in _REJECTS},
+    **{name: doc for name, _, doc in _DEFAULT},
+    **_CANDIDATE_DOCS,
 }
 
-FEATURES = {DEFAULT_CONFIG: DEFAULT_FEATURES, REJECTS_CONFIG: REJECTS_FEATURES, CANDIDATES_CONFIG: CANDIDATES_FEATURES}
+FEATURES = {
+    DEFAULT_CONFIG: DEFAULT_FEATURES,
+    REJECTS_CONFIG: REJECTS_FEATURES,
+    CANDIDATES_CONFIG: CANDIDATES_FEATURES,
+}

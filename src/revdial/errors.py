@@ -53,7 +53,9 @@ class _PlainTracebacks(importlib.abc.MetaPathFinder):
                 original_exec(module)
             finally:
                 sys.excepthook = hook
-                sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _PlainTracebacks)]
+                sys.meta_path[:] = [
+                    finder for finder in sys.meta_path if not isinstance(finder, _PlainTracebacks)
+                ]
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec

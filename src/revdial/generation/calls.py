@@ -133,8 +133,10 @@ class LLMCallCache:
     def put_many(self, items: dict[str, Any]) -> None:
         if items:
             with self._connect() as db:
-                db.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?)",
-                               [(key, json.dumps(value)) for key, value in items.items()])
+                db.executemany(
+                    "INSERT OR REPLACE INTO calls VALUES (?, ?)",
+                    [(key, json.dumps(value)) for key, value in items.items()],
+                )
 
     def __len__(self) -> int:
         with self._connect() as db:
@@ -143,7 +145,13 @@ class LLMCallCache:
 
 def call_key(llm: Any, generation_kwargs: dict[str, Any], formatted: Any) -> str:
     """The cache key of one call: backend, model, the backend's and the task's generation settings, the prompt."""
-    settings = [type(llm).__name__, llm.model_name, llm.get_generation_kwargs() or {}, generation_kwargs, formatted]
+    settings = [
+        type(llm).__name__,
+        llm.model_name,
+        llm.get_generation_kwargs() or {},
+        generation_kwargs,
+        formatted,
+    ]
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -204,7 +212,9 @@ def call_llm(
     return outputs
 
 
-def _stop_reason(ledger: TokenLedger | None, max_total_tokens: int, max_consecutive_failures: int) -> str | None:
+def _stop_reason(
+    ledger: TokenLedger | None, max_total_tokens: int, max_consecutive_failures: int
+) -> str | None:
     if ledger is None:
         return None
     if max_total_tokens and ledger.spent() >= max_total_tokens:
@@ -214,7 +224,9 @@ def _stop_reason(ledger: TokenLedger | None, max_total_tokens: int, max_consecut
     return None
 
 
-def _generate(inputs: list[Any], llm: Any, kwargs: dict[str, Any], finished: Callable[[int, Any], None]) -> None:
+def _generate(
+    inputs: list[Any], llm: Any, kwargs: dict[str, Any], finished: Callable[[int, Any], None]
+) -> None:
     """Make the calls, reporting each as it finishes: concurrently and one by one for async (API) backends; as one
     batch for local backends (batching is their speed), input by input only if the batch fails."""
     if _async_per_input(llm):
@@ -240,7 +252,9 @@ def _async_per_input(llm: Any) -> bool:
     return agenerate is not None and "num_generations" in inspect.signature(agenerate).parameters
 
 
-async def _gather(inputs: list[Any], llm: Any, kwargs: dict[str, Any], finished: Callable[[int, Any], None]) -> None:
+async def _gather(
+    inputs: list[Any], llm: Any, kwargs: dict[str, Any], finished: Callable[[int, Any], None]
+) -> None:
     async def one(position: int, formatted: Any) -> None:
         try:
             output = await llm.agenerate(input=formatted, num_generations=1, **kwargs)

@@ -33,9 +33,13 @@ def quiet_libraries() -> None:
     this process and the pipeline's worker processes (they inherit the environment)."""
     import os
 
-    for name, value in (("TQDM_DISABLE", "1"), ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"),
-                        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
-                        ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")):
+    for name, value in (
+        ("TQDM_DISABLE", "1"),
+        ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"),
+        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+        ("TRANSFORMERS_VERBOSITY", "error"),
+        ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
+    ):
         os.environ.setdefault(name, value)
     import datasets
 
@@ -55,7 +59,11 @@ def describe(done: int, expected: int, failed: int, tokens: int, elapsed: float,
         stage = "generating"
     else:
         stage = "curating and saving"
-    parts = [stage, f"LLM calls {done}/{expected}" + (f" ({failed} failed)" if failed else ""), f"{tokens:,} tokens"]
+    parts = [
+        stage,
+        f"LLM calls {done}/{expected}" + (f" ({failed} failed)" if failed else ""),
+        f"{tokens:,} tokens",
+    ]
     if started_calls and 0 < done < expected:
         remaining = elapsed / done * (expected - done)
         parts.append(f"ETA {int(remaining // 60)}:{int(remaining % 60):02d}")
@@ -79,8 +87,10 @@ class LiveProgress:
 
     def line(self) -> str:
         now = self._counts()
-        delta = {key: now.get(key, 0) - self._baseline.get(key, 0) for key in ("calls", "failed_calls", "tokens",
-                                                                                 "cached_calls")}
+        delta = {
+            key: now.get(key, 0) - self._baseline.get(key, 0)
+            for key in ("calls", "failed_calls", "tokens", "cached_calls")
+        }
         done = delta["calls"] + delta["failed_calls"] + delta["cached_calls"]
         if done and self._first_call_at is None:
             self._first_call_at = time.monotonic()
