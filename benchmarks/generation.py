@@ -112,7 +112,7 @@ def pipeline_run(base_url: str, rows: list[dict], concurrency: int, replicas: in
     raw["selection"] = {"budget": len(rows)}
     raw["generation"] = {**raw["generation"], "structured": False, "batch_size": max(concurrency // (2 * replicas), 1),
                          "replicas": replicas,
-                         "llm": {"backend": "openai", "model": "m", "base_url": base_url,
+                         "llm": {"backend": "openai", "model": "m", "base_url": base_url, "preflight": False,
                                  "api_key_env": "BENCH_KEY", "max_retries": 0, "timeout": 60,
                                  "generation_kwargs": {"max_new_tokens": 128}}}
     os.environ["BENCH_KEY"] = "bench"

@@ -4,3 +4,8 @@ Stages (each a subpackage): seeds -> selection -> generation -> curation -> (arg
 """
 
 __version__ = "0.1.0"
+
+from revdial.errors import keep_tracebacks_plain as _keep_tracebacks_plain
+
+# distilabel installs a traceback hook that prints local variables (API keys among them); revdial undoes it.
+_keep_tracebacks_plain()

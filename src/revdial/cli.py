@@ -5,22 +5,98 @@ Heavy imports (torch, distilabel, transformers) happen inside the commands so th
 
 from __future__ import annotations
 
+import functools
+import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 app = typer.Typer(
     help="revdial: conversational recommender data from reviews, metadata and ratings.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
 )
 argilla_app = typer.Typer(help="Human labeling in Argilla: push rows for review, pull labels back.", no_args_is_help=True)
 app.add_typer(argilla_app, name="argilla")
 
+_DEBUG = {"on": False}
+
+# Errors in what the user gave (a config, a path, an option, an endpoint, a data file): one line, exit 2.
+_USER_ERRORS = (
+    ("revdial.config", "UserError"),
+    ("revdial.seeds.errors", "SeedSourceError"),
+    ("revdial.selection.strategies.base", "SelectionInputError"),
+    ("revdial.selection.features", "FeatureSpecError"),
+    ("revdial.selection.features", "FeatureInputError"),
+    ("revdial.crs.evaluate", "EvaluationError"),
+    ("revdial.crs.benchmarks", "BenchmarkFormatError"),
+    ("revdial.crs.student", "StudentModelError"),
+    ("revdial.crs.gguf_export", "GGUFExportError"),
+    ("revdial.argilla.client", "ArgillaConnectionError"),
+    ("revdial.argilla.schema", "RowError"),
+    ("revdial.hub.push", "HubPushError"),
+    ("revdial.hub.cards", "CardError"),
+)
+
+
+def _is_user_error(error: BaseException) -> bool:
+    for module, name in _USER_ERRORS:
+        loaded = sys.modules.get(module)  # an error class whose module is not imported cannot have been raised
+        if loaded is not None and isinstance(error, getattr(loaded, name, ())):
+            return True
+    return isinstance(error, FileNotFoundError)
+
+
+def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command so that no traceback shows local variables and no message shows a secret: a user error is
+    one line and exit 2; anything else is one line and exit 1, or (with --debug) a plain traceback, without locals."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from revdial.errors import keep_tracebacks_plain, scrub_secrets
+
+        keep_tracebacks_plain()
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            typer.echo("\nstopped (Ctrl-C).", err=True)
+            raise typer.Exit(130) from None
+        except Exception as error:  # noqa: BLE001 - the one place errors meet the terminal
+            if _is_user_error(error) and not _DEBUG["on"]:
+                typer.echo(scrub_secrets(f"error: {error}"), err=True)
+                raise typer.Exit(2) from None
+            if _DEBUG["on"]:
+                import traceback
+
+                typer.echo(scrub_secrets("".join(traceback.format_exception(error))), err=True)
+            else:
+                typer.echo(scrub_secrets(f"error: {type(error).__name__}: {error}") +
+                           "\n(run `revdial --debug ...` for the traceback)", err=True)
+            raise typer.Exit(2 if _is_user_error(error) else 1) from None
+
+    return run
+
+
+@app.callback()
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (never local variables)."),
+) -> None:
+    """revdial: conversational recommender data from reviews, metadata and ratings."""
+    _DEBUG["on"] = debug
+    # pydantic's deprecation / field warnings from the libraries revdial drives are not the user's to act on
+    warnings.filterwarnings("ignore", module=r"pydantic\..*")
+    warnings.filterwarnings("ignore", category=UserWarning, message=r".*Field.*")
+
 
 # --- seeds (issue: foundation) -------------------------------------------------------------------------------
 @app.command()
+@guarded
 def seeds(
     config: Path = typer.Option(..., "--config", "-c", help="Source config YAML (a pipelines/*.yaml)."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the seeds dataset (datasets.save_to_disk)."),
@@ -33,6 +109,7 @@ def seeds(
 
 # --- selection ------------------------------------------------------------------------------------------------
 @app.command()
+@guarded
 def select(
     seeds_dir: Path = typer.Option(..., "--seeds", help="Seeds directory written by `revdial seeds`."),
     strategy: str = typer.Option("js", help="random | js | fisher | kcenter | hybrid"),
@@ -65,12 +142,14 @@ def select(
 
 # --- synthesis --------------------------------------------------------------------------------------------------
 @app.command()
+@guarded
 def synthesize(
     config: Path = typer.Option(Path("pipelines/movies-sample.yaml"), "--config", "-c", help="Pipeline YAML."),
     budget: Optional[int] = typer.Option(None, help="Override the selection budget B."),
     strategy: Optional[str] = typer.Option(None, help="Override the selection strategy."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory for the Distiset."),
     ray: bool = typer.Option(False, "--ray", help="Run it with Pipeline.ray() (needs `pip install ray`)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show distilabel's logs instead of the live line."),
 ) -> None:
     """Seeds -> selection -> LLM requests and recommendations -> grounding/filters -> SFT-ready Distiset.
 
@@ -78,11 +157,12 @@ def synthesize(
     """
     from revdial.generation.run import synthesize_command
 
-    synthesize_command(config=config, budget=budget, strategy=strategy, out=out, ray=ray)
+    synthesize_command(config=config, budget=budget, strategy=strategy, out=out, ray=ray, verbose=verbose)
 
 
 # --- publishing ------------------------------------------------------------------------------------------------
 @app.command()
+@guarded
 def push(
     directory: Path = typer.Argument(..., help="A Distiset directory written by `revdial synthesize`."),
     repo_id: str = typer.Option(..., "--repo-id", help="OWNER/NAME on the Hub."),
@@ -97,6 +177,7 @@ def push(
 
 
 @argilla_app.command("push")
+@guarded
 def argilla_push(
     directory: Path = typer.Argument(..., help="A Distiset directory written by `revdial synthesize`."),
     dataset: str = typer.Option(..., "--dataset", help="Argilla dataset name."),
@@ -109,6 +190,7 @@ def argilla_push(
 
 
 @argilla_app.command("pull")
+@guarded
 def argilla_pull(
     dataset: str = typer.Option(..., "--dataset", help="Argilla dataset name."),
     out: Path = typer.Option(..., "--out", "-o"),
@@ -126,6 +208,7 @@ def argilla_pull(
 
 # --- train / eval / experiment ---------------------------------------------------------------------------------
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@guarded
 def train(
     ctx: typer.Context,
     config: Path = typer.Option(..., "--config", "-c", help="A recipes/<model>/sft/config_*.yaml."),
@@ -137,6 +220,7 @@ def train(
 
 
 @app.command(name="eval")
+@guarded
 def evaluate(
     model: Optional[str] = typer.Option(
         None, "--model", help="Model path or Hub id, 'popularity', or 'openai:MODEL' (or give --predictions)."),
@@ -160,7 +244,13 @@ def evaluate(
         "auto", "--backend", help="auto | llamacpp | transformers. auto: llama.cpp for llama-shaped local models."),
 ) -> None:
     """Recall/NDCG/MRR@K of a model (or of its recorded replies) on ReDial or INSPIRED, with bootstrap CIs."""
+    from revdial.config import missing_local_path
     from revdial.crs.evaluate import eval_command
+
+    if model:
+        missing_local_path(model, "--model")
+    if predictions:
+        missing_local_path(str(predictions), "--predictions")
 
     eval_command(
         model=model, benchmark=benchmark, data=data, limit=limit, out=out, k=k, batch_size=batch_size,
@@ -170,6 +260,7 @@ def evaluate(
 
 
 @app.command()
+@guarded
 def experiment(
     config: Path = typer.Option(..., "--config", "-c", help="pipelines/experiment-*.yaml"),
 ) -> None:

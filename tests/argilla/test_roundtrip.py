@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from revdial.argilla.client import ArgillaConnectionError, connect
 from revdial.argilla.pull import pull_from_argilla
 from revdial.argilla.push import push_to_argilla
-from revdial.argilla.schema import SFT_COLUMNS
 from revdial.cli import app
+from revdial.contract import DEFAULT_COLUMNS
 
 pytestmark = pytest.mark.argilla
 rg = pytest.importorskip("argilla", reason="the argilla SDK is an extra: pip install -e '.[argilla]'")
@@ -105,7 +105,7 @@ def test_push_annotate_pull_round_trip(argilla_env, synthesis_dir, rows, dataset
     labelled = datasets.load_from_disk(str(out / "labelled"))["train"]
     default = datasets.load_from_disk(str(out / "default"))["train"]
     assert labelled.num_rows == 6 and default.num_rows == len(kept_requests)
-    assert tuple(default.column_names) == SFT_COLUMNS
+    assert tuple(default.column_names) == DEFAULT_COLUMNS
     assert set(default["request"]) == kept_requests
 
     originals = {row["request"]: row for row in rows}
@@ -122,7 +122,7 @@ def test_push_annotate_pull_round_trip(argilla_env, synthesis_dir, rows, dataset
     assert corrected["label_original_recommendation"] == originals["animated, sad then happy"]["completion"][0]["content"]
     untouched = next(r for r in default if r["request"] == "a slick crime thriller with a great shootout?")
     original = originals[untouched["request"]]
-    assert {c: untouched[c] for c in SFT_COLUMNS} == {c: original[c] for c in SFT_COLUMNS}
+    assert {c: untouched[c] for c in DEFAULT_COLUMNS} == {c: original[c] for c in DEFAULT_COLUMNS}
 
     from distilabel.distiset import Distiset
 

@@ -10,7 +10,6 @@ from revdial.argilla.schema import (
     FLAGS,
     METADATA,
     RELEVANT,
-    SFT_COLUMNS,
     RowError,
     build_settings,
     record_payload,
@@ -19,6 +18,7 @@ from revdial.argilla.schema import (
     settings_mismatch,
     to_record,
 )
+from revdial.contract import DEFAULT_COLUMNS
 
 rg = pytest.importorskip("argilla", reason="the argilla SDK is an extra: pip install -e '.[argilla]'")
 
@@ -39,7 +39,7 @@ def test_a_record_keeps_every_contract_column_so_pull_can_rebuild_the_row(rows):
     rows = [*rows, {**rows[0], "seed_text": "", "hallucinated_titles": [], "recommended_item_ids": []}]
     for index, row in enumerate(rows):
         payload = record_payload(row, index)
-        assert row_from_record_values(payload["fields"], payload["metadata"]) == {c: row[c] for c in SFT_COLUMNS}
+        assert row_from_record_values(payload["fields"], payload["metadata"]) == {c: row[c] for c in DEFAULT_COLUMNS}
 
 
 def test_suggestions_come_from_the_automatic_checks(rows):
@@ -114,7 +114,3 @@ def test_to_record_carries_the_id_fields_metadata_and_suggestions(rows):
     assert record.metadata["style"] == "terse"
     assert record.suggestions[FLAGS].value == ["hallucination"]
 
-
-def test_sft_columns_match_the_synthesis_output_contract():
-    steps = pytest.importorskip("revdial.curation.steps")
-    assert SFT_COLUMNS == tuple(steps.SFT_COLUMNS)

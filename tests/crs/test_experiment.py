@@ -66,7 +66,7 @@ def test_both_shipped_experiment_configs_load():
 def test_missing_sections_are_named(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("experiment: {strategies: [js]}\n")
-    with pytest.raises(ex.ExperimentConfigError, match="experiment.synthesis_config is required"):
+    with pytest.raises(ex.ExperimentConfigError, match=r"bad.yaml: experiment.synthesis_config: Field required; experiment.budgets: Field required"):
         ex.load_experiment_config(path)
 
 
@@ -111,3 +111,16 @@ def test_active_rounds_select_around_used_seeds_with_the_students_features(
     assert second["features"].startswith("lm:") and Path(second["features"][3:], "config.json").exists()
     trained = json.loads((cfg.out / "models" / "js-B4-r2" / "revdial_train_summary.json").read_text())
     assert trained["rows"] == 4  # round 2 trains on every row so far
+
+
+@pytest.mark.parametrize(("section", "named"), [
+    ("experiment: {synthesis_config: s.yaml, strategies: [js], budgets: [2], round: 2}", "experiment.round: unknown key"),
+    ("experiment: {synthesis_config: s.yaml, strategies: [jss], budgets: [2]}", "experiment.strategies"),
+    ("experiment: {synthesis_config: s.yaml, strategies: [js], budgets: [2], eval: {benchmarks: [{nme: redial}]}}",
+     "experiment.eval.benchmarks.0.nme: unknown key"),
+])
+def test_a_typo_in_the_experiment_yaml_is_named(tmp_path, section, named):
+    path = tmp_path / "exp.yaml"
+    path.write_text(section + "\n")
+    with pytest.raises(ex.ExperimentConfigError, match=named):
+        ex.load_experiment_config(path)

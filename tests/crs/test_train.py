@@ -123,3 +123,41 @@ def test_a_folder_that_is_not_a_model_is_named(tmp_path, distiset_dir):
     (tmp_path / "notamodel" / "notes.txt").write_text("hi")
     with pytest.raises(StudentModelError, match="notamodel: not a model folder.*notes.txt"):
         build_trainer(*_args(tmp_path / "notamodel", distiset_dir, tmp_path / "x"))
+
+
+def test_push_to_hub_uploads_revdials_card_with_its_model_index(tiny_lm, distiset_dir, tmp_path, monkeypatch):
+    import huggingface_hub
+    import transformers
+    import trl
+
+    uploaded: dict[str, bytes] = {}
+
+    def trl_push(self, *args, **kwargs):  # what TRL does: rewrite README.md with its own card, upload the folder
+        (Path(self.args.output_dir) / "README.md").write_text("---\nlibrary_name: transformers\n---\nTRL card\n")
+
+    def upload_file(*, path_or_fileobj, path_in_repo, repo_id, **kwargs):
+        uploaded[path_in_repo] = Path(path_or_fileobj).read_bytes()
+
+    monkeypatch.setattr(transformers.Trainer, "init_hf_repo", lambda self, *a, **k: None)
+    monkeypatch.setattr(trl.SFTTrainer, "push_to_hub", trl_push)
+    monkeypatch.setattr(huggingface_hub, "upload_file", upload_file)
+    report = {"benchmark": "redial", "n_turns": 4, "metrics": {"all_items": {"recall@10": {"mean": 0.25}}}}
+    monkeypatch.setattr("revdial.crs.evaluate.eval_command", lambda **kwargs: report)
+    main(*_args(tiny_lm, distiset_dir, tmp_path / "run", "--push_to_hub", "true", "--hub_model_id", "me/crs",
+                "--eval_benchmark", "redial", "--eval_limit", "4"))
+    card = uploaded["README.md"].decode()
+    assert "TRL card" not in card and "model-index" in card
+    assert "test[:4]" in card and "first 4 turns" in card  # evaluated on a subset, and the card says so
+
+
+def test_the_default_students_card_names_its_hub_base_model(distiset_dir, tmp_path):
+    from types import SimpleNamespace
+
+    from revdial.crs.train import STUDENT_HUB_ID, _write_model_card
+
+    model_args = SimpleNamespace(model_name_or_path="revdial://smollm2-135m-instruct", use_peft=False)
+    training_args = SimpleNamespace(hub_model_id=None, to_dict=lambda: {"learning_rate": 1e-4})
+    script_args = CRSScriptArguments(dataset_name=str(distiset_dir))
+    (tmp_path / "m").mkdir()
+    card = _write_model_card(tmp_path / "m", script_args, training_args, model_args, {"rows": 6}, None)
+    assert card.data.base_model == STUDENT_HUB_ID

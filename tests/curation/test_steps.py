@@ -4,8 +4,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from revdial.contract import DEFAULT_COLUMNS
 from revdial.curation.steps import (
-    SFT_COLUMNS,
     CollectRejects,
     CurateRows,
     FormatSFT,
@@ -132,7 +132,7 @@ def test_near_duplicate_requests_keep_the_first_and_a_seed_with_one_good_row_is_
 def test_format_sft_writes_trl_conversations_for_kept_rows_only():
     rows = [{**_row(), "reject_reason": None}, {**_row(seed_id="s2"), "reject_reason": "leak"}]
     [out] = _run(FormatSFT(name="default"), rows)
-    assert set(out) == set(SFT_COLUMNS)
+    assert set(out) == set(DEFAULT_COLUMNS)
     assert [m["role"] for m in out["messages"]] == ["system", "user", "assistant"]
     assert out["prompt"] + out["completion"] == out["messages"]
     assert out["completion"][0]["content"] == "1. Heat - heists\n2. Ronin - cars"

@@ -35,6 +35,8 @@ class FakeOpenAIServer:
         hallucinate: bool = True,
         script: dict[str, str] | None = None,
         port: int = 0,
+        models: tuple[str, ...] = ("fake-model",),
+        api_key: str | None = None,
     ) -> None:
         unknown = set(faults or {}) - set(FAULT_KINDS)
         if unknown:
@@ -46,6 +48,8 @@ class FakeOpenAIServer:
         self.hallucinate = hallucinate
         self.script = script or {}
         self.port = port
+        self.models = models
+        self.api_key = api_key  # when set, any other bearer token gets a 401
         self.requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -110,7 +114,10 @@ class FakeOpenAIServer:
                 body = await reader.readexactly(int(headers.get("content-length", 0)))
                 if "authorization" in headers:
                     self.auth_headers.add(headers["authorization"])
-                status, payload = await self._respond(lines[0], body)
+                if self.api_key and headers.get("authorization") != f"Bearer {self.api_key}":
+                    status, payload = 401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}}
+                else:
+                    status, payload = await self._respond(lines[0], body)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
@@ -129,6 +136,8 @@ class FakeOpenAIServer:
             if request_line.startswith("POST"):  # reset
                 self.requests, self.max_in_flight, self.first_request_at, self.last_response_at = 0, 0, None, None
             return 200, stats
+        if request_line.startswith("GET") and "/models" in request_line:
+            return 200, {"object": "list", "data": [{"id": model, "object": "model"} for model in self.models]}
         if "/chat/completions" not in request_line:
             return 404, {"error": {"message": "not found"}}
         self.first_request_at = self.first_request_at or time.time()

@@ -97,7 +97,7 @@ def test_kept_rows_are_valid_trl_conversations_with_the_target_in_the_list(run):
         assert row["hallucinated_titles"] == [INVENTED_TITLE]  # dropped from the list, recorded
         assert INVENTED_TITLE.split(" (")[0] not in row["messages"][2]["content"]
         assert row["generator_model"] == "fake-llm" and row["selection_strategy"] == "random"
-        assert row["style"] in run["plan"].styles
+        assert row["style"] in run["plan"].generation.styles
 
 
 def test_summary_counts_match_the_saved_configs(run):

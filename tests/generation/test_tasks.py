@@ -3,14 +3,13 @@
 import pytest
 
 from fakes.llm import FakeLLM
+from revdial.generation.calls import ENDPOINT_DOWN_REASON, TOKEN_BUDGET_REASON, TokenLedger
 from revdial.generation.prompts import STYLES, render, sample_styles
 from revdial.generation.tasks import (
-    TOKEN_BUDGET_REASON,
     ContinueDialogue,
     GenerateRequest,
     PlanRequests,
     RecommendItems,
-    TokenLedger,
     mask_title,
 )
 
@@ -168,7 +167,10 @@ def test_multi_turn_mode_chains_question_and_reply_steps_before_the_answer():
         load = LoadDataFromDicts(name="load_seeds", data=[{"seed_id": "s"}])
         return load, load
 
-    plan = SynthesisPlan(name="multi-turn", seeds_dir="unused", catalogue_path="unused", llm=FakeLLM(), n_turns=3)
+    from revdial.config import GenerationConfig
+
+    plan = SynthesisPlan(name="multi-turn", seeds_dir="unused", catalogue_path="unused", llm=FakeLLM(),
+                         generation=GenerationConfig(n_turns=3))
     dag = build_pipeline(plan, upstream).dag
     chain, step = [], "generate_request"
     while step != "recommend_items":
@@ -186,3 +188,32 @@ def test_embedded_model_answers_with_the_target_first_under_the_json_grammar():
     task.load()
     [row] = _run(task, [{**SEED, "conversation": [{"role": "user", "content": "a tense crime film please"}]}])
     assert row["parsed_titles"][0] == "Heat (1995)"
+
+
+def test_after_n_failed_calls_in_a_row_no_more_calls_are_made(tmp_path):
+    calls = tmp_path / "calls.txt"
+    task = GenerateRequest(name="generate_request", llm=FakeLLM(fail_on="POISON", calls_path=str(calls)),
+                           ledger_path=str(tmp_path / "t.json"), max_consecutive_failures=3)
+    task.load()
+    bad = [{**SEED, "style": "mood", "seed_id": f"s{i}", "seed_text": f"{SEED['seed_text']} POISON {i}"}
+           for i in range(5)]
+    first = _run(task, bad)
+    assert [r["skip_reason"] for r in first] == ["llm_error: RuntimeError"] * 5
+    assert TokenLedger(tmp_path / "t.json").consecutive_failures() >= 3
+    [later] = _run(task, [{**SEED, "style": "mood"}])  # a good prompt: the endpoint is considered down
+    assert later["skip_reason"] == ENDPOINT_DOWN_REASON and not calls.exists()
+
+
+def test_a_success_resets_the_run_of_failures(tmp_path):
+    ledger = TokenLedger(tmp_path / "t.json")
+    ledger.failed(), ledger.failed()
+    ledger.add(3)
+    assert ledger.consecutive_failures() == 0 and ledger.spent() == 3
+
+
+def test_progress_line_shows_stage_calls_failures_tokens_and_eta():
+    from revdial.generation.progress import describe
+
+    assert describe(0, 32, 0, 0, 0.0, False).startswith("selecting seeds")
+    assert describe(8, 32, 1, 4210, 20.0, True) == "generating | LLM calls 8/32 (1 failed) | 4,210 tokens | ETA 1:00"
+    assert describe(32, 32, 0, 9000, 80.0, True).startswith("curating and saving")

@@ -74,21 +74,25 @@ SUMMARY = {
 }
 
 
-def write_synthesis(out: Path, *, kept: int = 6, summary: dict | None = None) -> Path:
+def write_synthesis(out: Path, *, kept: int = 6, summary: dict | None = None, rejects: list | None = None) -> Path:
     """Save a Distiset the way `revdial synthesize` does (configs, distiset_configs/, summary.json, funnel.png)."""
     from distilabel.distiset import Distiset
 
-    rejects = [reject_row(0, "leak"), reject_row(1, "missing_target"), reject_row(2, "missing_target")]
+    from revdial.contract import REJECTS_FEATURES
+
+    if rejects is None:
+        rejects = [reject_row(0, "leak"), reject_row(1, "missing_target"), reject_row(2, "missing_target")]
     distiset = Distiset(
         {
             "default": DatasetDict(train=Dataset.from_list([kept_row(i) for i in range(kept)])),
-            "rejects": DatasetDict(train=Dataset.from_list(rejects)),
+            "rejects": DatasetDict(train=Dataset.from_dict(
+                {name: [row[name] for row in rejects] for name in REJECTS_FEATURES}, features=REJECTS_FEATURES)),
             "candidates": DatasetDict(
                 train=Dataset.from_list([{"seed_id": f"seed-{i}", "reject_reason": ""} for i in range(kept)])
             ),
         }
     )
-    distiset.save_to_disk(out)
+    distiset.save_to_disk(out, num_shards={"train": 1}, save_card=False)  # as run_plan does
     (out / "distiset_configs" / "pipeline.yaml").write_text(
         "distilabel:\n  version: 1.5.3\npipeline:\n  name: x\n"
     )

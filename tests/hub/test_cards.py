@@ -283,3 +283,17 @@ def test_a_pulled_argilla_review_is_reported_on_the_card(tmp_path: Path) -> None
     assert "| Label status `submitted` | 5 |" in text and "| Answers corrected by annotators | 2 |" in text
     assert "| Dropped: `low_quality` (quality below --min-quality) | 1 |" in text
     assert "10.0.0.5" not in str(card)  # the server address is not the public's business
+
+
+def test_a_model_cards_licence_follows_its_training_data(tmp_path):
+    from revdial.hub.cards import render_model_card, training_data_license
+
+    from .synthesis import SUMMARY, write_synthesis
+
+    summary = {**SUMMARY, "config": {**SUMMARY["config"], "card": {"sources": [
+        {"name": "Reviews", "license": "cc-by-nc-4.0"}, {"name": "Catalogue", "license": "mit"}]}}}
+    run = write_synthesis(tmp_path / "run", summary=summary)
+    assert training_data_license(str(run)) == "cc-by-nc-4.0"
+    card = render_model_card(base_model="HuggingFaceTB/SmolLM2-135M-Instruct", dataset=str(run))
+    assert card.data.license == "cc-by-nc-4.0"
+    assert training_data_license(str(tmp_path / "nothing-known")) == "other"  # never a made-up apache-2.0

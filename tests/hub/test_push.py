@@ -324,3 +324,18 @@ def test_an_unreachable_hub_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, sy
     monkeypatch.setattr(HfApi, "create_repo", offline)
     with pytest.raises(HubPushError, match="me/movies-crs: the Hub refused the push or could not be reached"):
         push_dataset(synthesis_dir, "me/movies-crs")
+
+
+def test_every_config_the_card_lists_loads_and_an_empty_one_is_not_pushed(tmp_path: Path) -> None:
+    from datasets import load_dataset
+    from huggingface_hub import DatasetCard
+
+    run = write_synthesis(tmp_path / "run", rejects=[])  # a run that kept every seed: `rejects` has no row
+    folder = tmp_path / "repo"
+    written = build_push_folder(run, folder, repo_id="me/movies-crs")
+    assert not any(path.startswith("rejects/") for path in written)
+    listed = [entry["config_name"] for entry in DatasetCard.load(folder / "README.md").data.configs]
+    assert "rejects" not in listed and "default" in listed
+    assert "Configuration: rejects" not in (folder / "README.md").read_text()
+    for name in listed:
+        assert len(load_dataset(str(folder), name, split="train", cache_dir=str(tmp_path / "cache"))) > 0, name

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from revdial.argilla.client import ArgillaConnectionError, connect, resolve_workspace
 from revdial.argilla.labels import DROP_REASONS, Labels, aggregate, apply_correction, drop_reason
-from revdial.argilla.schema import SFT_COLUMNS, row_from_record_values
+from revdial.argilla.schema import row_from_record_values
+from revdial.contract import DEFAULT_COLUMNS, DEFAULT_FEATURES
 
 if TYPE_CHECKING:
     import datasets
@@ -39,10 +40,6 @@ if TYPE_CHECKING:
 # Inside distilabel's own folder, so that `Distiset.load_from_disk(DIR)` still sees only configs at the top.
 SUMMARY = "distiset_configs/summary.json"
 SOURCE = "revdial argilla pull"
-LABEL_COLUMNS = (
-    "row_id", "label_status", "label_quality", "label_relevant", "label_flags", "label_corrected_recommendation",
-    "label_original_recommendation", "label_annotators", "kept", "drop_reason",
-)
 
 
 @dataclass
@@ -55,24 +52,11 @@ class PullResult:
     corrected: int = 0
 
 
-def _sft_features() -> dict[str, Any]:
-    from datasets import List, Value
-
-    turn = {"role": Value("string"), "content": Value("string")}
-    strings = List(Value("string"))
-    return {
-        "messages": List(turn), "prompt": List(turn), "completion": List(turn),
-        "target_item_id": Value("string"), "target_title": Value("string"), "recommended_item_ids": strings,
-        "recommended_titles": strings, "hallucinated_titles": strings, "style": Value("string"),
-        "seed_id": Value("string"), "selection_strategy": Value("string"), "selection_rank": Value("int64"),
-        "generator_model": Value("string"), "request": Value("string"), "seed_text": Value("string"),
-    }
-
-
 def _features(labelled: bool) -> datasets.Features:
+    """`default`'s features; with the label columns appended for the `labelled` config."""
     from datasets import Features, List, Value
 
-    features = _sft_features()
+    features = dict(DEFAULT_FEATURES)
     if labelled:
         features.update({
             "row_id": Value("string"), "label_status": Value("string"), "label_quality": Value("float64"),
@@ -80,9 +64,6 @@ def _features(labelled: bool) -> datasets.Features:
             "label_corrected_recommendation": Value("string"), "label_original_recommendation": Value("string"),
             "label_annotators": Value("int64"), "kept": Value("bool"), "drop_reason": Value("string"),
         })
-    expected = SFT_COLUMNS + (LABEL_COLUMNS if labelled else ())
-    if tuple(features) != expected:  # the column lists above and the contract must move together
-        raise RuntimeError(f"pull features {tuple(features)} != {expected}")
     return Features(features)
 
 
@@ -167,7 +148,7 @@ def _write(out: Path, labelled: list[dict], summary: dict, carried: list[Path] =
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
-    kept = [{c: row[c] for c in SFT_COLUMNS} for row in labelled if row["kept"]]
+    kept = [{c: row[c] for c in DEFAULT_COLUMNS} for row in labelled if row["kept"]]
     configs = {"labelled": (labelled, _features(True)), "default": (kept, _features(False))}
     try:
         # The layout of `Distiset.save_to_disk` (one DatasetDict folder per config), written config by config

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from revdial.argilla.client import ArgillaConnectionError, connect, resolve_workspace
 from revdial.argilla.schema import (
-    SFT_COLUMNS,
     RowError,
     build_settings,
     record_payload,
     settings_mismatch,
     to_record,
 )
+from revdial.contract import DEFAULT_COLUMNS
 
 if TYPE_CHECKING:
     import datasets
@@ -58,7 +58,7 @@ def load_rows(directory: Path) -> datasets.Dataset:
         if "train" not in loaded:
             raise RowError(f"{config}: no 'train' split; splits are: {', '.join(loaded)}")
         loaded = loaded["train"]
-    missing = [c for c in SFT_COLUMNS if c not in loaded.column_names]
+    missing = [c for c in DEFAULT_COLUMNS if c not in loaded.column_names]
     if missing:
         raise RowError(
             f"{config}: column(s) {', '.join(missing)} not found; columns are: {', '.join(loaded.column_names)}"

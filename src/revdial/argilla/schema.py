@@ -16,15 +16,13 @@ import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from datasets import List
+
+from revdial.contract import DEFAULT_COLUMNS, DEFAULT_FEATURES
+
 if TYPE_CHECKING:
     import argilla as rg
 
-# The synthesis output contract (BRIEF.md, `default` config); equal to revdial.curation.steps.SFT_COLUMNS.
-SFT_COLUMNS = (
-    "messages", "prompt", "completion", "target_item_id", "target_title", "recommended_item_ids",
-    "recommended_titles", "hallucinated_titles", "style", "seed_id", "selection_strategy", "selection_rank",
-    "generator_model", "request", "seed_text",
-)
 
 # Questions, by name.
 QUALITY = "quality"
@@ -55,7 +53,8 @@ METADATA = (
     ("recommended_titles", "terms", False),
     ("hallucinated_titles", "terms", False),
 )
-LIST_METADATA = ("recommended_item_ids", "recommended_titles", "hallucinated_titles")
+# Metadata that holds a list: the contract's list-typed columns.
+LIST_METADATA = tuple(name for name, _, _ in METADATA if isinstance(DEFAULT_FEATURES.get(name), List))
 DERIVED_METADATA = ("hallucinations",)
 
 SUGGESTION_AGENT = "revdial-checks"
@@ -126,9 +125,9 @@ def automatic_suggestions(row: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _check_row(row: Mapping[str, Any], index: int) -> None:
-    missing = [c for c in SFT_COLUMNS if c not in row]
+    missing = [c for c in DEFAULT_COLUMNS if c not in row]
     if missing:
-        raise RowError(f"row {index}: missing column(s) {', '.join(missing)}; the synthesis output has {SFT_COLUMNS}")
+        raise RowError(f"row {index}: missing column(s) {', '.join(missing)}; the synthesis output has {DEFAULT_COLUMNS}")
     messages = row["messages"]
     if not messages or messages[-1].get("role") != "assistant":
         raise RowError(f"row {index}, column 'messages': the conversation must end with the assistant turn")
@@ -187,7 +186,7 @@ def row_from_record_values(fields: Mapping[str, Any], metadata: Mapping[str, Any
             row[name] = -1 if value is None else int(value)
         else:
             row[name] = "" if value is None else str(value)
-    return {column: row[column] for column in SFT_COLUMNS}
+    return {column: row[column] for column in DEFAULT_COLUMNS}
 
 
 def build_settings() -> rg.Settings:

@@ -19,58 +19,53 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from revdial.config import BenchmarkSpec, ConfigError, PipelineConfig, parse, read_yaml
 from revdial.crs.student import STUDENT_TOKEN
 
 
-class ExperimentConfigError(ValueError):
-    """An experiment YAML that cannot be run."""
-
-
-@dataclass
-class BenchmarkSpec:
-    name: str
-    data: str | None = None
-    limit: int | None = None
-
-    @property
-    def key(self) -> str:
-        """Names the cached report: a changed limit is another evaluation, never a stale reuse."""
-        return self.name + (f"-{self.limit}" if self.limit else "")
+class ExperimentConfigError(ConfigError):
+    """An experiment YAML that cannot be run; the message names the file and the key."""
 
 
 @dataclass
 class ExperimentConfig:
+    """An experiment YAML's `experiment:` section (revdial.config.ExperimentSection, where the defaults are) with
+    its paths resolved against the YAML's folder."""
+
     path: Path
     synthesis_config: Path
     strategies: list[str]
     budgets: list[int]
-    rounds: int = 1
-    features: str = "minilm"
-    recipe: Path | None = None
-    train_overrides: dict[str, Any] = field(default_factory=dict)
-    student: str = STUDENT_TOKEN
-    benchmarks: list[BenchmarkSpec] = field(default_factory=list)
-    k: int = 20
-    batch_size: int = 16
-    max_new_tokens: int | None = None
-    backend: str = "auto"
-    baselines: list[str] = field(default_factory=lambda: ["zero_shot", "popularity"])
-    reference: list[dict[str, Any]] = field(default_factory=list)
-    out: Path = Path("runs/experiment")
-    n_resamples: int = 1000
+    rounds: int
+    features: str
+    recipe: Path | None
+    train_overrides: dict[str, Any]
+    student: str
+    benchmarks: list[BenchmarkSpec]
+    k: int
+    batch_size: int
+    max_new_tokens: int | None
+    backend: str
+    baselines: list[str]
+    reference: list[dict[str, Any]]
+    out: Path
+    n_resamples: int
 
 
 def load_experiment_config(path: Path | str) -> ExperimentConfig:
     path = Path(path)
-    if not path.exists():
-        raise ExperimentConfigError(f"{path}: experiment config not found")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = read_yaml(path)
+    try:
+        parsed = parse(PipelineConfig, raw, str(path))
+    except ConfigError as error:
+        raise ExperimentConfigError(str(error)) from None
+    section = parsed.experiment
+    if section is None:
+        raise ExperimentConfigError(f"{path}: needs an `experiment:` section; sections are: {', '.join(raw)}")
     base = path.resolve().parent
 
     def rel(value: str | None) -> Path | None:
@@ -79,38 +74,26 @@ def load_experiment_config(path: Path | str) -> ExperimentConfig:
         p = Path(value)
         return p if p.is_absolute() else base / p
 
-    section = raw.get("experiment")
-    if not isinstance(section, dict):
-        raise ExperimentConfigError(f"{path}: needs an `experiment:` section; sections are: {', '.join(raw)}")
-    for key in ("synthesis_config", "strategies", "budgets"):
-        if key not in section:
-            raise ExperimentConfigError(f"{path}: experiment.{key} is required")
-    budgets = sorted(int(b) for b in section["budgets"])
-    if not budgets or budgets[0] < 1:
-        raise ExperimentConfigError(f"{path}: experiment.budgets must be positive integers, got {section['budgets']}")
-    train = section.get("train") or {}
-    evaluation = section.get("eval") or {}
-    benchmarks = [BenchmarkSpec(**b) if isinstance(b, dict) else BenchmarkSpec(str(b))
-                  for b in evaluation.get("benchmarks", ["redial"])]
+    evaluation = section.eval
     return ExperimentConfig(
         path=path,
-        synthesis_config=rel(section["synthesis_config"]),
-        strategies=list(section["strategies"]),
-        budgets=budgets,
-        rounds=int(section.get("rounds", 1)),
-        features=section.get("features", "minilm"),
-        recipe=rel(train.get("recipe")),
-        train_overrides=dict(train.get("overrides") or {}),
-        student=train.get("student", STUDENT_TOKEN),
-        benchmarks=benchmarks,
-        k=int(evaluation.get("k", 20)),
-        batch_size=int(evaluation.get("batch_size", 16)),
-        max_new_tokens=evaluation.get("max_new_tokens"),
-        backend=str(evaluation.get("backend", "auto")),
-        baselines=list(section.get("baselines", ["zero_shot", "popularity"])),
-        reference=list(section.get("reference") or []),
-        out=Path((raw.get("output") or {}).get("dir", "runs/experiment")),
-        n_resamples=int(evaluation.get("n_resamples", 1000)),
+        synthesis_config=rel(section.synthesis_config),
+        strategies=list(section.strategies),
+        budgets=list(section.budgets),
+        rounds=section.rounds,
+        features=section.features,
+        recipe=rel(section.train.recipe),
+        train_overrides=dict(section.train.overrides),
+        student=section.train.student or STUDENT_TOKEN,
+        benchmarks=list(evaluation.benchmarks),
+        k=evaluation.k,
+        batch_size=evaluation.batch_size,
+        max_new_tokens=evaluation.max_new_tokens,
+        backend=evaluation.backend,
+        baselines=list(section.baselines),
+        reference=[ref.model_dump(exclude_none=True) for ref in section.reference],
+        out=Path(parsed.output.dir or "runs/experiment"),
+        n_resamples=evaluation.n_resamples,
     )
 
 

@@ -35,8 +35,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from revdial.config import UserError, missing_local_path
 
-class TrainingDataError(ValueError):
+STUDENT_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+class TrainingDataError(UserError):
     """A training dataset that cannot be used for CRS SFT (missing columns, no rows)."""
 
 
@@ -72,6 +76,7 @@ def load_training_dataset(args: CRSScriptArguments):
     name = args.dataset_name
     if not name:
         raise TrainingDataError("no dataset: set `dataset_name` in the recipe or pass --dataset_name PATH_OR_ID")
+    missing_local_path(name, "--dataset_name")
     path = Path(name).expanduser()
     if path.is_dir():
         folder = path / args.dataset_config if args.dataset_config and (path / args.dataset_config).is_dir() else path
@@ -173,15 +178,17 @@ def main(script_args: CRSScriptArguments, training_args, model_args) -> Path:
             data=Path(script_args.eval_data) if script_args.eval_data else None,
             limit=script_args.eval_limit, out=output / f"eval_{script_args.eval_benchmark}.json", k=script_args.eval_k,
         )
-    _write_model_card(output, script_args, training_args, model_args, summary, report)
+    card = _write_model_card(output, script_args, training_args, model_args, summary, report)
     if training_args.push_to_hub:
         trainer.push_to_hub(dataset_name=script_args.dataset_name)
+        # TRL rewrote README.md with its own card before uploading; put revdial's back and upload it
+        card.save(str(output / "README.md"))
         _upload_card(trainer, output)
     trainer.accelerator.print(f"saved to {output} ({summary['rows']} rows, {summary['train_seconds']} s)")
     return output
 
 
-def _write_model_card(output: Path, script_args, training_args, model_args, summary: dict, report) -> None:
+def _write_model_card(output: Path, script_args, training_args, model_args, summary: dict, report):
     """revdial's model card (revdial.hub.cards) with the recipe, LoRA settings, run facts and eval results."""
     from revdial.hub.cards import eval_results_from_report, render_model_card
 
@@ -191,16 +198,21 @@ def _write_model_card(output: Path, script_args, training_args, model_args, summ
             "r": model_args.lora_r, "lora_alpha": model_args.lora_alpha, "lora_dropout": model_args.lora_dropout,
             "target_modules": model_args.lora_target_modules,
         }
+    from revdial.crs.student import STUDENT_TOKEN
+
+    base_model = model_args.model_name_or_path
     card = render_model_card(
-        base_model=model_args.model_name_or_path,
+        # the bundled student is SmolLM2-135M-Instruct converted from its GGUF: the Hub model it derives from
+        base_model=STUDENT_HUB_ID if base_model == STUDENT_TOKEN else base_model,
         model_name=training_args.hub_model_id.split("/")[-1] if training_args.hub_model_id else None,
         dataset=script_args.dataset_name,
         recipe=training_args.to_dict(),
         lora=lora,
         training=summary,
-        eval_results=eval_results_from_report(report) if report else None,
+        eval_results=eval_results_from_report(report, limit=script_args.eval_limit) if report else None,
     )
     card.save(str(output / "README.md"))
+    return card
 
 
 def _upload_card(trainer, output: Path) -> None:
@@ -219,9 +231,12 @@ def make_parser():
 def parse_recipe(config: Path | str, overrides: list[str] | None = None):
     """(script_args, training_args, model_args) from a recipe YAML plus `--key value` overrides."""
     config = Path(config)
-    if not config.exists():
-        raise FileNotFoundError(f"{config}: recipe not found")
-    return make_parser().parse_args_and_config(args=["--config", str(config), *(overrides or [])])
+    if not config.is_file():
+        raise UserError(f"--config {config}: recipe not found")
+    try:
+        return make_parser().parse_args_and_config(args=["--config", str(config), *(overrides or [])])
+    except ValueError as error:  # an unknown key in the recipe or an unknown --option: the user's to fix
+        raise UserError(f"--config {config}: {error}") from None
 
 
 def train_command(config: Path, overrides: list[str]) -> Path:

@@ -14,6 +14,8 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps import GlobalStep, Step, StepInput
 from pydantic import Field, PrivateAttr
 
+from revdial.config import CurationConfig, GenerationConfig
+from revdial.contract import DEFAULT_COLUMNS, REJECTS_COLUMNS
 from revdial.curation.filters import check_length, duplicate_of, leaks_title, missing_target
 from revdial.curation.grounding import Catalogue
 from revdial.curation.pii import scrub_pii
@@ -23,15 +25,11 @@ from revdial.seeds.render import render_seed
 if TYPE_CHECKING:
     from distilabel.typing import StepOutput
 
-# Columns of the `default` config (the synthesis output contract in BRIEF.md).
-SFT_COLUMNS = (
-    "messages", "prompt", "completion", "target_item_id", "target_title", "recommended_item_ids",
-    "recommended_titles", "hallucinated_titles", "style", "seed_id", "selection_strategy", "selection_rank",
-    "generator_model", "request", "seed_text",
-)
-REJECT_COLUMNS = ("seed_id", "selection_rank", "stage", "reason", "detail")
 # Large or internal columns the `candidates` audit config does not need.
 _CANDIDATE_DROP = ("features", "text", "metadata_json")
+
+# Step defaults are the config's (revdial.config): a step built without the YAML behaves like the YAML's default.
+_CURATION = CurationConfig()
 
 
 class ScrubPII(Step):
@@ -39,7 +37,7 @@ class ScrubPII(Step):
     render the prompt's `seed_text` from the scrubbed (and length-capped) review."""
 
     max_review_chars: RuntimeParameter[int] = Field(
-        default=700, description="Reviews are cut to this many characters (prompt size on small models)."
+        default=_CURATION.max_review_chars, description="Reviews are cut to this many characters (prompt size on small models)."
     )
 
     @property
@@ -69,7 +67,7 @@ class GroundRecommendations(Step):
 
     catalogue_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default=None, description="catalogue.parquet of the seeds.")
-    threshold: RuntimeParameter[float] = Field(default=88.0, description="rapidfuzz score (0-100) to accept a match.")
+    threshold: RuntimeParameter[float] = Field(default=_CURATION.grounding_threshold, description="rapidfuzz score (0-100) to accept a match.")
 
     _catalogue: Catalogue | None = PrivateAttr(default=None)
 
@@ -111,15 +109,17 @@ class CurateRows(GlobalStep):
     kept nothing. Global because dedup compares requests across the whole run and seeds span batches."""
 
     on_hallucination: RuntimeParameter[str] = Field(
-        default="drop", description="drop: remove unmatched titles from the list | reject: reject the row"
+        default=_CURATION.on_hallucination, description="drop: remove unmatched titles from the list | reject: reject the row"
     )
-    min_request_chars: RuntimeParameter[int] = Field(default=15)
-    max_request_chars: RuntimeParameter[int] = Field(default=1000)
-    min_request_words: RuntimeParameter[int] = Field(default=4)
-    reject_leaks: RuntimeParameter[bool] = Field(default=True, description="Reject requests naming the target.")
-    require_target: RuntimeParameter[bool] = Field(default=True, description="Reject lists without the target.")
-    dedup: RuntimeParameter[bool] = Field(default=True, description="Reject near-duplicate requests.")
-    dedup_threshold: RuntimeParameter[float] = Field(default=0.8, description="MinHash Jaccard threshold.")
+    min_request_chars: RuntimeParameter[int] = Field(default=_CURATION.filters.min_request_chars)
+    max_request_chars: RuntimeParameter[int] = Field(default=_CURATION.filters.max_request_chars)
+    min_request_words: RuntimeParameter[int] = Field(default=_CURATION.filters.min_request_words)
+    reject_leaks: RuntimeParameter[bool] = Field(
+        default=_CURATION.filters.reject_leaks, description="Reject requests naming the target.")
+    require_target: RuntimeParameter[bool] = Field(
+        default=_CURATION.filters.require_target, description="Reject lists without the target.")
+    dedup: RuntimeParameter[bool] = Field(default=_CURATION.dedup.enabled, description="Reject near-duplicate requests.")
+    dedup_threshold: RuntimeParameter[float] = Field(default=_CURATION.dedup.threshold, description="MinHash Jaccard threshold.")
 
     @property
     def inputs(self) -> list[str]:
@@ -182,7 +182,7 @@ class FormatSFT(GlobalStep):
     The three leaves are global steps: distilabel writes a leaf's batches as separate parquet files and cannot read
     them back when a column is all-null in one batch and typed in another; one batch per leaf avoids that."""
 
-    item_noun: RuntimeParameter[str] = Field(default="movie")
+    item_noun: RuntimeParameter[str] = Field(default=GenerationConfig().item_noun)
 
     @property
     def inputs(self) -> list[str]:
@@ -190,7 +190,7 @@ class FormatSFT(GlobalStep):
 
     @property
     def outputs(self) -> list[str]:
-        return list(SFT_COLUMNS)
+        return list(DEFAULT_COLUMNS)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         system = {"role": "system", "content": render("crs_system", item_noun=self.item_noun)}
@@ -240,7 +240,7 @@ class CollectRejects(GlobalStep):
 
     @property
     def outputs(self) -> list[str]:
-        return list(REJECT_COLUMNS)
+        return list(REJECTS_COLUMNS)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         seen: set[str] = set()

@@ -31,13 +31,24 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.models.llms.base import LLM
 from distilabel.models.llms.utils import prepare_output
 from distilabel.typing import FormattedInput, GenerateOutput
-from pydantic import Field, PrivateAttr, validate_call
+from pydantic import BaseModel, Field, PrivateAttr, validate_call
 
-BACKENDS = ("embedded", "openai", "vllm", "transformers", "class")
+from revdial.config import (
+    ConfigError,
+    EmbeddedLLMConfig,
+    GenerationConfig,
+    LLMConfig,
+    OpenAILLMConfig,
+    TransformersLLMConfig,
+    UserError,
+    VLLMConfig,
+    parse,
+)
+
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct-Q4_1.gguf (llama.cpp)"
 
 
-class LLMConfigError(ValueError):
+class LLMConfigError(ConfigError):
     """The `generation.llm` section cannot be turned into a backend."""
 
 
@@ -137,55 +148,96 @@ class EmbeddedLlamaCpp(LLM):
             return list(pool.map(one, inputs))
 
 
-def build_llm(spec: dict[str, Any] | None) -> LLM:
-    """A distilabel LLM from a `generation.llm` mapping (None: the embedded default).
+def build_llm(spec: LLMConfig | dict[str, Any] | None) -> LLM:
+    """A distilabel LLM from a `generation.llm` block (a revdial.config model, or its mapping; None: the embedded
+    default).
 
     JSON answers (`generation.structured`) are requested by the recommendation task itself, per prompt, where the
     backend can enforce them: a llama.cpp grammar for the embedded model, JSON mode for OpenAI-compatible servers.
     """
-    spec = dict(spec or {"backend": "embedded"})
-    backend = spec.pop("backend", "embedded")
-    generation_kwargs = dict(spec.pop("generation_kwargs", None) or {})
-    if "api_key" in spec:
-        raise LLMConfigError(
-            "generation.llm.api_key: never put a key in the YAML; set `api_key_env: VAR_NAME` and export VAR_NAME"
-        )
-    if backend == "embedded":
-        return EmbeddedLlamaCpp(generation_kwargs=generation_kwargs, **spec)
-    if backend == "openai":
-        from distilabel.models.llms import OpenAILLM
-
-        env_name = spec.pop("api_key_env", "OPENAI_API_KEY")
-        key = os.environ.get(env_name)
-        if not key:
+    if not isinstance(spec, BaseModel):
+        raw = dict(spec or {})
+        if "api_key" in raw:
             raise LLMConfigError(
-                f"generation.llm.api_key_env: environment variable {env_name!r} is not set "
-                "(local servers such as vLLM, llama.cpp or Ollama accept any non-empty value)"
+                "generation.llm.api_key: never put a key in the YAML; set `api_key_env: VAR_NAME` and export VAR_NAME"
             )
-        _require(spec, "model", backend)
-        return OpenAILLM(api_key=key, generation_kwargs=generation_kwargs, **spec)
-    if backend == "vllm":
+        try:
+            spec = parse(GenerationConfig, {"llm": raw}, "generation").llm
+        except ConfigError as error:
+            raise LLMConfigError(str(error)) from None
+    fields = spec.model_dump(exclude={"backend"})
+    if isinstance(spec, EmbeddedLLMConfig):
+        return EmbeddedLlamaCpp(**fields)
+    if isinstance(spec, OpenAILLMConfig):
+        return build_openai(spec)
+    if isinstance(spec, VLLMConfig):
         from distilabel.models.llms import vLLM
 
-        _require(spec, "model", backend)
-        return vLLM(generation_kwargs=generation_kwargs, **spec)
-    if backend == "transformers":
+        return vLLM(**fields)
+    if isinstance(spec, TransformersLLMConfig):
         from distilabel.models.llms import TransformersLLM
 
-        _require(spec, "model", backend)
-        return TransformersLLM(generation_kwargs=generation_kwargs, **spec)
-    if backend == "class":
-        path = _require(spec, "path", backend)
-        module_name, _, class_name = path.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as error:
-            raise LLMConfigError(f"generation.llm.path: cannot import {path!r}: {error}") from error
-        return cls(generation_kwargs=generation_kwargs, **dict(spec.pop("kwargs", None) or {}), **spec)
-    raise LLMConfigError(f"generation.llm.backend: unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        return TransformersLLM(**fields)
+    module_name, _, class_name = spec.path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise LLMConfigError(f"generation.llm.path: cannot import {spec.path!r}: {error}") from None
+    return cls(generation_kwargs=spec.generation_kwargs, **spec.kwargs)
 
 
-def _require(spec: dict[str, Any], key: str, backend: str) -> Any:
-    if not spec.get(key):
-        raise LLMConfigError(f"generation.llm.{key} is required for backend {backend!r}")
-    return spec.pop(key) if key == "path" else spec[key]
+class EndpointError(UserError):
+    """The configured OpenAI-compatible endpoint cannot serve the run: unreachable, the key refused, the model
+    unknown."""
+
+
+PREFLIGHT_TIMEOUT_S = 10.0
+
+
+def check_endpoint(spec: OpenAILLMConfig, timeout: float = PREFLIGHT_TIMEOUT_S) -> None:
+    """One small request before the pipeline starts: GET /models (the model must be listed when the server lists
+    models); servers without /models get one chat completion of 1 token. EndpointError with the reason."""
+    import httpx
+
+    base = (spec.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+    headers = {"Authorization": f"Bearer {os.environ.get(spec.api_key_env, '')}"}
+    where = f"generation.llm endpoint {base}"
+    try:
+        response = httpx.get(f"{base}/models", headers=headers, timeout=timeout)
+        if response.status_code in (404, 405):
+            response = httpx.post(f"{base}/chat/completions", headers=headers, timeout=timeout, json={
+                "model": spec.model, "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]})
+    except httpx.HTTPError as error:
+        raise EndpointError(f"{where}: unreachable ({type(error).__name__}: {error})"[:300]) from None
+    if response.status_code in (401, 403):
+        raise EndpointError(f"{where}: the key in ${spec.api_key_env} was refused (HTTP {response.status_code})")
+    if response.status_code == 404:
+        raise EndpointError(f"{where}: model {spec.model!r} not found (HTTP 404)")
+    if response.status_code >= 400:
+        raise EndpointError(f"{where}: HTTP {response.status_code} ({response.text[:120]!r})")
+    served = _served_models(response)
+    if served and spec.model not in served:
+        raise EndpointError(f"{where}: model {spec.model!r} is not served; it serves: {', '.join(served[:10])}")
+
+
+def _served_models(response: Any) -> list[str]:
+    try:
+        return [str(item["id"]) for item in response.json().get("data", [])]
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return []
+
+
+def build_openai(spec: OpenAILLMConfig) -> LLM:
+    """distilabel's OpenAILLM with the key read from the variable `api_key_env` names (the key is never logged,
+    echoed or written: distilabel keeps it as a SecretStr and excludes it from pipeline.yaml)."""
+    from distilabel.models.llms import OpenAILLM
+
+    key = os.environ.get(spec.api_key_env)
+    if not key:
+        raise LLMConfigError(
+            f"generation.llm.api_key_env: environment variable {spec.api_key_env!r} is not set "
+            "(local servers such as vLLM, llama.cpp or Ollama accept any non-empty value)"
+        )
+    where = {"base_url": spec.base_url} if spec.base_url else {}  # else distilabel's: OPENAI_BASE_URL or OpenAI
+    return OpenAILLM(model=spec.model, api_key=key, timeout=max(1, round(spec.timeout)), max_retries=spec.max_retries,
+                     generation_kwargs=spec.generation_kwargs, **where)

@@ -8,14 +8,25 @@ stored on the steps, so distilabel's saved pipeline.yaml re-runs the same pipeli
 
 from __future__ import annotations
 
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from distilabel.models.llms.base import LLM
 from distilabel.pipeline import Pipeline
 
+from revdial.config import CurationConfig, GenerationConfig, SelectionConfig
+
+# Leaf step names are the Distiset config names (the synthesis output contract).
+from revdial.contract import CANDIDATES_CONFIG, DEFAULT_CONFIG, REJECTS_CONFIG
 from revdial.curation.steps import (
     CollectRejects,
     CurateRows,
@@ -26,52 +37,35 @@ from revdial.curation.steps import (
 )
 from revdial.generation.tasks import ContinueDialogue, GenerateRequest, PlanRequests, RecommendItems
 
-# Leaf step names are the Distiset config names (the synthesis output contract).
-DEFAULT_CONFIG, REJECTS_CONFIG, CANDIDATES_CONFIG = "default", "rejects", "candidates"
-
 
 @dataclass
 class SynthesisPlan:
-    """Everything a run needs, resolved: paths absolute, overrides applied, the LLM built."""
+    """Everything a run needs, resolved: the validated config sections (revdial.config, where every default is
+    written), paths absolute, command-line overrides applied, the LLM built."""
 
     name: str
     seeds_dir: str
     catalogue_path: str
     llm: LLM
-    # selection
-    strategy: str = "js"
-    budget: int = 8
-    features: str = "minilm"
-    selection_mode: str = "fast"
-    selection_params: dict[str, Any] = field(default_factory=dict)
-    selection_seed: int = 0
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    curation: CurationConfig = field(default_factory=CurationConfig)
     labelled_seed_ids: list[str] | None = None
-    # generation
-    item_noun: str = "movie"
-    styles: list[str] = field(default_factory=lambda: ["mood", "similar_to", "attributes", "negative", "occasion"])
-    k: int = 1
-    n_turns: int = 1
-    n_recommendations: int = 3
-    structured: bool = True
-    max_total_tokens: int = 0
-    max_new_tokens: dict[str, int] = field(default_factory=dict)  # per task: request, turn, answer
-    rng_seed: int = 0
-    batch_size: int = 8
-    replicas: int = 1
     ledger_path: str | None = None
     llm_cache_path: str | None = None
-    # curation
-    grounding_threshold: float = 88.0
-    on_hallucination: str = "drop"
-    dedup: bool = True
-    dedup_threshold: float = 0.8
-    min_request_chars: int = 15
-    max_request_chars: int = 1000
-    min_request_words: int = 4
-    reject_leaks: bool = True
-    require_target: bool = True
-    max_review_chars: int = 700
     cache_dir: str | None = None
+
+    @property
+    def budget(self) -> int:
+        return self.selection.budget
+
+    @property
+    def strategy(self) -> str:
+        return self.selection.strategy
+
+    @property
+    def features(self) -> str:
+        return self.selection.features
 
 
 def selection_steps(plan: SynthesisPlan) -> tuple[Any, Any]:
@@ -85,9 +79,10 @@ def selection_steps(plan: SynthesisPlan) -> tuple[Any, Any]:
     select_kwargs: dict[str, Any] = {}
     if plan.labelled_seed_ids:
         select_kwargs["labelled_seed_ids"] = list(plan.labelled_seed_ids)
+    selection = plan.selection
     select = SelectSeeds(
-        name="select_seeds", strategy=plan.strategy, budget=plan.budget, mode=plan.selection_mode,
-        seed=plan.selection_seed, params=dict(plan.selection_params), **select_kwargs,
+        name="select_seeds", strategy=selection.strategy, budget=selection.budget, mode=selection.mode,
+        seed=selection.seed, params=dict(selection.params), **select_kwargs,
     )
     top_b = KeepTopB(name="keep_top_b", budget=plan.budget)
     seeds >> features >> select >> top_b
@@ -105,11 +100,51 @@ class SynthesisPipeline(Pipeline):
     """
 
     cache_interval_s: float = 10.0
+    # After the first Ctrl-C, the steps get this long to hand back their batches before the process ends.
+    stop_grace_s: float = 5.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._last_cache_at = float("-inf")
         self._finalizing = False
+        self._interrupted = False
+        self._returned = threading.Event()
+        self.run_state_path: str | None = None
+        self.resume_hint = "re-run the same command to resume"
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            self._returned.set()
+
+    def _handle_keyboard_interrupt(self) -> Any:
+        """Ctrl-C. distilabel's own handler waits for every in-flight batch (a hanging LLM call holds it for
+        minutes) and its third press blocks on a lock its second press never released. Here the first Ctrl-C asks
+        the steps to stop and, if the run has not returned `stop_grace_s` later, ends the process (a second Ctrl-C
+        ends it at once): every finished LLM call is already in the call cache, so nothing paid is lost."""
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._interrupted:
+                self._end_stopped()
+            self._interrupted = True
+            threading.Thread(target=self._stop_within_grace, daemon=True).start()
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def _stop_within_grace(self) -> None:
+        self._stop()
+        if not self._returned.wait(self.stop_grace_s):
+            self._end_stopped()
+
+    def _end_stopped(self) -> None:
+        if self.run_state_path:
+            Path(self.run_state_path).write_text(json.dumps({"status": "stopped"}))
+        sys.__stderr__.write(f"\nstopped (Ctrl-C): {self.resume_hint}\n")
+        sys.__stderr__.flush()
+        for child in multiprocessing.active_children():
+            child.kill()
+        os._exit(130)
 
     def _cache(self) -> None:
         now = time.monotonic()
@@ -129,42 +164,43 @@ def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tupl
         name=plan.name, description="revdial dialogue synthesis", cache_dir=plan.cache_dir
     ) as pipeline:
         _, top_b = upstream(plan)
-        scrub = ScrubPII(name="scrub_pii", max_review_chars=plan.max_review_chars)
-        fan_out = PlanRequests(name="plan_requests", k=plan.k, styles=list(plan.styles), rng_seed=plan.rng_seed)
+        generation, curation = plan.generation, plan.curation
+        scrub = ScrubPII(name="scrub_pii", max_review_chars=curation.max_review_chars)
+        fan_out = PlanRequests(name="plan_requests", k=generation.k, styles=list(generation.styles),
+                               rng_seed=generation.rng_seed)
         common = {
-            "llm": plan.llm, "item_noun": plan.item_noun, "max_total_tokens": plan.max_total_tokens,
+            "llm": plan.llm, "item_noun": generation.item_noun, "max_total_tokens": generation.max_total_tokens,
+            "max_consecutive_failures": generation.max_consecutive_failures,
             "ledger_path": plan.ledger_path, "llm_cache_path": plan.llm_cache_path,
-            "input_batch_size": plan.batch_size,
+            "input_batch_size": generation.batch_size,
             # prompts are reproducible from the templates; the raw outputs stay (reject details quote them)
             "add_raw_input": False,
-            "resources": {"replicas": plan.replicas},
+            "resources": {"replicas": generation.replicas},
         }
-        limits = plan.max_new_tokens
+        limits = generation.max_new_tokens
         requests = GenerateRequest(name="generate_request", max_new_tokens=limits.get("request"), **common)
         chain = top_b >> scrub >> fan_out >> requests
         # Multi-turn: before the final answer, the recommender asks and the seeker replies, n_turns - 1 times.
-        for turn in range(1, plan.n_turns):
+        for turn in range(1, generation.n_turns):
             ask = ContinueDialogue(name=f"recommender_turn_{turn}", speaker="assistant",
                                    max_new_tokens=limits.get("turn"), **common)
             reply = ContinueDialogue(name=f"seeker_turn_{turn}", speaker="user", max_new_tokens=limits.get("turn"),
                                      **common)
             chain = chain >> ask >> reply
         recommend = RecommendItems(
-            name="recommend_items", n_recommendations=plan.n_recommendations, structured=plan.structured,
+            name="recommend_items", n_recommendations=generation.n_recommendations, structured=generation.structured,
             max_new_tokens=limits.get("answer"), **common
         )
         ground = GroundRecommendations(
-            name="ground_recommendations", catalogue_path=plan.catalogue_path, threshold=plan.grounding_threshold
+            name="ground_recommendations", catalogue_path=plan.catalogue_path, threshold=curation.grounding_threshold
         )
         curate = CurateRows(
-            name="curate_rows", on_hallucination=plan.on_hallucination, dedup=plan.dedup,
-            dedup_threshold=plan.dedup_threshold, min_request_chars=plan.min_request_chars,
-            max_request_chars=plan.max_request_chars, min_request_words=plan.min_request_words,
-            reject_leaks=plan.reject_leaks, require_target=plan.require_target,
+            name="curate_rows", on_hallucination=curation.on_hallucination, dedup=curation.dedup.enabled,
+            dedup_threshold=curation.dedup.threshold, **curation.filters.model_dump(),
         )
         chain >> recommend >> ground >> curate
         curate >> [
-            FormatSFT(name=DEFAULT_CONFIG, item_noun=plan.item_noun),
+            FormatSFT(name=DEFAULT_CONFIG, item_noun=generation.item_noun),
             CollectRejects(name=REJECTS_CONFIG),
             KeepCandidates(name=CANDIDATES_CONFIG),
         ]

@@ -19,93 +19,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError
 
+from revdial.config import ConfigError, SelectionConfig, UserError, describe, load_pipeline_config
 from revdial.paths import DATA_DIR
 
 
-class SynthesisConfigError(ValueError):
-    """A `generation:`, `curation:` or `output:` section that cannot be used; the message names the key."""
+class SynthesisConfigError(ConfigError):
+    """A pipeline config or option that cannot be used; the message names the file and key or the option."""
 
 
 class SynthesisInterrupted(RuntimeError):
     """The pipeline stopped before every selected seed went through; the next run resumes."""
 
 
+class LLMFailure(UserError):
+    """A run that kept no row because the LLM calls failed (the endpoint is down or refuses the requests)."""
+
+
 class AccountingError(RuntimeError):
     """Selected seeds != kept + rejected: a seed was lost, which is a bug."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class GenerationConfig(_Section):
-    llm: dict[str, Any] = Field(default_factory=lambda: {"backend": "embedded"})
-    styles: list[str] = Field(default_factory=lambda: ["mood", "similar_to", "attributes", "negative", "occasion"])
-    k: int = Field(default=1, ge=1, description="requests per seed")
-    n_turns: int = Field(default=1, ge=1, description="1 = request -> list (the paper); n > 1 adds n-1 exchanges")
-    n_recommendations: int = Field(default=3, ge=1)
-    structured: bool = True
-    max_total_tokens: int = Field(default=0, ge=0, description="0 = no cap")
-    max_new_tokens: dict[str, int] = Field(default_factory=dict, description="per task: request, turn, answer")
-    rng_seed: int = 0
-    item_noun: str = "movie"
-    batch_size: int = Field(default=8, ge=1)
-    replicas: int = Field(default=1, ge=1)
-
-    @field_validator("max_new_tokens")
-    @classmethod
-    def _known_tasks(cls, value: dict[str, int]) -> dict[str, int]:
-        unknown = set(value) - {"request", "turn", "answer"}
-        if unknown:
-            raise ValueError(f"max_new_tokens: unknown task(s) {sorted(unknown)}; use request, turn, answer")
-        return value
-
-
-class DedupConfig(_Section):
-    enabled: bool = True
-    threshold: float = Field(default=0.8, gt=0, le=1)
-
-
-class FiltersConfig(_Section):
-    min_request_chars: int = 15
-    max_request_chars: int = 1000
-    min_request_words: int = 4
-    reject_leaks: bool = True
-    require_target: bool = True
-
-
-class CurationConfig(_Section):
-    grounding_threshold: float = Field(default=88.0, ge=0, le=100)
-    on_hallucination: str = Field(default="drop", pattern="^(drop|reject)$")
-    dedup: DedupConfig = Field(default_factory=DedupConfig)
-    filters: FiltersConfig = Field(default_factory=FiltersConfig)
-    max_review_chars: int = 700
-
-
-class SelectionSection(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    strategy: str = "js"
-    budget: int = 8
-    features: str = "minilm"
-    mode: str = "fast"
-    seed: int = 0
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
-def load_config(config: Path | str | dict) -> tuple[dict[str, Any], Path, str]:
-    """(raw mapping, folder relative paths resolve against, label for messages)."""
-    if isinstance(config, dict):
-        return dict(config), Path.cwd(), "<config dict>"
-    path = Path(config)
-    if not path.exists():
-        raise SynthesisConfigError(f"{path}: config file not found")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise SynthesisConfigError(f"{path}: expected a mapping at the top level")
-    return raw, path.resolve().parent, str(path)
 
 
 def resolve_path(value: str | Path, base: Path) -> Path:
@@ -116,11 +49,16 @@ def resolve_path(value: str | Path, base: Path) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def _section(model: type[BaseModel], raw: dict[str, Any], key: str, label: str) -> Any:
+def with_overrides(selection: SelectionConfig, **options: Any) -> SelectionConfig:
+    """`selection` with the command line's --budget / --strategy / --features applied and validated (an unknown
+    strategy fails here, before anything runs, naming the option)."""
+    given = {key: value for key, value in options.items() if value is not None}
+    if not given:
+        return selection
     try:
-        return model(**(raw.get(key) or {}))
-    except ValueError as error:
-        raise SynthesisConfigError(f"{label}: invalid `{key}` section: {error}") from error
+        return SelectionConfig.model_validate({**selection.model_dump(), **given})
+    except ValidationError as error:
+        raise SynthesisConfigError(describe(error, "command line", option=True)) from None
 
 
 def redact(value: Any) -> Any:
@@ -170,56 +108,41 @@ def make_plan(
     labelled_seed_ids: list[str] | None = None,
     seeds_dir: Path | None = None,
 ) -> tuple[Any, dict[str, Any], Path]:
-    """(SynthesisPlan, redacted config echo, OUT) from a config and the command-line overrides."""
-    from revdial.generation.llms import build_llm
+    """(SynthesisPlan, redacted config echo, OUT) from a config and the command-line overrides; every config error
+    is raised here, before any seed is built or any LLM is called."""
+    from revdial.config import OpenAILLMConfig
+    from revdial.generation.llms import build_llm, check_endpoint
     from revdial.generation.pipeline import SynthesisPlan
 
-    raw, base, label = load_config(config)
-    generation = _section(GenerationConfig, raw, "generation", label)
-    curation = _section(CurationConfig, raw, "curation", label)
-    selection = _section(SelectionSection, raw, "selection", label)
-    if budget is not None:
-        selection.budget = budget
-    if strategy is not None:
-        selection.strategy = strategy
-    if features is not None:
-        selection.features = features
-    if selection.budget < 1:
-        raise SynthesisConfigError(f"{label}: selection.budget must be >= 1, got {selection.budget}")
-    output = raw.get("output") or {}
-    out_dir = Path(out) if out is not None else resolve_path(output.get("dir", f"runs/{raw.get('name', 'synthesis')}"), Path.cwd())
+    parsed, raw, base, label = load_pipeline_config(config)
+    selection = with_overrides(parsed.selection, budget=budget, strategy=strategy, features=features)
+    generation, curation = parsed.generation, parsed.curation
+    out_dir = Path(out) if out is not None else resolve_path(parsed.output.dir or f"runs/{parsed.name}", Path.cwd())
     out_dir = out_dir.resolve()
+    llm = build_llm(generation.llm)
+    if isinstance(generation.llm, OpenAILLMConfig) and generation.llm.preflight:
+        check_endpoint(generation.llm)  # a dead endpoint, a refused key or an unknown model fail here, in seconds
     work_dir = work_dir_of(out_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     seeds_dir = seeds_dir or prepare_seeds(raw, base, work_dir, label)
 
     echo = redact({
-        "name": raw.get("name"), "domain": raw.get("domain"), "selection": selection.model_dump(),
+        "name": parsed.name, "domain": parsed.domain, "selection": selection.model_dump(),
         "generation": generation.model_dump(), "curation": curation.model_dump(), "output": {"dir": str(out_dir)},
         "labelled_seed_ids": len(labelled_seed_ids or []),
     })
-    llm = build_llm(generation.llm)
+    cache_dir = os.environ.get("DISTILABEL_CACHE_DIR") or str(work_dir / "cache")
     plan = SynthesisPlan(
-        name=str(raw.get("name") or "synthesis"),
+        name=parsed.name,
         seeds_dir=str(seeds_dir),
         catalogue_path=str(seeds_dir / "catalogue.parquet"),
-        llm=llm,
-        strategy=selection.strategy, budget=selection.budget, features=selection.features,
-        selection_mode=selection.mode, selection_params=dict(selection.params), selection_seed=selection.seed,
+        llm=llm, selection=selection, generation=generation, curation=curation,
         labelled_seed_ids=list(labelled_seed_ids) if labelled_seed_ids else None,
-        item_noun=generation.item_noun, styles=list(generation.styles), k=generation.k, n_turns=generation.n_turns,
-        n_recommendations=generation.n_recommendations, structured=generation.structured,
-        max_total_tokens=generation.max_total_tokens, max_new_tokens=dict(generation.max_new_tokens),
-        rng_seed=generation.rng_seed,
-        batch_size=generation.batch_size, replicas=generation.replicas,
         # One ledger per distinct run setup, so a resumed run continues its count and a new setup starts at 0.
         ledger_path=str(work_dir / f"tokens-{_hash(echo)}.json"),
-        grounding_threshold=curation.grounding_threshold, on_hallucination=curation.on_hallucination,
-        dedup=curation.dedup.enabled, dedup_threshold=curation.dedup.threshold,
-        max_review_chars=curation.max_review_chars, **curation.filters.model_dump(),
-        cache_dir=os.environ.get("DISTILABEL_CACHE_DIR") or str(work_dir / "cache"),
+        cache_dir=cache_dir,
+        llm_cache_path=str(Path(cache_dir) / "revdial-llm-calls" / f"{parsed.name}.sqlite"),
     )
-    plan.llm_cache_path = str(Path(plan.cache_dir) / "revdial-llm-calls" / f"{plan.name}.sqlite")
     return plan, echo, out_dir
 
 
@@ -233,14 +156,20 @@ def synthesize(
     labelled_seed_ids: list[str] | None = None,
     ray: bool = False,
     quiet: bool = False,
+    verbose: bool = False,
 ) -> Path:
     """Run the synthesis pipeline for a config; returns OUT, a saved Distiset (configs default, rejects,
-    candidates) with summary.json, funnel.png, pipeline.yaml and pipeline.log in OUT/distiset_configs/."""
+    candidates) with summary.json, funnel.png, pipeline.yaml and pipeline.log in OUT/distiset_configs/.
+    `quiet`: print nothing; default: one live progress line and the final summary; `verbose`: distilabel's logs."""
     started = time.perf_counter()
+    if not verbose:
+        from revdial.generation.progress import quiet_libraries
+
+        quiet_libraries()
     plan, echo, out_dir = make_plan(
         config, budget=budget, strategy=strategy, out=out, features=features, labelled_seed_ids=labelled_seed_ids
     )
-    return run_plan(plan, echo, out_dir, started=started, ray=ray, quiet=quiet)
+    return run_plan(plan, echo, out_dir, started=started, ray=ray, quiet=quiet, verbose=verbose)
 
 
 def run_plan(
@@ -251,6 +180,7 @@ def run_plan(
     started: float | None = None,
     ray: bool = False,
     quiet: bool = False,
+    verbose: bool = False,
     upstream: Any = None,
 ) -> Path:
     """Build and run the Pipeline of a plan, save the Distiset, summary.json, funnel.png and pipeline.yaml."""
@@ -264,7 +194,7 @@ def run_plan(
     # every step's signature, a changed run starts clean, while the LLM call cache (shared) still saves its calls.
     pipeline.name = f"{plan.name}-{pipeline.aggregated_steps_signature[:12]}"
     state = work_dir_of(out_dir) / "run-state.json"
-    if state.exists() and json.loads(state.read_text()).get("status") == "running":
+    if state.exists() and json.loads(state.read_text()).get("status") in ("running", "stopped"):
         # The previous run was interrupted. distilabel cannot resume a run killed mid-batch (it waits forever
         # for batches the dead workers held, argilla-io/distilabel#1065), so its execution cache is cleared and
         # the pipeline starts again; finished LLM calls come back from the LLM call cache instead of the LLM.
@@ -273,21 +203,26 @@ def run_plan(
             print(f"resuming an interrupted run: LLM calls already made are read from {plan.llm_cache_path}")
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps({"status": "running"}))
+    resume = f"re-run the same command to resume (finished LLM calls are kept in {plan.llm_cache_path})"
+    pipeline.run_state_path, pipeline.resume_hint = str(state), resume
     if ray:
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:
             raise SynthesisConfigError("--ray runs the pipeline on a Ray cluster and needs Ray: pip install 'ray[default]'")
         pipeline = pipeline.ray()
-    distiset = complete_distiset(pipeline.run(use_cache=True))
+    try:
+        distiset = complete_distiset(_run_pipeline(pipeline, plan, quiet=quiet, verbose=verbose))
+    except KeyboardInterrupt:
+        state.write_text(json.dumps({"status": "stopped"}))
+        raise SynthesisInterrupted(f"interrupted; {resume}") from None
     # A stopped run (Ctrl-C, a dead worker) returns what reached the leaves; only a complete one is saved, so the
-    # run state stays "running" and the next run resumes.
+    # next run resumes.
     selected, expected = len(set(distiset["candidates"]["train"]["seed_id"])), expected_selection(plan)
     if selected < expected:
-        raise SynthesisInterrupted(
-            f"synthesis stopped with {selected} of {expected} selected seeds through the pipeline; "
-            f"re-run the same command to resume (finished LLM calls are kept in {plan.llm_cache_path})"
-        )
+        state.write_text(json.dumps({"status": "stopped"}))
+        raise SynthesisInterrupted(f"synthesis stopped with {selected} of {expected} selected seeds through the "
+                                   f"pipeline; {resume}")
     for name in ("default", "rejects", "candidates", "distiset_configs"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     # One shard per split: datasets cannot reload an empty split saved with zero shards.
@@ -305,7 +240,28 @@ def run_plan(
     accounting = summary["accounting"]
     if not accounting["ok"]:
         raise AccountingError(f"{out_dir}: selected seeds != kept + rejected: {accounting}")
+    llm_errors = summary["reject_reasons"].get("llm_error", 0)
+    if accounting["seeds_selected"] and not accounting["seeds_kept"] and llm_errors:
+        raise LLMFailure(
+            f"0 of {accounting['seeds_selected']} selected seeds kept: {llm_errors} of "
+            f"{summary['funnel']['requests planned']} requests failed at the LLM ({plan.llm.model_name}); "
+            f"reject reasons: {summary['reject_reasons']}; output saved in {out_dir}"
+        )
     return out_dir
+
+
+def _run_pipeline(pipeline: Any, plan: Any, *, quiet: bool, verbose: bool) -> Any:
+    """pipeline.run; unless verbose, distilabel's console shows only warnings and a live line shows progress."""
+    from contextlib import nullcontext
+
+    from revdial.generation.progress import ConsoleAtLevel, LiveProgress
+
+    if verbose:
+        return pipeline.run(use_cache=True)
+    generation = plan.generation
+    calls = expected_selection(plan) * generation.k * 2 * generation.n_turns  # request, turns, answer per row
+    with nullcontext() if quiet else LiveProgress(plan.ledger_path, calls):
+        return pipeline.run(use_cache=True, logging_handlers=ConsoleAtLevel())
 
 
 def expected_selection(plan: Any) -> int:
@@ -323,13 +279,15 @@ def _clear_distilabel_cache(pipeline: Any) -> None:
     shutil.rmtree(location["steps_data"], ignore_errors=True)
 
 
-def synthesize_command(config: Path, budget: int | None, strategy: str | None, out: Path | None, ray: bool) -> None:
-    """The `revdial synthesize` command body: distilabel logs each step's batches as they go; the funnel table,
-    hallucination rate, tokens and the dataset's location are printed at the end."""
+def synthesize_command(
+    config: Path, budget: int | None, strategy: str | None, out: Path | None, ray: bool, verbose: bool = False
+) -> None:
+    """The `revdial synthesize` command body: one live progress line, then the funnel table, hallucination rate,
+    tokens and the dataset's location (`verbose`: distilabel's own logs instead of the live line)."""
     import typer
 
     try:
-        synthesize(config, budget=budget, strategy=strategy, out=out, ray=ray)
-    except (SynthesisInterrupted, KeyboardInterrupt) as stop:
-        typer.echo(f"\nstopped: {stop or 'interrupted'}\nre-run the same command to resume.", err=True)
+        synthesize(config, budget=budget, strategy=strategy, out=out, ray=ray, verbose=verbose)
+    except SynthesisInterrupted as stop:
+        typer.echo(f"\nstopped: {stop}", err=True)
         raise typer.Exit(130) from None

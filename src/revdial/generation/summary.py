@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from revdial.curation.steps import REJECT_COLUMNS, SFT_COLUMNS
+from revdial.contract import FEATURES
 
 
 def complete_distiset(distiset: Any) -> Any:
@@ -14,25 +14,9 @@ def complete_distiset(distiset: Any) -> Any:
     then leaves the config out), so that readers never special-case an empty outcome."""
     import datasets
 
-    string, strings = datasets.Value("string"), datasets.List(datasets.Value("string"))
-    message = datasets.List({"role": string, "content": string})
-    schemas = {
-        "default": {
-            "messages": message, "prompt": message, "completion": message, "target_item_id": string,
-            "target_title": string, "recommended_item_ids": strings, "recommended_titles": strings,
-            "hallucinated_titles": strings, "style": string, "seed_id": string, "selection_strategy": string,
-            "selection_rank": datasets.Value("int64"), "generator_model": string, "request": string,
-            "seed_text": string,
-        },
-        "rejects": {"seed_id": string, "selection_rank": datasets.Value("int64"), "stage": string, "reason": string,
-                    "detail": string},
-        "candidates": {"seed_id": string, "reject_reason": string},
-    }
-    assert set(schemas["default"]) == set(SFT_COLUMNS) and set(schemas["rejects"]) == set(REJECT_COLUMNS)
-    for name, schema in schemas.items():
-        features = datasets.Features(schema)
+    for name, features in FEATURES.items():
         if name not in distiset:
-            empty = datasets.Dataset.from_dict({k: [] for k in schema}, features=features)
+            empty = datasets.Dataset.from_dict({k: [] for k in features}, features=features)
             distiset[name] = datasets.DatasetDict({"train": empty})
         elif name != "candidates" and distiset[name]["train"].features != features:
             # a column that happened to be all-empty is typed null by pyarrow; readers get the declared types
@@ -100,10 +84,10 @@ def build_summary(distiset: Any, plan: Any, echo: dict[str, Any], wall_time_s: f
         "hallucination": {
             "titles_recommended": titles_total, "titles_hallucinated": titles_hallucinated,
             "rate": round(titles_hallucinated / titles_total, 4) if titles_total else None,
-            "policy": plan.on_hallucination,
+            "policy": plan.curation.on_hallucination,
         },
         "tokens": {"input": tokens_in, "output": tokens_out, "total": tokens_in + tokens_out,
-                   "cap": plan.max_total_tokens or None},
+                   "cap": plan.generation.max_total_tokens or None},
         "wall_time_s": round(wall_time_s, 2),
         "config": echo,
     }

@@ -6,12 +6,7 @@ LLM call, carrying `skip_reason`, so that the curation steps can account for eve
 """
 
 # No `from __future__ import annotations`: distilabel finds a step's input by its `StepInput` annotation object.
-import fcntl
-import hashlib
-import json
 import re
-import sqlite3
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
@@ -19,13 +14,14 @@ from distilabel.steps import Step, StepInput
 from distilabel.steps.tasks import Task
 from pydantic import Field
 
+from revdial.config import GenerationConfig
+from revdial.generation.calls import CallFailed, call_llm
 from revdial.generation.parsing import parse_recommendations, parse_request
-from revdial.generation.prompts import STYLES, render, sample_styles
+from revdial.generation.prompts import render, sample_styles
 
 if TYPE_CHECKING:
     from distilabel.typing import ChatType, StepOutput
 
-TOKEN_BUDGET_REASON = "token_budget_exhausted"
 
 def recommendation_schema(target: str, n_recommendations: int) -> dict[str, Any]:
     """The JSON schema of an answer, for backends that enforce one per prompt (llama.cpp grammars): the target
@@ -45,87 +41,16 @@ def recommendation_schema(target: str, n_recommendations: int) -> dict[str, Any]
         "required": ["recommendations"],
     }
 
-
-class TokenLedger:
-    """Tokens spent by every LLM task of one run, shared across distilabel's worker processes through a file.
-
-    distilabel runs each step in its own process, so a cap on the run's total tokens needs shared state; a small
-    JSON file under an exclusive lock is enough at one update per batch.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def spent(self) -> int:
-        try:
-            return int(json.loads(self.path.read_text()).get("tokens", 0))
-        except (FileNotFoundError, ValueError):
-            return 0
-
-    def add(self, tokens: int) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.seek(0)
-            try:
-                total = int(json.loads(handle.read() or "{}").get("tokens", 0))
-            except ValueError:
-                total = 0
-            total += tokens
-            handle.seek(0)
-            handle.truncate()
-            handle.write(json.dumps({"tokens": total}))
-            handle.flush()
-        return total
-
-
-class LLMCallCache:
-    """Finished LLM calls on disk (SQLite, one row per call, written as soon as a batch returns), keyed by the
-    backend, its generation settings and the exact prompt.
-
-    distilabel's own cache resumes a stopped pipeline, but not one killed mid-batch (argilla-io/distilabel#1065:
-    the re-run waits forever for batches the dead workers had taken). With this cache, a re-run that starts the
-    pipeline afresh still makes no LLM call it has already paid for.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, output TEXT NOT NULL)")
-
-    def _connect(self) -> sqlite3.Connection:
-        # One connection per use: distilabel forks its workers, and SQLite connections must not cross a fork.
-        db = sqlite3.connect(self.path, timeout=60)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
-
-    def get_many(self, keys: list[str]) -> dict[str, Any]:
-        if not keys:
-            return {}
-        with self._connect() as db:
-            found = db.execute(
-                f"SELECT key, output FROM calls WHERE key IN ({','.join('?' * len(keys))})", keys
-            ).fetchall()
-        return {key: json.loads(output) for key, output in found}
-
-    def put_many(self, items: dict[str, Any]) -> None:
-        if items:
-            with self._connect() as db:
-                db.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?)",
-                               [(key, json.dumps(value)) for key, value in items.items()])
-
-    def __len__(self) -> int:
-        with self._connect() as db:
-            return db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+# Task defaults are the config's (revdial.config).
+_GENERATION = GenerationConfig()
 
 
 class PlanRequests(Step):
     """Fan each seed out into k rows, one per request, each with a style sampled by a seeded RNG."""
 
-    k: RuntimeParameter[int] = Field(default=1, description="Requests generated per seed.")
-    styles: RuntimeParameter[list[str]] = Field(default=list(STYLES), description="Request styles to sample from.")
-    rng_seed: RuntimeParameter[int] = Field(default=0, description="Seed of the style sampler.")
+    k: RuntimeParameter[int] = Field(default=_GENERATION.k, description="Requests generated per seed.")
+    styles: RuntimeParameter[list[str]] = Field(default=_GENERATION.styles, description="Request styles to sample from.")
+    rng_seed: RuntimeParameter[int] = Field(default=_GENERATION.rng_seed, description="Seed of the style sampler.")
 
     @property
     def inputs(self) -> list[str]:
@@ -144,16 +69,19 @@ class PlanRequests(Step):
 
 
 class _DialogueTask(Task):
-    """Shared behaviour: domain wording, the token cap, and skipping rows that an earlier stage already lost."""
+    """Shared behaviour: domain wording, and rows that an earlier stage already lost pass through without a call.
+    The call itself (cache, token cap, failures) is `calls.call_llm`."""
 
-    item_noun: RuntimeParameter[str] = Field(default="movie", description="What is recommended, in prompts.")
+    item_noun: RuntimeParameter[str] = Field(default=_GENERATION.item_noun, description="What is recommended, in prompts.")
     max_total_tokens: RuntimeParameter[int] = Field(
         default=0, description="Stop calling the LLM once the run has used this many tokens (0: no cap)."
     )
-    ledger_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
-        default=None, description="File shared by all tasks of the run that counts the tokens spent."
+    max_consecutive_failures: RuntimeParameter[int] = Field(
+        default=0, description="Stop calling the LLM after this many failed calls in a row (0: never)."
     )
-
+    ledger_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
+        default=None, description="File shared by all tasks of the run that counts tokens and failed calls."
+    )
     llm_cache_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default=None, description="SQLite file of finished LLM calls, shared by the run's tasks (see LLMCallCache)."
     )
@@ -164,35 +92,26 @@ class _DialogueTask(Task):
     def _can_generate(self, row: dict[str, Any]) -> bool:
         return not row.get("skip_reason")
 
-    def _budget_spent(self) -> bool:
-        if not self.max_total_tokens or not self.ledger_path:
-            return False
-        return TokenLedger(self.ledger_path).spent() >= self.max_total_tokens
-
-    def _skipped(self, row: dict[str, Any], reason: str | None) -> dict[str, Any]:
-        out = {**row, **{name: None for name in self.outputs if name != "model_name"}}
-        out["model_name"] = self.llm.model_name
-        out["skip_reason"] = reason or row.get("skip_reason")
-        return out
+    def _task_generation_kwargs(self) -> dict[str, Any]:
+        """Generation settings this task adds to the backend's (e.g. JSON mode for the answers only)."""
+        return {"max_new_tokens": self.max_new_tokens} if self.max_new_tokens else {}
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         live = [row for row in inputs if self._can_generate(row)]
-        budget_spent = bool(live) and self._budget_spent()
-        generated: list[dict[str, Any]] = []
-        if live and not budget_spent:
-            generated, spent = self._generate(live)
-            if self.ledger_path and self.max_total_tokens and spent:
-                TokenLedger(self.ledger_path).add(spent)
-        by_position = iter(generated)
+        outputs = call_llm(
+            self.llm, self._format_inputs(live) if live else [],
+            generation_kwargs={**(self.llm.get_generation_kwargs() or {}), **self._task_generation_kwargs()},
+            cache_path=self.llm_cache_path, ledger_path=self.ledger_path, max_total_tokens=self.max_total_tokens,
+            max_consecutive_failures=self.max_consecutive_failures, warn=self._logger.warning,
+        )
+        by_position = iter(zip(live, outputs))
         rows = []
         for row in inputs:
             if not self._can_generate(row):
-                out = self._skipped(row, None)
-            elif budget_spent:
-                out = self._skipped(row, TOKEN_BUDGET_REASON)
+                out = self._row(row, None)
             else:
-                out = next(by_position)
-                out.setdefault("skip_reason", None)
+                _, output = next(by_position)
+                out = self._row(row, output)
             # Running totals per row, in plain columns: distilabel drops its metadata column from the Distiset.
             tokens_in, tokens_out = _row_tokens(out, self.name)
             out["tokens_in"] = int(row.get("tokens_in") or 0) + tokens_in
@@ -200,60 +119,18 @@ class _DialogueTask(Task):
             rows.append(out)
         yield rows
 
-
-    def _generate(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-        """(output rows, tokens spent by fresh calls): cached calls are reused, the rest go to the LLM in one batch."""
-        formatted = self._format_inputs(rows)
-        keys = [self._call_key(chat) for chat in formatted]
-        cache = LLMCallCache(self.llm_cache_path) if self.llm_cache_path else None
-        found = cache.get_many(keys) if cache is not None else {}
-        outputs: list[Any] = [found.get(key) for key in keys]
-        missing = [i for i, output in enumerate(outputs) if output is None]
-        spent = 0
-        if missing:
-            fresh = self._call_llm([formatted[i] for i in missing])
-            for i, output in zip(missing, fresh):
-                outputs[i] = output
-            done = {keys[i]: output for i, output in zip(missing, fresh) if not isinstance(output, Exception)}
-            if cache is not None:
-                cache.put_many(done)
-            spent = sum(_output_tokens(output) for output in done.values())
-        results = []
-        for row, output in zip(rows, outputs):
-            if isinstance(output, Exception):
-                results.append(self._skipped(row, f"llm_error: {type(output).__name__}"))
-                continue
-            formatted_outputs = self._format_outputs(output, row)
-            if not formatted_outputs:  # a 200 response with no choices
-                results.append(self._skipped(row, "llm_error: NoGeneration"))
-                continue
-            results.append({**row, **formatted_outputs[0], "model_name": self.llm.model_name})
-        return results, spent
-
-    def _call_llm(self, inputs: list[Any]) -> list[Any]:
-        """The LLM's outputs for a batch; if the batch fails after the client's own retries, input by input, so
-        that one bad request costs one row (an `llm_error` reject) rather than the whole batch."""
-        kwargs = {**(self.llm.get_generation_kwargs() or {}), **self._task_generation_kwargs()}
-        try:
-            return list(self.llm.generate_outputs(inputs=inputs, num_generations=1, **kwargs))
-        except Exception as batch_error:  # noqa: BLE001 - any backend error; recorded per row below
-            self._logger.warning(f"{self.name}: batch of {len(inputs)} failed ({batch_error!r}); retrying one by one")
-        outputs: list[Any] = []
-        for chat in inputs:
-            try:
-                outputs.extend(self.llm.generate_outputs(inputs=[chat], num_generations=1, **kwargs))
-            except Exception as error:  # noqa: BLE001
-                outputs.append(error)
-        return outputs
-
-    def _task_generation_kwargs(self) -> dict[str, Any]:
-        """Generation settings this task adds to the backend's (e.g. JSON mode for the answers only)."""
-        return {"max_new_tokens": self.max_new_tokens} if self.max_new_tokens else {}
-
-    def _call_key(self, chat: Any) -> str:
-        settings = [type(self.llm).__name__, self.llm.model_name, self.llm.get_generation_kwargs() or {},
-                    self._task_generation_kwargs(), chat]
-        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+    def _row(self, row: dict[str, Any], output: Any) -> dict[str, Any]:
+        """The output row: the parsed answer, or the row with its outputs empty and the reason it has none."""
+        formatted = [] if output is None or isinstance(output, CallFailed) else self._format_outputs(output, row)
+        if formatted:
+            return {**row, **formatted[0], "model_name": self.llm.model_name, "skip_reason": None}
+        reason = output.reason if isinstance(output, CallFailed) else None
+        if output is not None and reason is None:
+            reason = "llm_error: NoGeneration"  # a 200 response with no choices
+        out = {**row, **{name: None for name in self.outputs if name != "model_name"}}
+        out["model_name"] = self.llm.model_name
+        out["skip_reason"] = reason or row.get("skip_reason")
+        return out
 
 
 class GenerateRequest(_DialogueTask):
@@ -325,7 +202,8 @@ class ContinueDialogue(_DialogueTask):
 class RecommendItems(_DialogueTask):
     """Answer the conversation with a ranked list; the seed item is the answer to include, neighbours are offered."""
 
-    n_recommendations: RuntimeParameter[int] = Field(default=3, description="Titles asked for per answer.")
+    n_recommendations: RuntimeParameter[int] = Field(
+        default=_GENERATION.n_recommendations, description="Titles asked for per answer.")
     structured: RuntimeParameter[bool] = Field(
         default=False, description="Ask for JSON (enforced by the backend where it can) instead of a numbered list."
     )
@@ -371,14 +249,6 @@ class RecommendItems(_DialogueTask):
             "parsed_reasons": [item.reason for item in items],
         }
 
-
-def _output_tokens(output: dict[str, Any]) -> int:
-    stats = output.get("statistics") or {}
-    total = 0
-    for key in ("input_tokens", "output_tokens"):
-        value = stats.get(key) or 0
-        total += int(sum(value)) if isinstance(value, list) else int(value)
-    return total
 
 
 def mask_title(text: str, title: str, replacement: str) -> str:

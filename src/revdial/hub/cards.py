@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
+from revdial.contract import COLUMN_DOCS
 from revdial.paths import PACKAGE_DIR, REPO_DIR
 
 __all__ = [
@@ -164,31 +165,6 @@ _KNOWN_SOURCES: dict[str, tuple[SourceInfo, ...]] = {
     "amazon_reviews_2023": (_AMAZON,),
 }
 
-COLUMN_DOCS = {
-    "messages": "The conversation in TRL's conversational format: system, user and assistant turns.",
-    "prompt": "System + user turns (TRL prompt-completion format).",
-    "completion": "The one assistant turn: the recommendation answer.",
-    "target_item_id": "Catalogue id of the seed item: the answer must recommend it.",
-    "target_title": "Title of the seed item.",
-    "recommended_item_ids": "Catalogue ids of the recommended titles that ground in the catalogue, in order.",
-    "recommended_titles": "Recommended titles as the generator wrote them.",
-    "hallucinated_titles": "Recommended titles that match no catalogue item.",
-    "style": "The request style template (mood, similar-to, attributes, negative, occasion).",
-    "seed_id": "Stable id of the seed (item x review x user signal) the row was made from.",
-    "selection_strategy": "Active-selection strategy that picked the seed.",
-    "selection_rank": "0-based rank of the seed in the selection order.",
-    "generator_model": "The LLM that generated the request and the answer.",
-    "request": "The generated user request.",
-    "seed_text": "The rendered seed given to the generator (review text PII-scrubbed).",
-    "stage": "Pipeline stage that rejected the seed.",
-    "reason": "Reject reason code.",
-    "detail": "Human-readable detail of the reject.",
-    "reject_reason": "Why this generated row was not kept (empty when kept).",
-    "parsed_titles": "Titles parsed from the generator's answer.",
-    "tokens_in": "Prompt tokens of the LLM calls for this row.",
-    "tokens_out": "Completion tokens of the LLM calls for this row.",
-    "model_name": "The LLM that generated the row.",
-}
 
 
 class CardError(RuntimeError):
@@ -315,19 +291,53 @@ def eval_results_from_metrics(
     return results
 
 
-def eval_results_from_report(report: Mapping[str, Any], *, setting: str = "all_items") -> list[EvalResult]:
+def eval_results_from_report(
+    report: Mapping[str, Any], *, setting: str = "all_items", limit: int | None = None
+) -> list[EvalResult]:
     """EvalResults from a `revdial eval` report.json: the mean of every metric@K of one scoring setting
-    ("all_items" or "exclude_mentioned"); the setting is kept as the metric config."""
+    ("all_items" or "exclude_mentioned"); the setting is kept as the metric config. `limit`: the evaluation ran on
+    the first N turns only, which the split and the dataset name say (`test[:500]`, "ReDial (first 500 turns)")."""
     scores = (report.get("metrics") or {}).get(setting) or {}
     means = {
         name: value["mean"]
         for name, value in scores.items()
         if isinstance(value, Mapping) and "mean" in value
     }
-    results = eval_results_from_metrics({str(report.get("benchmark", "benchmark")): means})
+    benchmark = str(report.get("benchmark", "benchmark"))
+    results = eval_results_from_metrics({benchmark: means})
     for result in results:
         result.metric_config = setting
+        if limit:
+            turns = report.get("n_turns", limit)
+            result.dataset_split = f"{result.dataset_split}[:{turns}]"
+            result.dataset_name = f"{result.dataset_name} (first {turns} turns)"
     return results
+
+
+def _model_license(given: str | None, dataset: str | list[str] | None) -> str:
+    """A model derives from its training data: their licence unless one is given, never a default."""
+    if given:
+        return given
+    return training_data_license(dataset if isinstance(dataset, str) else None)
+
+
+def training_data_license(dataset: str | None) -> str:
+    """The Hub licence id of a training dataset: a local synthesis output's strictest seed-source licence, or a Hub
+    dataset's card licence; "other" when it cannot be told (a model card must not claim a licence it does not know)."""
+    if not dataset:
+        return "other"
+    path = Path(dataset).expanduser()
+    if path.is_dir():
+        summary = _find(path, "summary.json")
+        config = json.loads(summary.read_text()).get("config") if summary else None
+        sources = resolve_sources(config) if config else []
+        found = most_restrictive_license(s.license for s in sources) if sources else "other"
+        return "other" if found == "unknown" else found
+    try:
+        license = DatasetCard.load(dataset).data.license
+    except Exception:  # noqa: BLE001 - offline, missing, private: the licence is not known
+        return "other"
+    return license if isinstance(license, str) and license else "other"
 
 
 # --- dataset card -----------------------------------------------------------------------------------------------------
@@ -673,7 +683,7 @@ def render_model_card(
     training: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Mapping[str, float]] | None = None,
     eval_results: list[EvalResult] | None = None,
-    license: str = "apache-2.0",
+    license: str | None = None,
     language: str | list[str] = "en",
     tags: Sequence[str] = (),
     recipe_path: str | None = None,
@@ -703,7 +713,7 @@ def render_model_card(
         datasets=hub_datasets or None,
         eval_results=results or None,
         language=language,
-        license=license,
+        license=_model_license(license, dataset),
         library_name="peft" if lora else "transformers",
         pipeline_tag="text-generation",
         tags=["revdial", "conversational-recommendation", "trl", "sft", *(["lora"] if lora else []), *tags],

@@ -24,9 +24,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, HfApi, get_token
 
+from revdial.config import read_yaml
 from revdial.hub.cards import SPLIT_FILE, SynthesisRun, load_synthesis, render_dataset_card
 
 __all__ = ["HubPushError", "SecretLeakError", "build_push_folder", "push_command", "push_dataset"]
@@ -80,9 +80,12 @@ def build_push_folder(
 ) -> list[str]:
     """Write exactly what a push lands into `folder`; return the repo paths, sorted.
 
-    `datasets.load_dataset(folder)` reads it as `load_dataset(repo_id)` would read the pushed repo.
+    `datasets.load_dataset(folder)` reads it as `load_dataset(repo_id)` would read the pushed repo. A config with
+    no row (e.g. `rejects` of a run that kept every seed) is neither pushed nor listed in the card:
+    `load_dataset(repo, config)` cannot read a config made only of empty files.
     """
     run = load_synthesis(directory)
+    run.datasets = {name: dd for name, dd in run.datasets.items() if any(len(split) for split in dd.values())}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
@@ -202,12 +205,9 @@ def push_command(
     from rich.console import Console
 
     console = Console()
-    config_dict = yaml.safe_load(Path(config).read_text()) if config else None
-    try:
-        result = push_dataset(directory, repo_id, private=private, license=license, config=config_dict)
-    except HubPushError as error:
-        console.print(f"[red]push failed:[/red] {error}")
-        raise SystemExit(1) from error
+    # a HubPushError reaches the CLI, which prints its one line (exit 2)
+    config_dict = read_yaml(config) if config else None
+    result = push_dataset(directory, repo_id, private=private, license=license, config=config_dict)
     console.print(f"Pushed {len(result['files'])} files to [bold]{result['url']}[/bold]")
     for name in result["files"]:
         console.print(f"  {name}")
