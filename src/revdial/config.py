@@ -150,8 +150,20 @@ def _styles() -> tuple[str, ...]:
 TASKS = ("request", "turn", "answer")
 
 
+class GroundedAnswerConfig(_Section):
+    """How a `grounded` answer blends the seed item's neighbours (weighted reciprocal rank; 0 turns one off)."""
+
+    collaborative_weight: float = Field(default=1.0, ge=0, description="co-liked by the same users (ratings)")
+    content_weight: float = Field(default=1.0, ge=0, description="shared metadata (TF-IDF over the catalogue)")
+
+
 class GenerationConfig(_Section):
     llm: LLMConfig = Field(default_factory=EmbeddedLLMConfig)
+    answer: Literal["llm", "grounded"] = Field(
+        default="llm",
+        description="llm: the teacher writes the list (the paper) | grounded: the seed item + its neighbours, no LLM",
+    )
+    grounded: GroundedAnswerConfig = Field(default_factory=GroundedAnswerConfig)
     styles: list[str] = Field(default_factory=lambda: list(_styles()))
     k: int = Field(default=1, ge=1, description="requests per seed")
     n_turns: int = Field(

@@ -9,15 +9,27 @@ request was written for). `shared_reason` explains a pick by the metadata it sha
 Pure functions over ids and strings; the distilabel step that uses them only moves columns.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: distilabel finds a step's input by its `StepInput` annotation object.
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.steps import Step, StepInput
+from pydantic import Field, PrivateAttr
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
+
+from revdial.config import GenerationConfig
+
+if TYPE_CHECKING:
+    from distilabel.typing import StepOutput
+
+_GENERATION = GenerationConfig()
+# `generator_model` of a grounded answer: no model wrote the list.
+GROUNDED_MODEL_NAME = "revdial-grounded"
 
 # "genre: action, comedy; director: Jane Doe; plot: ..." -> {genre: [action, comedy], director: [Jane Doe], ...}
 _FIELD = re.compile(r"(?:^|;\s+)([A-Za-z_][\w ]{0,30}):\s+")
@@ -59,7 +71,7 @@ class ContentIndex:
     _row: dict[str, int] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_metadata(cls, item_ids: Sequence[str], metadata_texts: Sequence[str | None]) -> ContentIndex:
+    def from_metadata(cls, item_ids: Sequence[str], metadata_texts: Sequence[str | None]) -> "ContentIndex":
         docs = [_document(parse_metadata_text(text)) for text in metadata_texts]
         vectorizer = TfidfVectorizer(
             token_pattern=r"[^\s]{2,}", stop_words="english", sublinear_tf=True, min_df=1
@@ -135,3 +147,99 @@ def shared_reason(
     article = "an" if what[:1].lower() in "aeiou" else "a"
     with_people = f" with {people[0]}" if people else ""
     return f"also {article} {what}{with_people}, like {anchor_title}"
+
+
+def describe(item: Mapping[str, object], noun: str = "movie") -> str:
+    """A one-line reason for the seed's own item, from its metadata only ("a 1990s crime thriller by Michael Mann")."""
+    fields = parse_metadata_text(item.get("metadata_text"))
+    what = " ".join(part for part in [_decade(item.get("year")), " ".join(fields.get("genre", [])[:2]) or None, noun] if part)
+    article = "an" if what[:1].lower() in "aeiou" else "a"
+    director = fields.get("director") or []
+    star = fields.get("star") or []
+    by = f" by {director[0]}" if director else (f" with {star[0]}" if star else "")
+    return f"{article} {what}{by}"
+
+
+def display_title(item: Mapping[str, object]) -> str:
+    year = item.get("year")
+    try:
+        return f"{item['title']} ({int(float(year))})"
+    except (TypeError, ValueError):
+        return str(item["title"])
+
+
+def mentioned_ids(texts: Iterable[str], titles: Mapping[str, str]) -> set[str]:
+    """Catalogue ids whose title (normalised, whole words, 4+ characters) occurs in any of `texts`."""
+    from revdial.curation.grounding import normalize_title
+
+    haystack = " " + " ".join(normalize_title(text) for text in texts) + " "
+    return {item for item, title in titles.items() if len(title) >= 4 and f" {title} " in haystack}
+
+
+# --- the distilabel step (no LLM) -----------------------------------------------------------------------------------
+class GroundedAnswer(Step):
+    """The recommendation list built from the seed's neighbours instead of an LLM: the same columns as the LLM
+    answer task (`parsed_titles`, `parsed_reasons`), so grounding and curation treat both alike."""
+
+    catalogue_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
+        default=None, description="catalogue.parquet of the seeds.")
+    n_recommendations: RuntimeParameter[int] = Field(default=_GENERATION.n_recommendations)
+    collaborative_weight: RuntimeParameter[float] = Field(default=_GENERATION.grounded.collaborative_weight)
+    content_weight: RuntimeParameter[float] = Field(default=_GENERATION.grounded.content_weight)
+    item_noun: RuntimeParameter[str] = Field(default=_GENERATION.item_noun)
+
+    _items: dict = PrivateAttr(default_factory=dict)
+    _titles: dict = PrivateAttr(default_factory=dict)
+    _index: Optional[ContentIndex] = PrivateAttr(default=None)  # noqa: UP045
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["item_id", "neighbor_ids", "conversation"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["recommended_raw", "parsed_titles", "parsed_reasons", "model_name"]
+
+    def load(self) -> None:
+        super().load()
+        import pandas as pd
+
+        from revdial.curation.grounding import normalize_title
+
+        if not self.catalogue_path:
+            raise ValueError(f"{self.name}: runtime parameter `catalogue_path` is required")
+        catalogue = pd.read_parquet(self.catalogue_path)
+        records = catalogue.astype(object).where(catalogue.notna(), None).to_dict("records")
+        self._items = {str(r["item_id"]): r for r in records}
+        self._titles = {item: normalize_title(str(r["title"])) for item, r in self._items.items()}
+        self._index = ContentIndex.from_metadata(list(self._items), [r.get("metadata_text") for r in records])
+
+    def answer(self, row: Mapping[str, object]) -> tuple[list[str], list[str]]:
+        """(display titles, reasons) for one row; titles the conversation already names are left out."""
+        assert self._index is not None
+        target = str(row["item_id"])
+        said = [str(turn.get("content") or "") for turn in row.get("conversation") or []]
+        exclude = mentioned_ids(said, self._titles) - {target}
+        content = self._index.neighbors(target, 3 * self.n_recommendations)
+        collaborative = [str(i) for i in row.get("neighbor_ids") or [] if str(i) in self._items]
+        ids = grounded_list(target, collaborative, content, self.n_recommendations,
+                            (self.collaborative_weight, self.content_weight), exclude)
+        anchor = self._items.get(target, {"title": row.get("title")})
+        titles = [display_title(self._items[i]) for i in ids if i in self._items]
+        reasons = [describe(anchor, self.item_noun)] + [
+            shared_reason(anchor, self._items[i], display_title(anchor), self.item_noun) for i in ids[1:]
+        ]
+        return titles, reasons[: len(titles)]
+
+    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
+        rows = []
+        for row in inputs:
+            if row.get("skip_reason") or str(row.get("item_id")) not in self._items:
+                rows.append({**row, "recommended_raw": None, "parsed_titles": [], "parsed_reasons": [],
+                             "model_name": GROUNDED_MODEL_NAME})
+                continue
+            titles, reasons = self.answer(row)
+            raw = "\n".join(f"{rank}. {title} - {why}" for rank, (title, why) in enumerate(zip(titles, reasons), 1))
+            rows.append({**row, "recommended_raw": raw, "parsed_titles": titles, "parsed_reasons": reasons,
+                         "model_name": GROUNDED_MODEL_NAME})
+        yield rows

@@ -157,6 +157,23 @@ class SynthesisPipeline(Pipeline):
         super()._finalize_pipeline_execution()
 
 
+def answer_step(plan: SynthesisPlan, common: dict[str, Any]) -> Any:
+    """The step that writes the recommendation list: the teacher LLM, or the seed's neighbours (`grounded`)."""
+    generation = plan.generation
+    if generation.answer == "grounded":
+        from revdial.generation.grounded import GroundedAnswer
+
+        return GroundedAnswer(
+            name="recommend_items", catalogue_path=plan.catalogue_path, n_recommendations=generation.n_recommendations,
+            collaborative_weight=generation.grounded.collaborative_weight,
+            content_weight=generation.grounded.content_weight, item_noun=generation.item_noun,
+        )
+    return RecommendItems(
+        name="recommend_items", n_recommendations=generation.n_recommendations, structured=generation.structured,
+        max_new_tokens=generation.max_new_tokens.get("answer"), **common
+    )
+
+
 def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tuple[Any, Any]] = selection_steps) -> Pipeline:
     """The synthesis Pipeline; `upstream` makes the seeds-to-top-B part (a parameter so that tests of the
     generation half can start from a handful of fixed rows)."""
@@ -187,10 +204,7 @@ def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tupl
             reply = ContinueDialogue(name=f"seeker_turn_{turn}", speaker="user", max_new_tokens=limits.get("turn"),
                                      **common)
             chain = chain >> ask >> reply
-        recommend = RecommendItems(
-            name="recommend_items", n_recommendations=generation.n_recommendations, structured=generation.structured,
-            max_new_tokens=limits.get("answer"), **common
-        )
+        recommend = answer_step(plan, common)
         ground = GroundRecommendations(
             name="ground_recommendations", catalogue_path=plan.catalogue_path, threshold=curation.grounding_threshold
         )
