@@ -8,6 +8,12 @@ Documented behaviour on awkward input (each case is tested in tests/selection/te
 - duplicate feature rows (the same seed text twice) are ranked as one point: only the first occurrence is eligible
   while distinct rows remain; if the budget exceeds the distinct rows, the duplicates follow in index order with
   score 0, so no strategy ever spends budget on a copy before every distinct seed is taken.
+
+Pools larger than memory: a float16 pool (e.g. `np.load(path, mmap_mode="r")` of a float16 .npy file) is never
+copied whole. The checks read it in blocks of `CHUNK` rows, and every strategy converts only the rows it computes with
+(a round's candidates, a block of a projection or a distance pass) to float32, with the same blocks whatever the
+dtype: a float16 pool selects exactly what the same values as in-memory float32 select (tested). Other dtypes are
+converted to float32 up front, as before. (A float16 pool with duplicate rows is copied once without them.)
 """
 
 from __future__ import annotations
@@ -34,15 +40,37 @@ class Selection(NamedTuple):
     scores: np.ndarray  # float32, same length
 
 
-def check_features(X: np.ndarray, what: str = "pool", dim: int | None = None) -> np.ndarray:
-    X = np.asarray(X)
+CHUNK = 65536  # rows per block when a pass reads the whole pool (a 65k × 384 float32 block is 100 MB)
+
+
+def as_float32(A: np.ndarray) -> np.ndarray:
+    """`A` as C-contiguous float32: a no-op for float32, a copy of just these rows for float16 or memmap slices."""
+    return np.ascontiguousarray(A, dtype=np.float32)
+
+
+def finite_rows(block: np.ndarray) -> np.ndarray:
+    """Which rows of `block` are all finite (float16 by its bits: an all-ones exponent is inf or NaN)."""
+    if block.dtype == np.float16:
+        return ~((block.view(np.uint16) & 0x7C00) == 0x7C00).any(axis=1)
+    return np.isfinite(block).all(axis=1)
+
+
+def check_features(
+    X: np.ndarray, what: str = "pool", dim: int | None = None, keep_half: bool = False
+) -> np.ndarray:
+    """`X` as float32 after the shape and finiteness checks; with `keep_half`, a float16 `X` (a memmap, say) is
+    returned as it is, checked block by block, never converted whole."""
+    X = X if isinstance(X, np.ndarray) else np.asarray(X)
     if X.ndim != 2:
         raise SelectionInputError(f"{what} features must be a 2-D array (rows x dims), got shape {X.shape}")
     if dim is not None and X.shape[1] != dim:
         raise SelectionInputError(f"{what} features have {X.shape[1]} dims but the pool has {dim}")
     if not np.issubdtype(X.dtype, np.floating):
         X = X.astype(np.float32)
-    bad = ~np.isfinite(X).all(axis=1) if X.size else np.zeros(0, bool)
+    bad = np.zeros(X.shape[0], bool)
+    if X.size:
+        for s in range(0, X.shape[0], CHUNK):
+            bad[s : s + CHUNK] = ~finite_rows(X[s : s + CHUNK])
     if bad.any():
         rows = np.flatnonzero(bad)
         raise SelectionInputError(
@@ -53,10 +81,12 @@ def check_features(X: np.ndarray, what: str = "pool", dim: int | None = None) ->
                 else ""
             )
         )
-    return np.ascontiguousarray(X, dtype=np.float32)
+    if keep_half and X.dtype == np.float16:
+        return X
+    return as_float32(X)
 
 
-def distinct_rows(X: np.ndarray, block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+def distinct_rows(X: np.ndarray, block: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
     """(first index of every distinct row, indices of the later copies), both ascending.
 
     Rows are keyed by a random float64 projection (cheap, blockwise) and only rows sharing a key are compared exactly,
@@ -85,7 +115,8 @@ def distinct_rows(X: np.ndarray, block: int = 65536) -> tuple[np.ndarray, np.nda
 def strategy(fn: Callable[..., Selection]) -> Callable[..., Selection]:
     """Wrap a strategy body with the shared checks, budget clipping and duplicate handling (see module docstring).
 
-    The body receives finite float32 features without duplicate rows and 1 <= budget <= N.
+    The body receives finite float32 or float16 features without duplicate rows and 1 <= budget <= N; it converts
+    what it computes with to float32 block by block (`as_float32`).
     """
 
     @functools.wraps(fn)
@@ -98,7 +129,7 @@ def strategy(fn: Callable[..., Selection]) -> Callable[..., Selection]:
         mode: str = "fast",
         **params,
     ) -> Selection:
-        X = check_features(X, "pool")
+        X = check_features(X, "pool", keep_half=True)
         n = X.shape[0]
         if n == 0:
             raise SelectionInputError("the pool is empty: there is nothing to select from")
@@ -176,7 +207,7 @@ def greedy_rounds(
             size = min(pool.size, sample_size)
             cand = np.sort(rng.choice(pool, size=size, replace=False)) if size < pool.size else pool
             picks = min(picks_per_round, left, cand.size)
-        scorer = start_round(cand, X if cand.size == n else X[cand])
+        scorer = start_round(cand, as_float32(X if cand.size == n else X[cand]))
         used = np.zeros(cand.size, bool)
         for _ in range(picks):
             g = np.where(used, -np.inf, scorer.gains())

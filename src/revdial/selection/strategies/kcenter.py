@@ -6,36 +6,69 @@ import math
 
 import numpy as np
 
-from revdial.selection.strategies.base import Progress, Selection, report, strategy
+from revdial.selection.strategies.base import CHUNK, Progress, Selection, as_float32, report, strategy
 
-BLOCK = 16384  # rows per distance block: a 16k × 256 float32 block is 16 MB
+BLOCK = 16384  # rows per block where a caller needs an N × |C| product in pieces (coverage.nearest_centroid)
+TILE = (
+    1 << 20
+)  # distance entries per tile (4 MB): a tile of [y, 1]·[2c, −‖c‖²] stays in cache while it is reduced
+
+
+def sq_norms(Y: np.ndarray) -> np.ndarray:
+    """‖y_i‖² for every row (float32), in blocks of float32 rows."""
+    out = np.empty(Y.shape[0], np.float32)
+    for s in range(0, Y.shape[0], CHUNK):
+        y = as_float32(Y[s : s + CHUNK])
+        out[s : s + CHUNK] = np.einsum("ij,ij->i", y, y)
+    return out
 
 
 def min_sq_dist(Y: np.ndarray, sqn: np.ndarray, C: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """min_j ‖y_i − c_j‖² for every row of Y, in blocks (never an N×|C| matrix); with `out`, min-updates it in place."""
-    n = Y.shape[0]
+    """min_j ‖y_i − c_j‖² for every row of Y (float32 or float16); with `out`, min-updates it in place.
+
+    ‖y − c‖² = ‖y‖² − (2y·c − ‖c‖²), and the bracket for a tile of rows and centres is one product of [y, 1] with
+    [2c, −‖c‖²] whose maximum is taken while the tile is in cache: one GEMM and one reduction per tile, never an
+    N×|C| matrix (4x less CPU than subtracting and adding whole 16k-row blocks, measured at |C| = 9,765).
+    """
+    n, r = Y.shape
     out = np.full(n, np.inf, np.float32) if out is None else out
-    sqc = (C * C).sum(1)
-    for s in range(0, n, BLOCK):
-        blk = slice(s, s + BLOCK)
-        d2 = Y[blk] @ C.T
-        d2 *= -2.0
-        d2 += sqc
-        d2 += sqn[blk, None]
-        np.minimum(out[blk], d2.min(1), out=out[blk])
+    C = as_float32(C)
+    Ca = np.concatenate([2.0 * C, -np.einsum("ij,ij->i", C, C)[:, None]], axis=1).T  # (r + 1) × |C|
+    cols = max(1, min(C.shape[0], TILE // 512))
+    Cs = [np.ascontiguousarray(Ca[:, j : j + cols]) for j in range(0, C.shape[0], cols)]
+    rows = max(512, min(CHUNK, TILE // cols))
+    Ya = np.ones((rows, r + 1), np.float32)
+    best = np.empty(rows, np.float32)
+    for s in range(0, n, rows):
+        m = min(rows, n - s)
+        Ya[:m, :r] = Y[s : s + m]
+        best[:m] = -np.inf
+        for Cb in Cs:
+            np.maximum(best[:m], (Ya[:m] @ Cb).max(axis=1), out=best[:m])
+        np.minimum(out[s : s + m], sqn[s : s + m] - best[:m], out=out[s : s + m])
     np.maximum(out, 0.0, out=out)
     return out
 
 
 def covering_radius(X: np.ndarray, centers: np.ndarray) -> float:
-    """max_i min_{c∈centers} ‖x_i − x_c‖ over the whole pool, full dimension (blocked)."""
-    X = np.asarray(X, np.float32)
-    C = X[np.asarray(centers)]
-    sqn = (X * X).sum(1)
-    d2 = np.full(X.shape[0], np.inf, np.float32)
-    for s in range(0, C.shape[0], 1024):  # bounded |C| per call keeps blocks small
-        min_sq_dist(X, sqn, C[s : s + 1024], out=d2)
+    """max_i min_{c∈centers} ‖x_i − x_c‖ over the whole pool, full dimension (tiled, float16 pools in blocks)."""
+    d2 = min_sq_dist(X, sq_norms(X), as_float32(X[np.asarray(centers)]))
     return float(np.sqrt(d2.max()))
+
+
+def project(X: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """X @ R in blocks of float32 rows (X may be a float16 memmap)."""
+    Y = np.empty((X.shape[0], R.shape[1]), np.float32)
+    for s in range(0, X.shape[0], CHUNK):
+        np.matmul(as_float32(X[s : s + CHUNK]), R, out=Y[s : s + CHUNK])
+    return Y
+
+
+def pool_mean(Y: np.ndarray) -> np.ndarray:
+    total = np.zeros(Y.shape[1], np.float64)
+    for s in range(0, Y.shape[0], CHUNK):
+        total += as_float32(Y[s : s + CHUNK]).sum(0, dtype=np.float64)
+    return (total / Y.shape[0]).astype(np.float32)
 
 
 @strategy
@@ -74,13 +107,11 @@ def kcenter(
         r = min(r, d)
     if r < d:
         R = (rng.standard_normal((d, r)) / math.sqrt(r)).astype(np.float32)
-        Y = np.empty((n, r), np.float32)
-        for s in range(0, n, 65536):
-            Y[s : s + 65536] = X[s : s + 65536] @ R
+        Y = project(X, R)
         Lab = None if labelled is None else labelled @ R
     else:
-        Y, Lab = X, labelled
-    sqn = (Y * Y).sum(1)
+        Y, Lab = X, labelled  # Y may be float16: every use below converts the rows it reads
+    sqn = sq_norms(Y)
     mind = np.full(n, np.inf, np.float32)
     if Lab is not None:
         for s in range(0, Lab.shape[0], 1024):
@@ -88,12 +119,11 @@ def kcenter(
     order: list[int] = []
     scores: list[float] = []
     if Lab is None:
-        mu = Y.mean(0, dtype=np.float64).astype(np.float32)
-        to_mu = min_sq_dist(Y, sqn, mu[None, :])
+        to_mu = min_sq_dist(Y, sqn, pool_mean(Y)[None, :])
         first = int(np.argmin(to_mu))
         order.append(first)
         scores.append(float(np.sqrt(to_mu[first])))
-        min_sq_dist(Y, sqn, Y[first][None, :], out=mind)
+        min_sq_dist(Y, sqn, as_float32(Y[first][None, :]), out=mind)
         mind[first] = -1.0
         report(progress, 1)
     while len(order) < budget:
@@ -101,17 +131,19 @@ def kcenter(
         m = min(n - len(order), candidate_factor * per_pass)
         cand = np.argpartition(-mind, m - 1)[:m] if m < n else np.arange(n)
         local = mind[cand].copy()
-        Yc, sqc = Y[cand], sqn[cand]
-        batch = []
+        Yc, sqc = as_float32(Y[cand]), sqn[cand]
+        batch, rows = [], []
         for _ in range(k):
             j = int(np.argmax(local))
             batch.append(int(cand[j]))
+            rows.append(j)
             scores.append(float(np.sqrt(max(local[j], 0.0))))
             if k > 1:  # in-batch update: later picks of this pass keep away from earlier ones
                 np.minimum(local, np.maximum(sqc - 2.0 * (Yc @ Yc[j]) + sqc[j], 0.0), out=local)
             local[j] = -1.0
         order.extend(batch)
-        min_sq_dist(Y, sqn, Y[batch], out=mind)
+        if len(order) < budget:  # the last pass's distances would choose nothing
+            min_sq_dist(Y, sqn, Yc[rows], out=mind)
         mind[batch] = -1.0
         report(progress, k)
     return Selection(np.asarray(order, np.int64), np.asarray(scores, np.float32))
