@@ -195,17 +195,17 @@ def greedy_rounds(
     The sample does not depend on the budget, so prefixes of one run are the selections at smaller budgets.
     """
     n = X.shape[0]
-    taken = np.zeros(n, bool)
+    taken = np.zeros(0, np.int64)  # sorted: the seeds picked so far
     order: list[int] = []
     scores: list[float] = []
     while len(order) < budget:
-        left = budget - len(order)
-        pool = np.flatnonzero(~taken)
-        if mode == "exact":
-            cand, picks = pool, left
+        left, free = budget - len(order), n - taken.size
+        if mode == "exact" or free <= sample_size:
+            cand = untaken(np.arange(free), taken)
+            picks = left if mode == "exact" else min(picks_per_round, left, cand.size)
         else:
-            size = min(pool.size, sample_size)
-            cand = np.sort(rng.choice(pool, size=size, replace=False)) if size < pool.size else pool
+            # the same draw as rng.choice(<the untaken indices>, ...), without listing N indices every round
+            cand = np.sort(untaken(rng.choice(free, size=sample_size, replace=False), taken))
             picks = min(picks_per_round, left, cand.size)
         scorer = start_round(cand, as_float32(X if cand.size == n else X[cand]))
         used = np.zeros(cand.size, bool)
@@ -218,10 +218,19 @@ def greedy_rounds(
             scorer.pick(j)
             if mode == "exact":
                 report(progress, 1)
-        taken[cand[used]] = True
+        taken = np.union1d(taken, cand[used])
         if mode == "fast":
             report(progress, picks)
     return Selection(np.asarray(order, np.int64), np.asarray(scores, np.float32))
+
+
+def untaken(ranks: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """The indices of rank `ranks` among 0, 1, 2, ... without the sorted indices `taken`.
+
+    Index i is the rank-q free index when i = q + #{t ∈ taken : t ≤ i}; with shift_k = taken_k − k (non-decreasing),
+    that count is #{k : shift_k ≤ q}.
+    """
+    return ranks + np.searchsorted(taken - np.arange(taken.size), ranks, side="right")
 
 
 def report(progress: Progress, k: int) -> None:
