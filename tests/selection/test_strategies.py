@@ -280,3 +280,34 @@ def test_a_float16_memmap_is_never_copied_whole_as_float32(tmp_path, name):
     assert peak < 0.8 * whole, (
         f"{name}: peak {peak / 2**20:.0f} MiB vs {whole / 2**20:.0f} MiB for a float32 copy"
     )
+
+
+def test_distinct_rows_finds_every_copy_across_blocks():
+    from revdial.selection.strategies.base import distinct_rows
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 16)).astype(np.float16)
+    src, dst = rng.choice(1000, size=(2, 60), replace=False)
+    X[dst] = X[src]  # copies at every offset within blocks of 97 rows, some before their original
+    X[5] = -0.0 * X[5]  # all zeros, one row signed -0.0
+    X[6] = 0.0
+    keep, copies = distinct_rows(X, block=97)
+    _, first = np.unique(X.astype(np.float32), axis=0, return_index=True)  # -0.0 == 0.0 here too
+    np.testing.assert_array_equal(keep, np.sort(first))
+    np.testing.assert_array_equal(copies, np.setdiff1d(np.arange(1000), first))
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_kcenter_lazy_distances_pick_what_full_updates_pick(monkeypatch, labelled):
+    kc = importlib.import_module("revdial.selection.strategies.kcenter")
+    X, _ = blobs(k=30, per=100, dim=12, spread=2.0)
+    lab = X[:7] + 0.5 if labelled else None
+    full = kcenter(X, 700, labelled=lab, picks_per_pass=64, mode="fast")
+    monkeypatch.setattr(kc, "PRUNE_MIN", 1)  # every pass's update is the lazy one
+    calls = []
+    real = kc.LazyDistances.add
+    monkeypatch.setattr(kc.LazyDistances, "add", lambda self, C, m: calls.append(m) or real(self, C, m))
+    lazy = kcenter(X, 700, labelled=lab, picks_per_pass=64, mode="fast")
+    assert len(calls) == 10  # 700 picks, 64 a pass: every update but the last pass's
+    np.testing.assert_array_equal(lazy.order, full.order)
+    np.testing.assert_array_equal(lazy.scores, full.scores)

@@ -71,6 +71,91 @@ def pool_mean(Y: np.ndarray) -> np.ndarray:
     return (total / Y.shape[0]).astype(np.float32)
 
 
+PRUNE_MIN = 512  # picks per pass from which a pass's distance update is pruned (`LazyDistances`)
+
+
+class LazyDistances:
+    """mind_i = min over the chosen centres of ‖y_i − c‖², kept exact only where it decides the next candidates.
+
+    With p picks per pass a full update costs N·p distances; at N = 10M and p = 9,765 that is ~100 CPU seconds, while
+    the next pass only reads the m = candidate_factor·p largest values. So, per pass:
+    1. an upper bound everywhere, cheaply: the new centres are grouped by their nearest of √p anchors (new centres
+       themselves); each point is compared with the anchors, then with the centres of its nearest anchor's group
+       only (~2√p distances a point instead of p);
+    2. exact values where they can matter: the 2m points with the largest bounds get their exact minimum; T = the
+       m-th largest exact value is at most the true m-th largest, so a point whose bound is below T cannot be among
+       the m; every point whose bound is ≥ T is made exact and T recomputed, until no bound ≥ T is inexact.
+    The top m by the result are then exactly the top m by true distance (the same values as a full update: each
+    distance is the same tile product), and points left inexact keep an upper bound and the number of centres their
+    exact part covers, to be finished if a later pass needs them.
+    """
+
+    def __init__(self, Y: np.ndarray, sqn: np.ndarray, mind: np.ndarray, budget: int):
+        self.Y, self.sqn, self.mind = Y, sqn, mind
+        self.base = mind.copy()  # exact minimum over centres[: upto[i]] (and the labelled seeds)
+        self.upto = np.zeros(Y.shape[0], np.int64)
+        self.centres = np.empty((budget, Y.shape[1]), np.float32)
+        self.total = 0
+
+    def add(self, C: np.ndarray, m: int) -> None:
+        start, self.total = self.total, self.total + C.shape[0]
+        self.centres[start : self.total] = C
+        self.bound(C)
+        exact = self.upto == self.total
+        T = -np.inf
+        todo = np.argpartition(-self.mind, min(2 * m, self.mind.size) - 1)[: 2 * m]
+        while True:
+            todo = todo[~exact[todo]]
+            if todo.size == 0:
+                return
+            self.finish(todo)
+            exact[todo] = True
+            values = self.mind[exact]
+            T = max(
+                T,
+                float(np.partition(values, values.size - m)[values.size - m])
+                if values.size >= m
+                else -np.inf,
+            )
+            todo = np.flatnonzero((self.mind >= T) & ~exact)
+
+    def bound(self, C: np.ndarray) -> None:
+        """min-update mind with an upper bound from the centres of each point's nearest anchor group."""
+        anchors = C[np.linspace(0, C.shape[0] - 1, max(1, int(np.sqrt(C.shape[0])))).astype(np.int64)]
+        group_of_centre = nearest(C, (C * C).sum(1), anchors)
+        group_of_point = nearest(self.Y, self.sqn, anchors)
+        by_group = np.argsort(group_of_point, kind="stable")
+        edges = np.searchsorted(group_of_point[by_group], np.arange(anchors.shape[0] + 1))
+        for g in range(anchors.shape[0]):
+            pts = by_group[edges[g] : edges[g + 1]]
+            if pts.size:
+                near = min_sq_dist(self.Y[pts], self.sqn[pts], C[group_of_centre == g])
+                self.mind[pts] = np.minimum(self.mind[pts], near)
+
+    def finish(self, pts: np.ndarray) -> None:
+        """Exact mind for `pts`: their exact part extended over every centre it does not cover yet."""
+        for u in np.unique(self.upto[pts]):
+            sel = pts[self.upto[pts] == u]
+            self.base[sel] = min_sq_dist(
+                self.Y[sel], self.sqn[sel], self.centres[u : self.total], out=self.base[sel]
+            )
+            self.upto[sel] = self.total
+            self.mind[sel] = np.where(self.mind[sel] < 0, self.mind[sel], self.base[sel])  # picked stay -1
+
+    def picked(self, idx: list[int]) -> None:
+        self.mind[idx] = -1.0
+        self.upto[idx] = self.total
+
+
+def nearest(Y: np.ndarray, sqn: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Index of each row's nearest row of A (few rows), in blocks."""
+    out = np.empty(Y.shape[0], np.int64)
+    sqa = (A * A).sum(1)
+    for s in range(0, Y.shape[0], CHUNK):
+        out[s : s + CHUNK] = np.argmin(sqa - 2.0 * (as_float32(Y[s : s + CHUNK]) @ A.T), axis=1)
+    return out
+
+
 @strategy
 def kcenter(
     X: np.ndarray,
@@ -94,8 +179,10 @@ def kcenter(
     mode="exact": one full-dimension pass per pick.
     mode="fast": p = `picks_per_pass` picks per pass (default max(1, N // 1024)) — farthest-first among the
     candidate_factor·p seeds with the largest mind, with exact in-batch distances, then one blocked GEMM min-update
-    of mind for the whole batch — and for N > 200k, distances in a `dim`-dimensional Gaussian random projection
+    of mind for the whole batch (from p = 512, i.e. N ≥ 512k, a lazy one that is exact wherever it decides the next
+    candidates: `LazyDistances`) — and for N > 200k, distances in a `dim`-dimensional Gaussian random projection
     (default 32; Johnson–Lindenstrauss). Neither depends on the budget, so prefixes are smaller-budget selections.
+    A float16 pool (a memmap) is read in blocks; only the projection (N × dim float32) is held in memory.
     """
     n, d = X.shape
     rng = np.random.default_rng(seed)
@@ -126,10 +213,15 @@ def kcenter(
         min_sq_dist(Y, sqn, as_float32(Y[first][None, :]), out=mind)
         mind[first] = -1.0
         report(progress, 1)
+    lazy = LazyDistances(Y, sqn, mind, budget) if mode == "fast" and per_pass >= PRUNE_MIN else None
+    if lazy is not None and order:
+        lazy.total, lazy.centres[0] = 1, as_float32(Y[first])
+        lazy.base[:], lazy.upto[:] = mind, 1
     while len(order) < budget:
         k = min(per_pass, budget - len(order))
         m = min(n - len(order), candidate_factor * per_pass)
-        cand = np.argpartition(-mind, m - 1)[:m] if m < n else np.arange(n)
+        # sorted: ties between equal distances go to the lower index, whatever the values outside the top m
+        cand = np.sort(np.argpartition(-mind, m - 1)[:m]) if m < n else np.arange(n)
         local = mind[cand].copy()
         Yc, sqc = as_float32(Y[cand]), sqn[cand]
         batch, rows = [], []
@@ -142,8 +234,12 @@ def kcenter(
                 np.minimum(local, np.maximum(sqc - 2.0 * (Yc @ Yc[j]) + sqc[j], 0.0), out=local)
             local[j] = -1.0
         order.extend(batch)
-        if len(order) < budget:  # the last pass's distances would choose nothing
+        if len(order) < budget and lazy is not None:
+            lazy.add(Yc[rows], min(n - len(order), candidate_factor * per_pass))
+        elif len(order) < budget:  # the last pass's distances would choose nothing
             min_sq_dist(Y, sqn, Yc[rows], out=mind)
+        if lazy is not None:
+            lazy.picked(batch)
         mind[batch] = -1.0
         report(progress, k)
     return Selection(np.asarray(order, np.int64), np.asarray(scores, np.float32))
