@@ -286,15 +286,15 @@ def test_distinct_rows_finds_every_copy_across_blocks():
     from revdial.selection.strategies.base import distinct_rows
 
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((1000, 16)).astype(np.float16)
-    src, dst = rng.choice(1000, size=(2, 60), replace=False)
-    X[dst] = X[src]  # copies at every offset within blocks of 97 rows, some before their original
+    X = rng.standard_normal((3000, 16)).astype(np.float16)
+    src, dst = rng.choice(3000, size=(2, 60), replace=False)
+    X[dst] = X[src]  # copies at any offset within the 1024-row blocks, some before their original
     X[5] = -0.0 * X[5]  # all zeros, one row signed -0.0
     X[6] = 0.0
-    keep, copies = distinct_rows(X, block=97)
+    keep, copies = distinct_rows(X)
     _, first = np.unique(X.astype(np.float32), axis=0, return_index=True)  # -0.0 == 0.0 here too
     np.testing.assert_array_equal(keep, np.sort(first))
-    np.testing.assert_array_equal(copies, np.setdiff1d(np.arange(1000), first))
+    np.testing.assert_array_equal(copies, np.setdiff1d(np.arange(3000), first))
 
 
 @pytest.mark.parametrize("labelled", [False, True])

@@ -6,7 +6,15 @@ import math
 
 import numpy as np
 
-from revdial.selection.strategies.base import CHUNK, Progress, Selection, as_float32, report, strategy
+from revdial.selection.strategies.base import (
+    CHUNK,
+    Progress,
+    Selection,
+    as_float32,
+    project_rows,
+    report,
+    strategy,
+)
 
 BLOCK = 16384  # rows per block where a caller needs an N × |C| product in pieces (coverage.nearest_centroid)
 TILE = (
@@ -54,14 +62,6 @@ def covering_radius(X: np.ndarray, centers: np.ndarray) -> float:
     """max_i min_{c∈centers} ‖x_i − x_c‖ over the whole pool, full dimension (tiled, float16 pools in blocks)."""
     d2 = min_sq_dist(X, sq_norms(X), as_float32(X[np.asarray(centers)]))
     return float(np.sqrt(d2.max()))
-
-
-def project(X: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """X @ R in blocks of float32 rows (X may be a float16 memmap)."""
-    Y = np.empty((X.shape[0], R.shape[1]), np.float32)
-    for s in range(0, X.shape[0], CHUNK):
-        np.matmul(as_float32(X[s : s + CHUNK]), R, out=Y[s : s + CHUNK])
-    return Y
 
 
 def pool_mean(Y: np.ndarray) -> np.ndarray:
@@ -194,7 +194,7 @@ def kcenter(
         r = min(r, d)
     if r < d:
         R = (rng.standard_normal((d, r)) / math.sqrt(r)).astype(np.float32)
-        Y = project(X, R)
+        Y = project_rows(X, R)
         Lab = None if labelled is None else labelled @ R
     else:
         Y, Lab = X, labelled  # Y may be float16: every use below converts the rows it reads
