@@ -165,12 +165,13 @@ def strategy(fn: Callable[..., Selection]) -> Callable[..., Selection]:
             labelled = check_features(labelled, "labelled", dim=X.shape[1])
             if labelled.shape[0] == 0:
                 labelled = None
-        keep, copies = distinct_rows(X)
-        inner = min(budget, keep.size)
         # One thread for BLAS and OpenMP: greedy picks are long chains of small matrix-vector products, where threads
-        # cost more in handoffs than they save (fisher ran 6x slower with 2 than with 1 on a loaded 2-core machine),
-        # and an OpenMP pool inherited through distilabel's fork hangs scikit-learn's k-means in a worker.
+        # cost more in handoffs than they save (fisher ran 6x slower with 2 than with 1 on a loaded 2-core machine;
+        # the 1,024-row projections of `project_rows` 5x), and an OpenMP pool inherited through distilabel's fork
+        # hangs scikit-learn's k-means in a worker.
         with threadpool_limits(limits=1):
+            keep, copies = distinct_rows(X)
+            inner = min(budget, keep.size)
             sel = fn(
                 X if copies.size == 0 else X[keep], inner, labelled=labelled, seed=seed, mode=mode, **params
             )

@@ -72,6 +72,7 @@ def pool_mean(Y: np.ndarray) -> np.ndarray:
 
 
 PRUNE_MIN = 512  # picks per pass from which a pass's distance update is pruned (`LazyDistances`)
+ANCHOR_GROUP = 16  # new centres per anchor in `LazyDistances.bound`
 
 
 class LazyDistances:
@@ -79,9 +80,9 @@ class LazyDistances:
 
     With p picks per pass a full update costs N·p distances; at N = 10M and p = 9,765 that is ~100 CPU seconds, while
     the next pass only reads the m = candidate_factor·p largest values. So, per pass:
-    1. an upper bound everywhere, cheaply: the new centres are grouped by their nearest of √p anchors (new centres
-       themselves); each point is compared with the anchors, then with the centres of its nearest anchor's group
-       only (~2√p distances a point instead of p);
+    1. an upper bound everywhere, cheaply: the new centres are grouped by their nearest of p/16 anchors (new centres
+       themselves, `ANCHOR_GROUP`); each point is compared with the anchors, then with the centres of its nearest
+       anchor's group (~p/16 + 16 distances a point instead of p);
     2. exact values where they can matter: the 2m points with the largest bounds get their exact minimum; T = the
        m-th largest exact value is at most the true m-th largest, so a point whose bound is below T cannot be among
        the m; every point whose bound is ≥ T is made exact and T recomputed, until no bound ≥ T is inexact.
@@ -121,9 +122,9 @@ class LazyDistances:
 
     def bound(self, C: np.ndarray) -> None:
         """min-update mind with an upper bound from the centres of each point's nearest anchor group."""
-        anchors = C[np.linspace(0, C.shape[0] - 1, max(1, int(np.sqrt(C.shape[0])))).astype(np.int64)]
-        group_of_centre = nearest(C, (C * C).sum(1), anchors)
-        group_of_point = nearest(self.Y, self.sqn, anchors)
+        anchors = C[np.linspace(0, C.shape[0] - 1, max(1, C.shape[0] // ANCHOR_GROUP)).astype(np.int64)]
+        group_of_centre = nearest(C, anchors)
+        group_of_point = nearest(self.Y, anchors)
         by_group = np.argsort(group_of_point, kind="stable")
         edges = np.searchsorted(group_of_point[by_group], np.arange(anchors.shape[0] + 1))
         for g in range(anchors.shape[0]):
@@ -147,12 +148,17 @@ class LazyDistances:
         self.upto[idx] = self.total
 
 
-def nearest(Y: np.ndarray, sqn: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Index of each row's nearest row of A (few rows), in blocks."""
-    out = np.empty(Y.shape[0], np.int64)
-    sqa = (A * A).sum(1)
-    for s in range(0, Y.shape[0], CHUNK):
-        out[s : s + CHUNK] = np.argmin(sqa - 2.0 * (as_float32(Y[s : s + CHUNK]) @ A.T), axis=1)
+def nearest(Y: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Index of each row's nearest row of A (up to a few thousand rows): argmax of [y, 1]·[2a, −‖a‖²] in tiles."""
+    n, r = Y.shape
+    Aa = np.concatenate([2.0 * A, -np.einsum("ij,ij->i", A, A)[:, None]], axis=1).T.copy()
+    rows = max(512, min(CHUNK, TILE // A.shape[0]))
+    Ya = np.ones((rows, r + 1), np.float32)
+    out = np.empty(n, np.int64)
+    for s in range(0, n, rows):
+        m = min(rows, n - s)
+        Ya[:m, :r] = Y[s : s + m]
+        out[s : s + m] = np.argmax(Ya[:m] @ Aa, axis=1)
     return out
 
 
