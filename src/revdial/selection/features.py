@@ -188,7 +188,10 @@ class Encoder:
         """
         limit = self.model.max_seq_length
         short = cut_words(text, limit)
-        if short is text or len(self.model.tokenizer(short)["input_ids"]) >= limit:
+        if (
+            short is text
+            or len(self.model.tokenizer(short, truncation=True, max_length=limit)["input_ids"]) >= limit
+        ):
             return short
         return text
 
