@@ -33,7 +33,7 @@ class ComputeFeatures(Step):
     cache_dir: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default=None, description="Feature cache folder (default: revdial's cache_dir()/features)."
     )
-    encode_batch_size: RuntimeParameter[int] = Field(default=64, description="Texts per forward pass.")
+    encode_batch_size: RuntimeParameter[int] = Field(default=128, description="Texts per forward pass.")
 
     def load(self) -> None:
         super().load()
