@@ -3,6 +3,8 @@
     python benchmarks/selection.py                                  # N = 10k, 100k, 1M; d = 384; B = 10k
     python benchmarks/selection.py --sizes 10000 100000 --skip-compare
     python benchmarks/selection.py --sizes 0 --compare-n 100000 --compare-budget 1000   # objective ratios only
+    python benchmarks/selection.py --sizes 0 --memmap-n 10000000 --skip-compare         # 10M float16, memory-mapped
+    python benchmarks/selection.py --sizes 0 --memmap-n 10000000 --skip-compare --delete-pool   # ... then delete it
 
 Pools are clustered random unit vectors (200 Gaussian clusters on the unit sphere, float32), generated in the
 worker. Every (strategy, N) runs in a fresh subprocess so peak RSS values do not mix; "peak RSS" is the worker's
@@ -14,6 +16,11 @@ its objective here is the same weighting applied to the two set objectives, each
 selection S*: w·JS(S)/JS(S*) + (1 − w)·logdet(S)/logdet(S*) (w = hybrid's default weight, 0.5), printed as the
 "combined" row (exact = 1 by construction) under the two component rows. Random's fraction of each exact objective
 is the baseline.
+
+`--memmap-n N` adds rows on an N-row float16 pool (the same generator, written block by block to a .npy file under
+`--pool-dir`, default revdial's cache_dir()/benchmarks, and opened with `np.load(mmap_mode="r")`): created once (the
+time is printed), reused by later runs, deleted after the run with `--delete-pool`. Its peak RSS counts the pages of
+the mapped file that the worker read (file-backed, shared with the page cache) as well as its own memory.
 """
 
 from __future__ import annotations
@@ -25,17 +32,19 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 STRATEGY_NAMES = ["random", "js", "fisher", "kcenter", "hybrid"]
 
 
-def make_pool(n: int, d: int, seed: int = 0, clusters: int = 200, block: int = 65536) -> np.ndarray:
+def fill_pool(X: np.ndarray, seed: int = 0, clusters: int = 200, block: int = 65536) -> np.ndarray:
+    """Write clustered unit vectors into X (any float array, a memmap too), block by block."""
+    n, d = X.shape
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((clusters, d)).astype(np.float32)
     centers /= np.linalg.norm(centers, axis=1, keepdims=True)
-    X = np.empty((n, d), np.float32)
     for s in range(0, n, block):
         m = min(block, n - s)
         x = centers[rng.integers(0, clusters, m)] + 0.6 / np.sqrt(d) * rng.standard_normal(
@@ -45,6 +54,30 @@ def make_pool(n: int, d: int, seed: int = 0, clusters: int = 200, block: int = 6
     return X
 
 
+def make_pool(n: int, d: int, seed: int = 0) -> np.ndarray:
+    return fill_pool(np.empty((n, d), np.float32), seed)
+
+
+def pool_file(folder: str | None, n: int, d: int, seed: int) -> Path:
+    """The float16 pool's .npy file, created once (block by block, through a memmap) and then reused."""
+    from revdial.paths import cache_dir
+
+    path = Path(folder or cache_dir() / "benchmarks") / f"selection-pool-f16-{n}x{d}-seed{seed}.npy"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.name}")
+        started = time.perf_counter()
+        X = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(n, d))
+        fill_pool(X, seed)
+        X.flush()
+        del X
+        tmp.rename(path)  # a killed run leaves no half pool under the final name
+        print(
+            f"# created {path} ({path.stat().st_size / 2**30:.1f} GiB) in {time.perf_counter() - started:.0f} s"
+        )
+    return path
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -52,7 +85,7 @@ def peak_rss_mb() -> float:
 def worker_time(args) -> dict:
     from revdial.selection.strategies import STRATEGIES
 
-    X = make_pool(args.n, args.dim, seed=args.seed)
+    X = np.load(args.pool, mmap_mode="r") if args.pool else make_pool(args.n, args.dim, seed=args.seed)
     pool_mb = X.nbytes / 2**20
     t, c = time.perf_counter(), time.process_time()
     sel = STRATEGIES[args.strategy](X, args.budget, seed=args.seed, mode=args.mode)
@@ -63,6 +96,7 @@ def worker_time(args) -> dict:
         "n": args.n,
         "budget": args.budget,
         "mode": args.mode,
+        "dtype": f"{X.dtype}{' memmap' if args.pool else ''}",
         "seconds": seconds,
         "cpu_seconds": cpu,
         "peak_rss_mb": peak_rss_mb(),
@@ -136,7 +170,11 @@ def main() -> None:
     p.add_argument("--skip-compare", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="also write every row here")
+    p.add_argument("--memmap-n", type=int, default=0, help="also time an N-row float16 memory-mapped pool")
+    p.add_argument("--pool-dir", help="where the memmap pool lives (default: revdial cache_dir()/benchmarks)")
+    p.add_argument("--delete-pool", action="store_true", help="delete the memmap pool after the run")
     p.add_argument("--worker", choices=["time", "compare"], help=argparse.SUPPRESS)
+    p.add_argument("--pool", default="", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     p.add_argument("--strategy", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -155,22 +193,38 @@ def main() -> None:
     print("# is what an idle core would take, and is less disturbed by other processes on a shared machine)")
     print(
         f"{'strategy':<9} {'N':>9} {'B':>6} {'wall s':>9} {'cpu s':>8} {'peak RSS MB':>12} {'pool MB':>8} "
-        f"{'RSS - pool':>11}"
+        f"{'RSS - pool':>11} {'load':>5} {'pool':<15}"
     )
-    for n in [s for s in args.sizes if s > 0]:
+    cells = [(n, "") for n in args.sizes if n > 0]
+    if args.memmap_n > 0:
+        path = pool_file(args.pool_dir, args.memmap_n, args.dim, args.seed)
+        cells.append((args.memmap_n, str(path)))
+    for n, pool in cells:
         for name in args.strategies:
+            load = os.getloadavg()[0]
             r = spawn(
-                "time", n=n, strategy=name, budget=args.budget, dim=args.dim, mode=args.mode, seed=args.seed
+                "time",
+                n=n,
+                strategy=name,
+                budget=args.budget,
+                dim=args.dim,
+                mode=args.mode,
+                seed=args.seed,
+                pool=pool,
             )
             rows.append(r)
             if "error" in r:
                 print(f"{name:<9} {n:>9} ERROR {r['error']}", flush=True)
                 continue
+            r["load"] = load
             print(
                 f"{name:<9} {n:>9} {r['budget']:>6} {r['seconds']:>9.2f} {r['cpu_seconds']:>8.2f} {r['peak_rss_mb']:>12.0f} "
-                f"{r['pool_mb']:>8.0f} {r['peak_rss_mb'] - r['pool_mb']:>11.0f}",
+                f"{r['pool_mb']:>8.0f} {r['peak_rss_mb'] - r['pool_mb']:>11.0f} {load:>5.1f} {r['dtype']:<15}",
                 flush=True,
             )
+    if args.memmap_n > 0 and args.delete_pool:
+        Path(cells[-1][1]).unlink()
+        print(f"# deleted {cells[-1][1]}")
     by = {(r["strategy"], r["n"]): r for r in rows if "error" not in r}
     sizes = sorted({r["n"] for r in by.values()})
     if len(sizes) > 1:

@@ -92,8 +92,58 @@ def test_cache_is_keyed_by_model(tiny_lm, tmp_path):
 
 @pytest.mark.parametrize("spec", ["bert", "lm:", "xx:/tmp"])
 def test_a_bad_spec_is_an_error(spec):
-    with pytest.raises(FeatureSpecError, match="expected 'minilm', 'st:PATH', 'lm:PATH' or 'tfidf"):
+    with pytest.raises(
+        FeatureSpecError, match=r"expected 'minilm\[:dtype=.*\]', 'st:PATH', 'lm:PATH' or 'tfidf"
+    ):
         compute_features(["x"], spec)
+
+
+@pytest.mark.parametrize("spec", ["minilm:dtype=int8", "minilm:bf16", "minilm:precision=fp32"])
+def test_a_bad_minilm_dtype_is_an_error(spec):
+    with pytest.raises(FeatureSpecError, match="is not dtype=auto\\|bf16\\|fp32"):
+        compute_features(["x"], spec)
+
+
+def test_minilm_dtypes_are_cached_apart_and_bf16_stays_close_to_fp32(tmp_path, monkeypatch):
+    calls = count_encoded(monkeypatch)
+    fp32 = compute_features(POOL, "minilm:dtype=fp32", cache_dir=tmp_path, progress=False)
+    bf16 = compute_features(POOL, "minilm:dtype=bf16", cache_dir=tmp_path, progress=False)
+    assert sum(calls) == 2 * len(POOL)  # the fp32 cache did not answer for bf16
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert len(folders) == 2 and folders[0].startswith("st-all-MiniLM-L6-v2-bf16-")
+    assert bf16.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(bf16, axis=1), 1.0, rtol=1e-5)
+    assert not np.array_equal(fp32, bf16)  # it really ran in bfloat16
+    assert (fp32 * bf16).sum(1).min() > 0.99
+    compute_features(POOL, "minilm:dtype=fp32", cache_dir=tmp_path, progress=False)
+    assert sum(calls) == 2 * len(POOL)
+
+
+def test_auto_dtype_follows_the_cpu(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert F.resolve_dtype("auto") == "fp32" and F.resolve_dtype("bf16") == "bf16"
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert F.resolve_dtype("auto") == "bf16" and F.resolve_dtype("fp32") == "fp32"
+
+
+def test_a_long_text_is_cut_to_what_the_model_reads_and_encodes_the_same():
+    from revdial.paths import minilm_path
+
+    enc = F.Encoder("st", minilm_path())
+    long = " ".join(
+        f"word{i} of a long review." for i in range(400)
+    )  # ~2,400 word pieces, the model reads 256
+    cut = enc.cut(long)
+    assert len(cut) < len(long) / 4 and long.startswith(cut)
+    full = enc.model.encode([long], normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(enc.encode([long]), full, atol=1e-6)
+    short = "A gentle animated film about toys."
+    assert enc.cut(short) is short
+    # words the normaliser deletes (control characters) are no word pieces: the cut falls back to the whole text
+    ghosts = " ".join(["\x00"] * 300) + " " + long
+    assert enc.cut(ghosts) == ghosts
 
 
 def test_a_folder_without_a_model_is_an_error(tmp_path):

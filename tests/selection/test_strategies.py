@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import numpy as np
@@ -208,3 +209,105 @@ def test_hybrid_fast_keeps_97_percent_of_exact_greedy_on_js_and_on_logdet():
 
     assert js_objective(fast) >= 0.97 * js_objective(exact)
     assert logdet_gain(X, fast) >= 0.97 * logdet_gain(X, exact)
+
+
+# --- float16 memory-mapped pools ---------------------------------------------------------------------------------
+def half_pool(tmp_path, n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(a float16 .npy opened as a read-only memmap, the same values as in-memory float32)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((20, dim))
+    X = (centers[rng.integers(0, 20, n)] + 0.3 * rng.standard_normal((n, dim))).astype(np.float16)
+    np.save(tmp_path / "pool.npy", X)
+    return np.load(tmp_path / "pool.npy", mmap_mode="r"), X.astype(np.float32)
+
+
+CASES = [
+    ("random", "fast", {}),
+    ("js", "fast", {"n_clusters": 10}),
+    ("js", "exact", {"n_clusters": 10}),
+    ("fisher", "fast", {"picks_per_round": 4, "sample_size": 64}),
+    ("fisher", "exact", {}),
+    ("kcenter", "fast", {}),
+    ("kcenter", "fast", {"dim": 6}),  # the random-projection path of pools above 200k seeds
+    ("kcenter", "exact", {}),
+    ("hybrid", "fast", {"n_clusters": 10, "picks_per_round": 4, "sample_size": 64}),
+    ("hybrid", "exact", {"n_clusters": 10}),
+]
+
+
+@pytest.mark.parametrize(("name", "mode", "params"), CASES)
+def test_a_float16_memmap_selects_what_the_same_float32_values_select(
+    tmp_path, monkeypatch, name, mode, params
+):
+    base, kc = (importlib.import_module(f"revdial.selection.strategies.{m}") for m in ("base", "kcenter"))
+
+    # small blocks and tiles, so the pool is read in many pieces and the last one is partial
+    for module in (base, kc):
+        monkeypatch.setattr(module, "CHUNK", 97)
+    monkeypatch.setattr(kc, "TILE", 2048)
+    half, full = half_pool(tmp_path, 700, 16)
+    a = STRATEGIES[name](half, 60, seed=3, mode=mode, **params)
+    b = STRATEGIES[name](full, 60, seed=3, mode=mode, **params)
+    np.testing.assert_array_equal(a.order, b.order)
+    np.testing.assert_array_equal(a.scores, b.scores)
+
+
+def test_tiled_distances_equal_the_direct_ones(monkeypatch):
+    kc = importlib.import_module("revdial.selection.strategies.kcenter")
+    monkeypatch.setattr(kc, "TILE", 1000)  # several row tiles and several centre tiles
+    rng = np.random.default_rng(0)
+    Y, C = rng.standard_normal((1234, 7)).astype(np.float32), rng.standard_normal((300, 7)).astype(np.float32)
+    d2 = kc.min_sq_dist(Y, kc.sq_norms(Y), C)
+    direct = ((Y[:, None, :].astype(np.float64) - C[None]) ** 2).sum(-1).min(1)
+    np.testing.assert_allclose(d2, direct, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["random", "js", "fisher", "kcenter", "hybrid"])
+def test_a_float16_memmap_is_never_copied_whole_as_float32(tmp_path, name):
+    import tracemalloc
+
+    half, _ = half_pool(tmp_path, 200_000, 48)
+    whole = half.shape[0] * half.shape[1] * 4
+    tracemalloc.start()
+    try:
+        STRATEGIES[name](half, 40, seed=0, mode="fast", n_clusters=10) if name in (
+            "js",
+            "hybrid",
+        ) else STRATEGIES[name](half, 40, seed=0, mode="fast")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.8 * whole, (
+        f"{name}: peak {peak / 2**20:.0f} MiB vs {whole / 2**20:.0f} MiB for a float32 copy"
+    )
+
+
+def test_distinct_rows_finds_every_copy_across_blocks():
+    from revdial.selection.strategies.base import distinct_rows
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 16)).astype(np.float16)
+    src, dst = rng.choice(3000, size=(2, 60), replace=False)
+    X[dst] = X[src]  # copies at any offset within the 1024-row blocks, some before their original
+    X[5] = -0.0 * X[5]  # all zeros, one row signed -0.0
+    X[6] = 0.0
+    keep, copies = distinct_rows(X)
+    _, first = np.unique(X.astype(np.float32), axis=0, return_index=True)  # -0.0 == 0.0 here too
+    np.testing.assert_array_equal(keep, np.sort(first))
+    np.testing.assert_array_equal(copies, np.setdiff1d(np.arange(3000), first))
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_kcenter_lazy_distances_pick_what_full_updates_pick(monkeypatch, labelled):
+    kc = importlib.import_module("revdial.selection.strategies.kcenter")
+    X, _ = blobs(k=30, per=100, dim=12, spread=2.0)
+    lab = X[:7] + 0.5 if labelled else None
+    full = kcenter(X, 700, labelled=lab, picks_per_pass=64, mode="fast")
+    monkeypatch.setattr(kc, "PRUNE_MIN", 1)  # every pass's update is the lazy one
+    calls = []
+    real = kc.LazyDistances.add
+    monkeypatch.setattr(kc.LazyDistances, "add", lambda self, C, m: calls.append(m) or real(self, C, m))
+    lazy = kcenter(X, 700, labelled=lab, picks_per_pass=64, mode="fast")
+    assert len(calls) == 10  # 700 picks, 64 a pass: every update but the last pass's
+    np.testing.assert_array_equal(lazy.order, full.order)
+    np.testing.assert_array_equal(lazy.scores, full.scores)

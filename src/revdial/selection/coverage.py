@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from revdial.selection.strategies.base import as_float32
 from revdial.selection.strategies.js import kmeans_centroids
 from revdial.selection.strategies.kcenter import BLOCK
 
@@ -13,7 +14,7 @@ def nearest_centroid(X: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     labels = np.empty(X.shape[0], np.int64)
     sqc = (centroids * centroids).sum(1)
     for s in range(0, X.shape[0], BLOCK):
-        labels[s : s + BLOCK] = np.argmin(sqc - 2.0 * (X[s : s + BLOCK] @ centroids.T), axis=1)
+        labels[s : s + BLOCK] = np.argmin(sqc - 2.0 * (as_float32(X[s : s + BLOCK]) @ centroids.T), axis=1)
     return labels
 
 

