@@ -116,7 +116,7 @@ def select(
     budget: int = typer.Option(100, help="Number of seeds to select (B)."),
     features: str = typer.Option(
         "minilm",
-        help="minilm (semantic; ~12-40 texts/s on 2 CPU cores, cached) | st:MODEL_PATH | "
+        help="minilm[:dtype=auto|bf16|fp32] (semantic; bf16 where the CPU has it; cached) | st:MODEL_PATH | "
         "lm:PATH (student LM hidden states) | tfidf[:dim=384,ngrams=2,min_df=2] (TF-IDF + SVD fitted on the pool; "
         "100k+ seeds on a CPU in minutes).",
     ),

@@ -39,7 +39,7 @@ class _Section(BaseModel):
 class SelectionConfig(_Section):
     strategy: str = Field(default="js", description="random | js | fisher | kcenter | hybrid")
     budget: int = Field(default=8, ge=1, description="B: seeds sent to the LLM")
-    features: str = Field(default="minilm", description="minilm | st:PATH | lm:PATH | tfidf[:...]")
+    features: str = Field(default="minilm", description="minilm[:dtype=auto|bf16|fp32] | st:PATH | lm:PATH | tfidf[:...]")
     mode: Literal["fast", "exact"] = "fast"
     seed: int = 0
     params: dict[str, Any] = Field(
