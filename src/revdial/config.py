@@ -141,18 +141,12 @@ LLMConfig = Annotated[
 BACKENDS = ("embedded", "openai", "vllm", "transformers", "class")
 
 
-def _styles() -> tuple[str, ...]:
-    from revdial.generation.prompts import STYLES
-
-    return tuple(STYLES)
-
-
 TASKS = ("request", "turn", "answer")
 
 
 class GenerationConfig(_Section):
     llm: LLMConfig = Field(default_factory=EmbeddedLLMConfig)
-    styles: list[str] = Field(default_factory=lambda: list(_styles()))
+    styles: list[str] | None = Field(default=None, description="request styles; None: all of the domain's")
     k: int = Field(default=1, ge=1, description="requests per seed")
     n_turns: int = Field(
         default=1, ge=1, description="1 = request -> list (the paper); n > 1 adds n-1 exchanges"
@@ -164,7 +158,9 @@ class GenerationConfig(_Section):
         default_factory=dict, description="per task: request, turn, answer"
     )
     rng_seed: int = 0
-    item_noun: str = "movie"
+    item_noun: str | None = Field(
+        default=None, description="what is recommended, in prompts; None: the domain pack's (or the item's own kind)"
+    )
     batch_size: int = Field(default=8, ge=1)
     replicas: int = Field(default=1, ge=1)
     max_consecutive_failures: int = Field(
@@ -188,15 +184,6 @@ class GenerationConfig(_Section):
             raise ValueError(f"unknown task(s) {sorted(unknown)}; use {', '.join(TASKS)}")
         return value
 
-    @field_validator("styles")
-    @classmethod
-    def _known_styles(cls, value: list[str]) -> list[str]:
-        from revdial.generation.prompts import STYLES
-
-        unknown = [style for style in value if style not in STYLES]
-        if unknown or not value:
-            raise ValueError(f"unknown style(s) {unknown}; choose from {', '.join(STYLES)}")
-        return value
 
 
 # --- curation ---------------------------------------------------------------------------------------------------
@@ -312,6 +299,28 @@ class PipelineConfig(_Section):
     def _empty_section_is_defaults(cls, value: Any) -> Any:
         return {} if value is None else value
 
+    @field_validator("domain")
+    @classmethod
+    def _known_domain(cls, value: str | None) -> str:
+        from revdial.domains import resolve
+
+        return resolve(value)
+
+    @model_validator(mode="after")
+    def _styles_of_the_domain(self) -> PipelineConfig:
+        """generation.styles defaults to the domain's styles; a style the domain lacks is an error."""
+        from revdial.domains import load_pack
+
+        offered = list(load_pack(self.domain).styles)
+        if self.generation.styles is None:
+            self.generation.styles = offered
+        unknown = [style for style in self.generation.styles if style not in offered]
+        if unknown or not self.generation.styles:
+            raise ValueError(
+                f"generation.styles: unknown style(s) {unknown} for domain {self.domain!r}; choose from {', '.join(offered)}"
+            )
+        return self
+
 
 def describe(error: ValidationError, label: str, option: bool = False) -> str:
     """One line: `FILE: key.path: message; key.path: message` (`--key` for command-line options)."""
@@ -367,6 +376,13 @@ def load_pipeline_config(config: Path | str | dict) -> tuple[PipelineConfig, dic
         raw, base, label = dict(config), Path.cwd(), "<config dict>"
     else:
         raw, base, label = read_yaml(config), Path(config).resolve().parent, str(config)
+    if isinstance(raw.get("domain"), str):  # a pack folder is relative to the YAML's folder
+        from revdial.domains import DomainError, resolve
+
+        try:
+            raw["domain"] = resolve(raw["domain"], base)
+        except DomainError as error:
+            raise ConfigError(f"{label}: domain: {error}") from None
     return parse(PipelineConfig, raw, label), raw, base, label
 
 

@@ -1,10 +1,10 @@
-"""tasks.py and prompts.py: what each task sends to the LLM and what it makes of the answer."""
+"""tasks.py and revdial.prompts: what each task sends to the LLM and what it makes of the answer."""
 
 import pytest
 
 from fakes.llm import FakeLLM
 from revdial.generation.calls import ENDPOINT_DOWN_REASON, TOKEN_BUDGET_REASON, TokenLedger
-from revdial.generation.prompts import STYLES, render, sample_styles
+from revdial.prompts import render, sample_styles, styles
 from revdial.generation.tasks import (
     ContinueDialogue,
     GenerateRequest,
@@ -32,6 +32,9 @@ def _run(task, rows):
     return [row for batch in task.process(rows) for row in batch]
 
 
+STYLES = styles("movies")
+
+
 @pytest.mark.parametrize("style", STYLES)
 def test_request_prompt_uses_the_style_template_and_never_shows_the_target_title(style):
     chat = _task(GenerateRequest).format_input({**SEED, "style": style})
@@ -53,16 +56,16 @@ def test_mask_title_replaces_title_with_and_without_year_as_whole_words():
 
 
 def test_sample_styles_is_reproducible_distinct_and_keyed_by_seed():
-    first = sample_styles("seed-a", 3, rng_seed=7)
-    assert first == sample_styles("seed-a", 3, rng_seed=7)
+    first = sample_styles("seed-a", 3, STYLES, rng_seed=7)
+    assert first == sample_styles("seed-a", 3, STYLES, rng_seed=7)
     assert len(set(first)) == 3
-    assert len(set(sample_styles("seed-a", 7))) == len(STYLES)  # cycles through all before repeating
-    assert {tuple(sample_styles(f"seed-{i}", 2)) for i in range(20)} != {tuple(first[:2])}
+    assert len(set(sample_styles("seed-a", 7, STYLES))) == len(STYLES)  # cycles through all before repeating
+    assert {tuple(sample_styles(f"seed-{i}", 2, STYLES)) for i in range(20)} != {tuple(first[:2])}
 
 
-def test_sample_styles_rejects_unknown_styles():
-    with pytest.raises(ValueError, match="unknown request style"):
-        sample_styles("s", 1, ["mood", "telepathy"])
+def test_sample_styles_rejects_an_empty_style_list():
+    with pytest.raises(ValueError, match="generation.styles is empty"):
+        sample_styles("s", 1, [])
 
 
 def test_plan_requests_fans_each_seed_out_into_k_styled_rows():

@@ -19,7 +19,8 @@ from revdial.contract import DEFAULT_COLUMNS, REJECTS_COLUMNS
 from revdial.curation.filters import check_length, duplicate_of, leaks_title, missing_target
 from revdial.curation.grounding import Catalogue
 from revdial.curation.pii import scrub_pii
-from revdial.generation.prompts import render
+from revdial.domains import DEFAULT_DOMAIN, load_pack
+from revdial.prompts import render, sft_system_prompt
 from revdial.seeds.render import render_seed
 
 if TYPE_CHECKING:
@@ -120,6 +121,9 @@ class CurateRows(GlobalStep):
         default=_CURATION.filters.require_target, description="Reject lists without the target.")
     dedup: RuntimeParameter[bool] = Field(default=_CURATION.dedup.enabled, description="Reject near-duplicate requests.")
     dedup_threshold: RuntimeParameter[float] = Field(default=_CURATION.dedup.threshold, description="MinHash Jaccard threshold.")
+    domain: RuntimeParameter[str] = Field(
+        default=DEFAULT_DOMAIN, description="The domain pack whose title rules say which brackets are aliases."
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -159,7 +163,7 @@ class CurateRows(GlobalStep):
                               min_words=self.min_request_words)
         if length:
             return ("filters", length, f"request: {request[:200]}")
-        if self.reject_leaks and leaks_title(request, row["title"]):
+        if self.reject_leaks and leaks_title(request, row["title"], load_pack(self.domain).title):
             return ("filters", "leak", f"request names {row['title']!r}: {request[:200]}")
         if not row.get("conversation") or row.get("parsed_titles") is None:
             return ("generation", "empty", "no conversation to answer (a turn failed)")
@@ -182,7 +186,10 @@ class FormatSFT(GlobalStep):
     The three leaves are global steps: distilabel writes a leaf's batches as separate parquet files and cannot read
     them back when a column is all-null in one batch and typed in another; one batch per leaf avoids that."""
 
-    item_noun: RuntimeParameter[str] = Field(default=GenerationConfig().item_noun)
+    domain: RuntimeParameter[str] = Field(default=DEFAULT_DOMAIN, description="The domain pack of the system message.")
+    item_noun: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
+        default=None, description="What is recommended (None: the pack's noun)."
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -193,7 +200,7 @@ class FormatSFT(GlobalStep):
         return list(DEFAULT_COLUMNS)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        system = {"role": "system", "content": render("crs_system", item_noun=self.item_noun)}
+        system = {"role": "system", "content": sft_system_prompt(self.domain, self.item_noun)}
         rows = []
         for row in inputs:
             if row.get("reject_reason"):

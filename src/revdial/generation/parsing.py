@@ -20,7 +20,7 @@ _PREFIX_RE = re.compile(
     r"^\s*(?:user|seeker|request|query|assistant|recommender|answer|here(?:'s| is) (?:my|the|a) [\w ]+?)\s*:\s*",
     re.IGNORECASE,
 )
-_MAX_TITLE_CHARS = 120
+_MAX_TITLE_CHARS = 120  # the movie domain's; a domain pack sets its own (title.max_chars)
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,13 @@ def parse_request(text: str | None) -> str:
     return request
 
 
-def parse_recommendations(text: str | None, max_items: int = 10) -> list[Recommendation]:
+def parse_recommendations(
+    text: str | None, max_items: int = 10, max_title_chars: int = _MAX_TITLE_CHARS
+) -> list[Recommendation]:
     """A ranked list of titles from a JSON object/array or from a numbered/bulleted/plain list.
 
-    Duplicates (same title, case-insensitive) keep their first rank.
+    Duplicates (same title, case-insensitive) keep their first rank; titles longer than `max_title_chars` are
+    chatter, not titles, and are left out.
     """
     if not text:
         return []
@@ -79,7 +82,7 @@ def parse_recommendations(text: str | None, max_items: int = 10) -> list[Recomme
     unique = []
     for item in items:
         key = item.title.casefold()
-        if key and key not in seen and len(item.title) <= _MAX_TITLE_CHARS:
+        if key and key not in seen and len(item.title) <= max_title_chars:
             seen.add(key)
             unique.append(item)
     return unique[:max_items]
@@ -131,15 +134,28 @@ def _from_json(data: object) -> list[Recommendation]:
     return [item for item in items if item.title]
 
 
-_TITLE_FIELD_RE = re.compile(r'"title"\s*:\s*"(?P<title>[^"]+)"(?:\s*,\s*"reason"\s*:\s*"(?P<reason>[^"]*)")?')
+# a JSON string: escaped quotes (\") and backslashes stay inside it
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+_TITLE_FIELD_RE = re.compile(
+    rf'"title"\s*:\s*(?P<title>{_JSON_STRING})(?:\s*,\s*"reason"\s*:\s*(?P<reason>{_JSON_STRING}))?'
+)
 
 
 def _from_truncated_json(text: str) -> list[Recommendation]:
     items = []
     for match in _TITLE_FIELD_RE.finditer(text):
-        title, year = split_title_year(match.group("title"))
-        items.append(Recommendation(_clean_title(title), year, (match.group("reason") or "").strip()))
+        title, year = split_title_year(_json_string(match.group("title")))
+        reason = _json_string(match.group("reason")) if match.group("reason") else ""
+        items.append(Recommendation(_clean_title(title), year, reason.strip()))
     return [item for item in items if item.title]
+
+
+def _json_string(literal: str) -> str:
+    """The text of a JSON string literal (quotes included); its inside as written when it does not decode."""
+    try:
+        return str(json.loads(literal))
+    except ValueError:
+        return literal[1:-1]
 
 
 def _from_lines(text: str) -> list[Recommendation]:

@@ -27,6 +27,7 @@ from revdial.config import CurationConfig, GenerationConfig, SelectionConfig
 
 # Leaf step names are the Distiset config names (the synthesis output contract).
 from revdial.contract import CANDIDATES_CONFIG, DEFAULT_CONFIG, REJECTS_CONFIG
+from revdial.domains import DEFAULT_DOMAIN, load_pack
 from revdial.curation.steps import (
     CollectRejects,
     CurateRows,
@@ -47,6 +48,7 @@ class SynthesisPlan:
     seeds_dir: str
     catalogue_path: str
     llm: LLM
+    domain: str = DEFAULT_DOMAIN  # the domain pack (revdial.domains): templates, nouns, styles, title rules
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     curation: CurationConfig = field(default_factory=CurationConfig)
@@ -166,10 +168,11 @@ def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tupl
         _, top_b = upstream(plan)
         generation, curation = plan.generation, plan.curation
         scrub = ScrubPII(name="scrub_pii", max_review_chars=curation.max_review_chars)
-        fan_out = PlanRequests(name="plan_requests", k=generation.k, styles=list(generation.styles),
+        styles = generation.styles or list(load_pack(plan.domain).styles)
+        fan_out = PlanRequests(name="plan_requests", k=generation.k, styles=list(styles),
                                rng_seed=generation.rng_seed)
         common = {
-            "llm": plan.llm, "item_noun": generation.item_noun, "max_total_tokens": generation.max_total_tokens,
+            "llm": plan.llm, "domain": plan.domain, "item_noun": generation.item_noun, "max_total_tokens": generation.max_total_tokens,
             "max_consecutive_failures": generation.max_consecutive_failures,
             "ledger_path": plan.ledger_path, "llm_cache_path": plan.llm_cache_path,
             "input_batch_size": generation.batch_size,
@@ -195,12 +198,12 @@ def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tupl
             name="ground_recommendations", catalogue_path=plan.catalogue_path, threshold=curation.grounding_threshold
         )
         curate = CurateRows(
-            name="curate_rows", on_hallucination=curation.on_hallucination, dedup=curation.dedup.enabled,
+            name="curate_rows", domain=plan.domain, on_hallucination=curation.on_hallucination, dedup=curation.dedup.enabled,
             dedup_threshold=curation.dedup.threshold, **curation.filters.model_dump(),
         )
         chain >> recommend >> ground >> curate
         curate >> [
-            FormatSFT(name=DEFAULT_CONFIG, item_noun=generation.item_noun),
+            FormatSFT(name=DEFAULT_CONFIG, domain=plan.domain, item_noun=generation.item_noun),
             CollectRejects(name=REJECTS_CONFIG),
             KeepCandidates(name=CANDIDATES_CONFIG),
         ]

@@ -134,6 +134,7 @@ def make_plan(
     cache_dir = os.environ.get("DISTILABEL_CACHE_DIR") or str(work_dir / "cache")
     plan = SynthesisPlan(
         name=parsed.name,
+        domain=parsed.domain,
         seeds_dir=str(seeds_dir),
         catalogue_path=str(seeds_dir / "catalogue.parquet"),
         llm=llm, selection=selection, generation=generation, curation=curation,
