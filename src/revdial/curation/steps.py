@@ -14,7 +14,7 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps import GlobalStep, Step, StepInput
 from pydantic import Field, PrivateAttr
 
-from revdial.config import CurationConfig, GenerationConfig
+from revdial.config import CurationConfig
 from revdial.contract import DEFAULT_COLUMNS, REJECTS_COLUMNS
 from revdial.curation.filters import check_length, duplicate_of, leaks_title, missing_target
 from revdial.curation.grounding import Catalogue

@@ -27,7 +27,6 @@ from revdial.config import CurationConfig, GenerationConfig, SelectionConfig
 
 # Leaf step names are the Distiset config names (the synthesis output contract).
 from revdial.contract import CANDIDATES_CONFIG, DEFAULT_CONFIG, REJECTS_CONFIG
-from revdial.domains import DEFAULT_DOMAIN, load_pack
 from revdial.curation.steps import (
     CollectRejects,
     CurateRows,
@@ -36,6 +35,7 @@ from revdial.curation.steps import (
     KeepCandidates,
     ScrubPII,
 )
+from revdial.domains import DEFAULT_DOMAIN, load_pack
 from revdial.generation.tasks import ContinueDialogue, GenerateRequest, PlanRequests, RecommendItems
 
 

@@ -15,9 +15,9 @@ from distilabel.steps.tasks import Task
 from pydantic import Field
 
 from revdial.config import GenerationConfig
+from revdial.domains import DEFAULT_DOMAIN, load_pack
 from revdial.generation.calls import CallFailed, call_llm
 from revdial.generation.parsing import parse_recommendations, parse_request
-from revdial.domains import DEFAULT_DOMAIN, load_pack
 from revdial.prompts import exemplars, render, sample_styles
 
 if TYPE_CHECKING:
