@@ -4,7 +4,6 @@ import pytest
 
 from fakes.llm import FakeLLM
 from revdial.generation.calls import ENDPOINT_DOWN_REASON, TOKEN_BUDGET_REASON, TokenLedger
-from revdial.prompts import render, sample_styles, styles
 from revdial.generation.tasks import (
     ContinueDialogue,
     GenerateRequest,
@@ -12,6 +11,7 @@ from revdial.generation.tasks import (
     RecommendItems,
     mask_title,
 )
+from revdial.prompts import render, sample_styles, styles
 
 SEED = {
     "seed_id": "s1", "item_id": "42", "title": "Heat", "year": 1995,

@@ -257,6 +257,13 @@ class RecommendItems(_DialogueTask):
                                                                            max(len(target), rules.display_chars))})
         return chat
 
+    def _shown_titles(self, row: dict[str, Any], rules: Any) -> dict[str, str]:
+        """The titles this row's prompt shows, as shown -> whole (the target whole, candidates shortened)."""
+        target = f"{row['title']} ({row['year']})" if row.get("year") else row.get("title")
+        candidates = list(row.get("neighbor_titles") or [])[: max(self.n_recommendations * 2, 4)]
+        shown = {rules.display(title): title for title in candidates}
+        return {**shown, target: target} if target else shown
+
     def _task_generation_kwargs(self) -> dict[str, Any]:
         kwargs = super()._task_generation_kwargs()
         if self.structured and type(self.llm).__name__ == "OpenAILLM":
@@ -264,8 +271,10 @@ class RecommendItems(_DialogueTask):
         return kwargs
 
     def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
+        rules = load_pack(self.domain).title
         items = parse_recommendations(
-            output, max_items=max(self.n_recommendations * 2, 5), max_title_chars=load_pack(self.domain).title.max_chars
+            output, max_items=max(self.n_recommendations * 2, 5), max_title_chars=rules.max_chars,
+            known_titles=self._shown_titles(input or {}, rules),
         )
         return {
             "recommended_raw": output,
