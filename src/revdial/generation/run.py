@@ -64,7 +64,7 @@ def with_overrides(selection: SelectionConfig, **options: Any) -> SelectionConfi
 def redact(value: Any) -> Any:
     """A config echo safe to write: the cards' rule (api_key, hf_token, secret, ...; token *counts* such as
     max_new_tokens stay readable), except that `api_key_env` stays, as it only names the variable holding the key."""
-    from revdial.hub.cards import redact as redact_secrets
+    from revdial.redact import redact as redact_secrets
 
     return redact_secrets(value, keep=frozenset({"api_key_env"}))
 
