@@ -136,3 +136,16 @@ def test_a_board_games_pack_from_files_alone_synthesizes(tmp_path, monkeypatch):
 def test_packs_dir_holds_only_pack_folders_and_shared_templates():
     extra = {p.name for p in PACKS_DIR.iterdir() if p.is_dir()} - set(pack_names()) - {"shared", "__pycache__"}
     assert not extra
+
+
+def test_the_pack_chooses_which_metadata_fields_a_prompt_shows():
+    row = {
+        "seed_text": "Item: Mug\nAbout: store: ACME; parent_asin: B01\nUser review: keeps coffee hot",
+        "metadata_json": json.dumps({"store": "ACME", "parent_asin": "B01", "main_category": "Amazon Home",
+                                     "features": ["double wall", "lid"], "description": ["x " * 400]}),
+    }
+    text = load_pack("products").seed_text(row)
+    assert text.splitlines()[0] == "Item: Mug" and text.splitlines()[-1] == "User review: keeps coffee hot"
+    about = text.splitlines()[1]
+    assert about.startswith("About: main category: Amazon Home; features: double wall; lid; description: x x")
+    assert "ACME" not in about and "B01" not in about and len(about) < 400

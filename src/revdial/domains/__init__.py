@@ -95,12 +95,36 @@ class DomainPack(BaseModel):
     def templates(self) -> Path:
         return self.folder / "templates"
 
+    def seed_text(self, row: dict[str, Any], max_chars: int = 300) -> str:
+        """The seed text a prompt shows: its "About:" line rebuilt from the pack's `metadata_fields` (in that order,
+        each "field: value", lists joined, long values cut), the rest as the seeds stage rendered it."""
+        text = row.get("seed_text") or ""
+        if self.metadata_fields is None:
+            return text
+        metadata = _metadata(row)
+        if not metadata:  # nothing to choose from: the seeds stage's rendering stands
+            return text
+        parts = []
+        for name in self.metadata_fields:
+            value = metadata.get(name)
+            shown = "; ".join(map(str, value)) if isinstance(value, list) else str(value or "")
+            if shown.strip():
+                parts.append(f"{name.replace('_', ' ')}: {_cut(shown.strip(), max_chars)}")
+        lines = [line for line in text.splitlines() if not line.startswith("About: ")]
+        if parts:
+            lines.insert(1 if lines else 0, "About: " + "; ".join(parts))
+        return "\n".join(lines)
+
     def noun_for(self, row: dict[str, Any]) -> str:
         """The singular noun for one item: from its `noun_field` metadata value when the pack maps it."""
         if not self.noun_field:
             return self.item_noun
         value = _metadata(row).get(self.noun_field)
         return self.nouns.get(str(value), self.item_noun) if value else self.item_noun
+
+
+def _cut(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[: max_chars - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _metadata(row: dict[str, Any]) -> dict[str, Any]:

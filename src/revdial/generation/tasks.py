@@ -165,7 +165,8 @@ class GenerateRequest(_DialogueTask):
         variables = {
             **words,
             # Small models copy what they see: the request prompt never shows the target's title.
-            "seed_text": mask_title(input["seed_text"], input["title"], f"this {words['item_noun']}"),
+            "seed_text": mask_title(load_pack(self.domain).seed_text(input), input["title"],
+                                    f"this {words['item_noun']}"),
             "title": input["title"],
             "history_liked": list(input.get("history_liked") or []),
             "history_disliked": list(input.get("history_disliked") or []),
@@ -206,7 +207,9 @@ class ContinueDialogue(_DialogueTask):
         words = self._words(input)
         prompt = render(
             template, conversation=conversation,
-            seed_text=mask_title(input["seed_text"], input["title"], f"this {words['item_noun']}"), **words
+            seed_text=mask_title(load_pack(self.domain).seed_text(input), input["title"],
+                                 f"this {words['item_noun']}"),
+            **words,
         )
         return [{"role": "user", "content": prompt}]
 
