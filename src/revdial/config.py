@@ -159,7 +159,8 @@ class GenerationConfig(_Section):
     )
     rng_seed: int = 0
     item_noun: str | None = Field(
-        default=None, description="what is recommended, in prompts; None: the domain pack's (or the item's own kind)"
+        default=None,
+        description="what is recommended, in prompts; None: the domain pack's (or the item's own kind)",
     )
     batch_size: int = Field(default=8, ge=1)
     replicas: int = Field(default=1, ge=1)
@@ -183,7 +184,6 @@ class GenerationConfig(_Section):
         if unknown:
             raise ValueError(f"unknown task(s) {sorted(unknown)}; use {', '.join(TASKS)}")
         return value
-
 
 
 # --- curation ---------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from revdial.domains import SHARED_TEMPLATES, DomainPack, load_pack
 
 
 def with_article(noun: str) -> str:
-    """"a movie", "an item", "an office product"."""
+    """ "a movie", "an item", "an office product"."""
     return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
 
 
@@ -102,6 +102,8 @@ def system_prompt(k: int, item_noun: str | None = None, domain: str | None = Non
     return render("eval_system", domain, k=k, **({"item_noun": item_noun} if item_noun else {}))
 
 
-def build_messages(turn: Any, k: int, item_noun: str | None = None, domain: str | None = None) -> list[dict[str, str]]:
+def build_messages(
+    turn: Any, k: int, item_noun: str | None = None, domain: str | None = None
+) -> list[dict[str, str]]:
     """System instruction + the dialogue (`turn.context`, chat turns ending on the user's turn)."""
     return [{"role": "system", "content": system_prompt(k, item_noun, domain)}, *turn.context]

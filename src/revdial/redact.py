@@ -17,7 +17,9 @@ def redact(value: Any, keep: frozenset[str] = frozenset()) -> Any:
     keys named in `keep` (lower case) are left as they are."""
     if isinstance(value, Mapping):
         return {
-            k: "<redacted>" if str(k).lower() not in keep and _SECRET_KEY_RE.search(str(k)) else redact(v, keep)
+            k: "<redacted>"
+            if str(k).lower() not in keep and _SECRET_KEY_RE.search(str(k))
+            else redact(v, keep)
             for k, v in value.items()
         }
     if isinstance(value, list):

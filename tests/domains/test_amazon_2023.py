@@ -26,8 +26,11 @@ def run(shared_data, tmp_path_factory):
     raw["source"]["tables"]["reviews"]["path"] = str(sample / "reviews.parquet")
     raw["source"]["tables"]["items"]["path"] = str(sample / "meta.parquet")
     prompts = tmp / "prompts.jsonl"
-    raw["generation"]["llm"] = {"backend": "class", "path": "recording_llm:RecordingLLM",
-                                "kwargs": {"prompts_path": str(prompts), "hallucinate": False}}
+    raw["generation"]["llm"] = {
+        "backend": "class",
+        "path": "recording_llm:RecordingLLM",
+        "kwargs": {"prompts_path": str(prompts), "hallucinate": False},
+    }
     raw["selection"]["budget"] = 16
     (tmp / "amazon.yaml").write_text(yaml.safe_dump(raw))
     build = build_seeds(tmp / "amazon.yaml")
@@ -46,14 +49,24 @@ def run(shared_data, tmp_path_factory):
 
 def test_the_config_picks_the_products_pack(run):
     assert run["plan"].domain == "products"
-    assert set(run["plan"].generation.styles) == {"use_case", "problem", "budget", "compared_to", "gift", "negative"}
+    assert set(run["plan"].generation.styles) == {
+        "use_case",
+        "problem",
+        "budget",
+        "compared_to",
+        "gift",
+        "negative",
+    }
 
 
 def test_no_prompt_or_system_message_says_movie(run):
     assert run["chats"]
     # the seed text quotes what reviewers wrote; every other part of a prompt is the pack's
-    said = [MOVIE_WORDS.findall(message["content"].split("Here is what we know", 1)[0]) for chat in run["chats"]
-            for message in chat]
+    said = [
+        MOVIE_WORDS.findall(message["content"].split("Here is what we know", 1)[0])
+        for chat in run["chats"]
+        for message in chat
+    ]
     assert not [words for words in said if words]
 
 

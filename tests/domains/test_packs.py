@@ -21,8 +21,14 @@ BOARD_GAMES = {
     "item_noun": "board game",
     "item_plural": "board games",
     "styles": {
-        "players": ["We are five on Friday, what can we all play in an hour?", "Any good two-player game for a couple?"],
-        "theme": ["I'd love something about trains and building routes.", "Anything with pirates and trading?"],
+        "players": [
+            "We are five on Friday, what can we all play in an hour?",
+            "Any good two-player game for a couple?",
+        ],
+        "theme": [
+            "I'd love something about trains and building routes.",
+            "Anything with pirates and trading?",
+        ],
     },
     "title": {"max_chars": 200, "brackets_are_aliases": False},
 }
@@ -32,14 +38,25 @@ def _board_games_pack(folder: Path) -> Path:
     pack = folder / "board-games"
     (pack / "templates").mkdir(parents=True)
     (pack / "pack.yaml").write_text(yaml.safe_dump(BOARD_GAMES))
-    (pack / "templates" / "style_players.jinja").write_text("Ask for {{ item_noun | a }} for a number of players.")
-    (pack / "templates" / "style_theme.jinja").write_text("Ask for {{ item_noun | a }} with a theme they like.")
+    (pack / "templates" / "style_players.jinja").write_text(
+        "Ask for {{ item_noun | a }} for a number of players."
+    )
+    (pack / "templates" / "style_theme.jinja").write_text(
+        "Ask for {{ item_noun | a }} with a theme they like."
+    )
     return pack
 
 
 def test_shipped_packs_load_with_two_exemplars_per_style():
     assert {"movies", "products", "generic"} <= set(pack_names())
-    assert set(styles("movies")) == {"mood", "similar_to", "attributes", "negative", "occasion", "liked_history"}
+    assert set(styles("movies")) == {
+        "mood",
+        "similar_to",
+        "attributes",
+        "negative",
+        "occasion",
+        "liked_history",
+    }
     assert set(styles("products")) == {"use_case", "problem", "budget", "compared_to", "gift", "negative"}
     for name in pack_names():
         assert all(len(examples) >= 2 for examples in load_pack(name).styles.values())
@@ -63,7 +80,9 @@ def test_products_noun_comes_from_the_items_main_category():
 def test_no_prompt_of_the_products_or_generic_pack_says_movie():
     for domain in ("products", "generic"):
         folder = load_pack(domain).templates
-        texts = [render(f"style_{s}", domain, history_liked=["A"], history_disliked=["B"]) for s in styles(domain)]
+        texts = [
+            render(f"style_{s}", domain, history_liked=["A"], history_disliked=["B"]) for s in styles(domain)
+        ]
         texts += [system_prompt(20, domain=domain), render("crs_system", domain)]
         texts += [e for examples in load_pack(domain).styles.values() for e in examples]
         texts += [p.read_text() for p in folder.glob("*.jinja")]
@@ -116,8 +135,10 @@ def test_a_board_games_pack_from_files_alone_synthesizes(tmp_path, monkeypatch):
     pack = _board_games_pack(tmp_path / "packs")
     seeds_dir = small_seeds_dir(tmp_path / "seeds", 4)
     prompts = tmp_path / "prompts.jsonl"
-    raw = config({"backend": "class", "path": "recording_llm:RecordingLLM", "kwargs": {"prompts_path": str(prompts)}},
-                 budget=4)
+    raw = config(
+        {"backend": "class", "path": "recording_llm:RecordingLLM", "kwargs": {"prompts_path": str(prompts)}},
+        budget=4,
+    )
     raw["domain"] = "packs/board-games"
     raw["generation"].pop("styles")
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(raw))
@@ -134,15 +155,24 @@ def test_a_board_games_pack_from_files_alone_synthesizes(tmp_path, monkeypatch):
 
 
 def test_packs_dir_holds_only_pack_folders_and_shared_templates():
-    extra = {p.name for p in PACKS_DIR.iterdir() if p.is_dir()} - set(pack_names()) - {"shared", "__pycache__"}
+    extra = (
+        {p.name for p in PACKS_DIR.iterdir() if p.is_dir()} - set(pack_names()) - {"shared", "__pycache__"}
+    )
     assert not extra
 
 
 def test_the_pack_chooses_which_metadata_fields_a_prompt_shows():
     row = {
         "seed_text": "Item: Mug\nAbout: store: ACME; parent_asin: B01\nUser review: keeps coffee hot",
-        "metadata_json": json.dumps({"store": "ACME", "parent_asin": "B01", "main_category": "Amazon Home",
-                                     "features": ["double wall", "lid"], "description": ["x " * 400]}),
+        "metadata_json": json.dumps(
+            {
+                "store": "ACME",
+                "parent_asin": "B01",
+                "main_category": "Amazon Home",
+                "features": ["double wall", "lid"],
+                "description": ["x " * 400],
+            }
+        ),
     }
     text = load_pack("products").seed_text(row)
     assert text.splitlines()[0] == "Item: Mug" and text.splitlines()[-1] == "User review: keeps coffee hot"

@@ -116,8 +116,10 @@ def test_card_states_the_run_numbers_computed_from_the_rows(tmp_path: Path) -> N
     assert "| Rows kept (`default`) | 4 |" in card
     assert "| `missing_target` | 2 |" in card and "| `leak` | 1 |" in card
     # policy "drop": the hallucinated titles were removed from the answers, and the card must not imply otherwise
-    assert "| Hallucinated titles dropped from kept answers (listed in `hallucinated_titles`, not in `messages`) " \
-           "| 4 of 12 (0.333) |" in card  # one hallucinated of three titles per row
+    assert (
+        "| Hallucinated titles dropped from kept answers (listed in `hallucinated_titles`, not in `messages`) "
+        "| 4 of 12 (0.333) |" in card
+    )  # one hallucinated of three titles per row
     assert "Strategy `js` with budget B = 9" in card  # what the run did (summary) over what the YAML asked
     assert "| Input tokens | 12345 |" in card
     assert "arxiv.org/abs/2504.15476" in card and "eprint        = {2504.15476}" in card
@@ -290,8 +292,18 @@ def test_a_model_cards_licence_follows_its_training_data(tmp_path):
 
     from .synthesis import SUMMARY, write_synthesis
 
-    summary = {**SUMMARY, "config": {**SUMMARY["config"], "card": {"sources": [
-        {"name": "Reviews", "license": "cc-by-nc-4.0"}, {"name": "Catalogue", "license": "mit"}]}}}
+    summary = {
+        **SUMMARY,
+        "config": {
+            **SUMMARY["config"],
+            "card": {
+                "sources": [
+                    {"name": "Reviews", "license": "cc-by-nc-4.0"},
+                    {"name": "Catalogue", "license": "mit"},
+                ]
+            },
+        },
+    }
     run = write_synthesis(tmp_path / "run", summary=summary)
     assert training_data_license(str(run)) == "cc-by-nc-4.0"
     card = render_model_card(base_model="HuggingFaceTB/SmolLM2-135M-Instruct", dataset=str(run))
@@ -302,7 +314,9 @@ def test_a_model_cards_licence_follows_its_training_data(tmp_path):
 def test_he2023_benchmarks_have_display_names_and_splits() -> None:
     from revdial.hub.cards import eval_results_from_metrics
 
-    results = eval_results_from_metrics({"he2023-redial": {"recall@10": 0.1}, "he2023-inspired": {"ndcg@5": 0.2}})
+    results = eval_results_from_metrics(
+        {"he2023-redial": {"recall@10": 0.1}, "he2023-inspired": {"ndcg@5": 0.2}}
+    )
     assert [(r.dataset_name, r.dataset_split) for r in results] == [
         ("ReDial (He et al. 2023 split)", "test"),
         ("INSPIRED (He et al. 2023 split)", "test"),
@@ -313,7 +327,9 @@ def test_the_source_registry_is_data_and_recognises_the_amazon_sample() -> None:
     from revdial.hub.cards import SOURCES_FILE, resolve_sources
 
     assert SOURCES_FILE.suffix == ".yaml"
-    config = {"source": {"tables": {"reviews": {"path": "../../shared/data/amazon2023_sample/reviews.parquet"}}}}
+    config = {
+        "source": {"tables": {"reviews": {"path": "../../shared/data/amazon2023_sample/reviews.parquet"}}}
+    }
     assert [s.hub_id for s in resolve_sources(config)] == ["McAuley-Lab/Amazon-Reviews-2023"]
 
 

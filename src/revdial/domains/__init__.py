@@ -153,7 +153,9 @@ def resolve(domain: str | None, base: Path | None = None) -> str:
         folder = base / folder
     if (folder / "pack.yaml").is_file():
         return str(folder.resolve())
-    raise DomainError(f"unknown domain {name!r}: not a pack ({', '.join(pack_names())}) nor a folder with pack.yaml")
+    raise DomainError(
+        f"unknown domain {name!r}: not a pack ({', '.join(pack_names())}) nor a folder with pack.yaml"
+    )
 
 
 @lru_cache(maxsize=32)
@@ -168,5 +170,7 @@ def load_pack(domain: str | None = None) -> DomainPack:
     except yaml.YAMLError as error:
         raise DomainError(f"{path}: not valid YAML ({getattr(error, 'problem', error)})") from None
     except ValidationError as error:
-        where = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in error.errors())
+        where = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in error.errors()
+        )
         raise DomainError(f"{path}: {where.replace('Value error, ', '')}") from None

@@ -102,7 +102,7 @@ def split_title_year(text: str) -> tuple[str, int | None]:
     match = _YEAR_RE.search(text)
     if not match:
         return text.strip(), None
-    title = (text[: match.start()] + text[match.end():]).strip()
+    title = (text[: match.start()] + text[match.end() :]).strip()
     return title, int(match.group("year"))
 
 
@@ -209,7 +209,7 @@ def _from_text_entry(body: str, known: Mapping[str, str] | None = None) -> Recom
         title_part, rest = quoted.group("title"), quoted.group("rest")
     elif year:
         # "Thor: Ragnarok (2017): fun" - a bracketed year ends the title, colons and all.
-        title_part, rest = body[: year.end()], body[year.end():]
+        title_part, rest = body[: year.end()], body[year.end() :]
     else:
         parts = _DASH_SPLIT_RE.split(body, maxsplit=1)
         if len(parts) == 1:
@@ -221,7 +221,7 @@ def _from_text_entry(body: str, known: Mapping[str, str] | None = None) -> Recom
     if year is None:
         rest_year = _YEAR_RE.match(rest)
         if rest_year:
-            year, rest = int(rest_year.group("year")), rest[rest_year.end():]
+            year, rest = int(rest_year.group("year")), rest[rest_year.end() :]
     return Recommendation(_clean_title(title), year, _reason(rest))
 
 

@@ -30,17 +30,27 @@ def recommendation_schema(target: str, n_recommendations: int, max_title_chars: 
     so that what the model invents is still measured as hallucination."""
     item = {
         "type": "object",
-        "properties": {"title": {"type": "string", "maxLength": max_title_chars}, "reason": {"type": "string", "maxLength": 120}},
+        "properties": {
+            "title": {"type": "string", "maxLength": max_title_chars},
+            "reason": {"type": "string", "maxLength": 120},
+        },
         "required": ["title", "reason"],
     }
     first = {**item, "properties": {**item["properties"], "title": {"const": target}}}
     return {
         "type": "object",
         # One prefix item per position: llama.cpp's llguidance ignores `prefixItems` once `items` is present.
-        "properties": {"recommendations": {"type": "array", "prefixItems": [first] + [item] * (n_recommendations - 1),
-                                           "minItems": n_recommendations, "maxItems": n_recommendations}},
+        "properties": {
+            "recommendations": {
+                "type": "array",
+                "prefixItems": [first] + [item] * (n_recommendations - 1),
+                "minItems": n_recommendations,
+                "maxItems": n_recommendations,
+            }
+        },
         "required": ["recommendations"],
     }
+
 
 # Task defaults are the config's (revdial.config).
 _GENERATION = GenerationConfig()
@@ -51,9 +61,12 @@ class PlanRequests(Step):
 
     k: RuntimeParameter[int] = Field(default=_GENERATION.k, description="Requests generated per seed.")
     styles: RuntimeParameter[list[str]] = Field(
-        default=list(load_pack(DEFAULT_DOMAIN).styles), description="Request styles to sample from (the domain's)."
+        default=list(load_pack(DEFAULT_DOMAIN).styles),
+        description="Request styles to sample from (the domain's).",
     )
-    rng_seed: RuntimeParameter[int] = Field(default=_GENERATION.rng_seed, description="Seed of the style sampler.")
+    rng_seed: RuntimeParameter[int] = Field(
+        default=_GENERATION.rng_seed, description="Seed of the style sampler."
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -76,10 +89,12 @@ class _DialogueTask(Task):
     The call itself (cache, token cap, failures) is `calls.call_llm`."""
 
     domain: RuntimeParameter[str] = Field(
-        default=DEFAULT_DOMAIN, description="The domain pack (revdial.domains) whose templates and words are used."
+        default=DEFAULT_DOMAIN,
+        description="The domain pack (revdial.domains) whose templates and words are used.",
     )
     item_noun: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
-        default=None, description="What is recommended, in prompts (None: the pack's, or the item's own kind)."
+        default=None,
+        description="What is recommended, in prompts (None: the pack's, or the item's own kind).",
     )
     max_total_tokens: RuntimeParameter[int] = Field(
         default=0, description="Stop calling the LLM once the run has used this many tokens (0: no cap)."
@@ -91,10 +106,12 @@ class _DialogueTask(Task):
         default=None, description="File shared by all tasks of the run that counts tokens and failed calls."
     )
     llm_cache_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
-        default=None, description="SQLite file of finished LLM calls, shared by the run's tasks (see LLMCallCache)."
+        default=None,
+        description="SQLite file of finished LLM calls, shared by the run's tasks (see LLMCallCache).",
     )
     max_new_tokens: Optional[RuntimeParameter[int]] = Field(  # noqa: UP045 (distilabel reads Optional)
-        default=None, description="Token limit of this task's answers (None: the backend's generation_kwargs)."
+        default=None,
+        description="Token limit of this task's answers (None: the backend's generation_kwargs).",
     )
 
     def _can_generate(self, row: dict[str, Any]) -> bool:
@@ -112,10 +129,14 @@ class _DialogueTask(Task):
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         live = [row for row in inputs if self._can_generate(row)]
         outputs = call_llm(
-            self.llm, self._format_inputs(live) if live else [],
+            self.llm,
+            self._format_inputs(live) if live else [],
             generation_kwargs={**(self.llm.get_generation_kwargs() or {}), **self._task_generation_kwargs()},
-            cache_path=self.llm_cache_path, ledger_path=self.ledger_path, max_total_tokens=self.max_total_tokens,
-            max_consecutive_failures=self.max_consecutive_failures, warn=self._logger.warning,
+            cache_path=self.llm_cache_path,
+            ledger_path=self.ledger_path,
+            max_total_tokens=self.max_total_tokens,
+            max_consecutive_failures=self.max_consecutive_failures,
+            warn=self._logger.warning,
         )
         by_position = iter(zip(live, outputs))
         rows = []
@@ -134,7 +155,9 @@ class _DialogueTask(Task):
 
     def _row(self, row: dict[str, Any], output: Any) -> dict[str, Any]:
         """The output row: the parsed answer, or the row with its outputs empty and the reason it has none."""
-        formatted = [] if output is None or isinstance(output, CallFailed) else self._format_outputs(output, row)
+        formatted = (
+            [] if output is None or isinstance(output, CallFailed) else self._format_outputs(output, row)
+        )
         if formatted:
             return {**row, **formatted[0], "model_name": self.llm.model_name, "skip_reason": None}
         reason = output.reason if isinstance(output, CallFailed) else None
@@ -165,30 +188,40 @@ class GenerateRequest(_DialogueTask):
         variables = {
             **words,
             # Small models copy what they see: the request prompt never shows the target's title.
-            "seed_text": mask_title(load_pack(self.domain).seed_text(input), input["title"],
-                                    f"this {words['item_noun']}"),
+            "seed_text": mask_title(
+                load_pack(self.domain).seed_text(input), input["title"], f"this {words['item_noun']}"
+            ),
             "title": input["title"],
             "history_liked": list(input.get("history_liked") or []),
             "history_disliked": list(input.get("history_disliked") or []),
         }
         instruction = render(f"style_{input['style']}", **variables)
         # an exemplar that happens to name the target would show it: it is left out
-        examples = [e for e in exemplars(input["style"], self.domain) if mask_title(e, input["title"], "") == e]
+        examples = [
+            e for e in exemplars(input["style"], self.domain) if mask_title(e, input["title"], "") == e
+        ]
         return [
             {"role": "system", "content": render("request_system", **words)},
-            {"role": "user", "content": render("request", style_instruction=instruction, exemplars=examples,
-                                               **variables)},
+            {
+                "role": "user",
+                "content": render("request", style_instruction=instruction, exemplars=examples, **variables),
+            },
         ]
 
     def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
         request = parse_request(output)
-        return {"request": request or None, "conversation": [{"role": "user", "content": request}] if request else None}
+        return {
+            "request": request or None,
+            "conversation": [{"role": "user", "content": request}] if request else None,
+        }
 
 
 class ContinueDialogue(_DialogueTask):
     """Multi-turn mode: add one turn, either the recommender's clarifying question or the seeker's reply."""
 
-    speaker: RuntimeParameter[str] = Field(default="assistant", description="assistant (question) | user (reply)")
+    speaker: RuntimeParameter[str] = Field(
+        default="assistant", description="assistant (question) | user (reply)"
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -206,9 +239,11 @@ class ContinueDialogue(_DialogueTask):
         template = "recommender_question" if self.speaker == "assistant" else "seeker_turn"
         words = self._words(input)
         prompt = render(
-            template, conversation=conversation,
-            seed_text=mask_title(load_pack(self.domain).seed_text(input), input["title"],
-                                 f"this {words['item_noun']}"),
+            template,
+            conversation=conversation,
+            seed_text=mask_title(
+                load_pack(self.domain).seed_text(input), input["title"], f"this {words['item_noun']}"
+            ),
             **words,
         )
         return [{"role": "user", "content": prompt}]
@@ -224,9 +259,11 @@ class RecommendItems(_DialogueTask):
     """Answer the conversation with a ranked list; the seed item is the answer to include, neighbours are offered."""
 
     n_recommendations: RuntimeParameter[int] = Field(
-        default=_GENERATION.n_recommendations, description="Titles asked for per answer.")
+        default=_GENERATION.n_recommendations, description="Titles asked for per answer."
+    )
     structured: RuntimeParameter[bool] = Field(
-        default=False, description="Ask for JSON (enforced by the backend where it can) instead of a numbered list."
+        default=False,
+        description="Ask for JSON (enforced by the backend where it can) instead of a numbered list.",
     )
 
     @property
@@ -246,9 +283,13 @@ class RecommendItems(_DialogueTask):
         words, rules = self._words(input), load_pack(self.domain).title
         candidates = list(input.get("neighbor_titles") or [])[: max(self.n_recommendations * 2, 4)]
         prompt = render(
-            "recommend", conversation=list(input["conversation"]), target=target,
+            "recommend",
+            conversation=list(input["conversation"]),
+            target=target,
             candidates=[rules.display(title) for title in candidates],
-            n_recommendations=self.n_recommendations, structured=self.structured, **words,
+            n_recommendations=self.n_recommendations,
+            structured=self.structured,
+            **words,
         )
         chat = [
             {"role": "system", "content": render("recommend_system", **words)},
@@ -256,8 +297,15 @@ class RecommendItems(_DialogueTask):
         ]
         if self.structured and getattr(self.llm, "supports_input_schema", False):
             # distilabel's structured input: (chat, structured output) for backends that take a schema per prompt
-            return (chat, {"format": "json", "schema": recommendation_schema(target, self.n_recommendations,
-                                                                           max(len(target), rules.display_chars))})
+            return (
+                chat,
+                {
+                    "format": "json",
+                    "schema": recommendation_schema(
+                        target, self.n_recommendations, max(len(target), rules.display_chars)
+                    ),
+                },
+            )
         return chat
 
     def _shown_titles(self, row: dict[str, Any], rules: Any) -> dict[str, str]:
@@ -276,7 +324,9 @@ class RecommendItems(_DialogueTask):
     def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
         rules = load_pack(self.domain).title
         items = parse_recommendations(
-            output, max_items=max(self.n_recommendations * 2, 5), max_title_chars=rules.max_chars,
+            output,
+            max_items=max(self.n_recommendations * 2, 5),
+            max_title_chars=rules.max_chars,
             known_titles=self._shown_titles(input or {}, rules),
         )
         return {
@@ -284,7 +334,6 @@ class RecommendItems(_DialogueTask):
             "parsed_titles": [item.display for item in items],
             "parsed_reasons": [item.reason for item in items],
         }
-
 
 
 def mask_title(text: str, title: str, replacement: str) -> str:

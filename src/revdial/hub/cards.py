@@ -63,6 +63,7 @@ PAPER_BIBTEX = """@misc{surana2025reviews,
 SPLIT_FILE = "{config}/{split}-00000-of-00001.parquet"
 """Where a config's split lands in the pushed repo; the card's `configs` point `data_files` at it."""
 
+
 @dataclass(frozen=True)
 class SourceInfo:
     """A seed source as the card names it: what it is, where it is, and its licence (a Hub licence id)."""
@@ -423,7 +424,9 @@ class CardLicense:
     link: str | None = None
 
 
-def card_license(sources: Sequence[SourceInfo], card_section: Mapping[str, Any], given: str | None) -> CardLicense:
+def card_license(
+    sources: Sequence[SourceInfo], card_section: Mapping[str, Any], given: str | None
+) -> CardLicense:
     chosen = given or card_section.get("license") or most_restrictive_license([s.license for s in sources])
     if chosen != "other":
         return CardLicense(chosen)
@@ -500,7 +503,8 @@ def card_facts(run: SynthesisRun, config: Mapping[str, Any]) -> CardFacts:
         tokens_out=tokens.get("output"),
         wall_time_s=summary.get("wall_time_s"),
         hallucination_rate=hallucination.get("rate"),
-        hallucination_policy=hallucination.get("policy") or (config.get("curation") or {}).get("on_hallucination"),
+        hallucination_policy=hallucination.get("policy")
+        or (config.get("curation") or {}).get("on_hallucination"),
         funnel=summary.get("funnel"),
         row_reject_reasons=summary.get("reject_reasons") or {},
         argilla=summary.get("argilla"),
@@ -509,7 +513,9 @@ def card_facts(run: SynthesisRun, config: Mapping[str, Any]) -> CardFacts:
     )
 
 
-def _merge_distilabel(card_data: DatasetCardData, tags: list[str], distilabel_card: DatasetCard | None) -> str:
+def _merge_distilabel(
+    card_data: DatasetCardData, tags: list[str], distilabel_card: DatasetCard | None
+) -> str:
     """distilabel's card metadata fills what revdial's does not set; its body (demoted) is returned to append."""
     if distilabel_card is None:
         return ""
@@ -646,7 +652,9 @@ def _results_table(results: Sequence[EvalResult]) -> dict[str, dict[str, float]]
     """{dataset name: {metric name: value}} for the card's results table."""
     table: dict[str, dict[str, float]] = {}
     for result in results:
-        table.setdefault(result.dataset_name, {})[result.metric_name or result.metric_type] = result.metric_value
+        table.setdefault(result.dataset_name, {})[result.metric_name or result.metric_type] = (
+            result.metric_value
+        )
     return table
 
 
