@@ -24,9 +24,17 @@ PROMPT = (
 
 
 def chats(n: int) -> list[list[dict]]:
-    return [[{"role": "system", "content": "You write one realistic message that a person sends to a movie "
-              "recommendation assistant. Write only the message itself."},
-             {"role": "user", "content": PROMPT + f" (variant {i})"}] for i in range(n)]
+    return [
+        [
+            {
+                "role": "system",
+                "content": "You write one realistic message that a person sends to a movie "
+                "recommendation assistant. Write only the message itself.",
+            },
+            {"role": "user", "content": PROMPT + f" (variant {i})"},
+        ]
+        for i in range(n)
+    ]
 
 
 def bench_llamacpp(prompts: list, max_new: int, threads: int, poll: int) -> dict:
@@ -55,9 +63,15 @@ def bench_llamacpp(prompts: list, max_new: int, threads: int, poll: int) -> dict
         prompt_ms += timings["prompt_ms"]
         gen_ms += timings["predicted_ms"]
     wall = time.perf_counter() - started
-    return {"engine": f"llama.cpp (xllamacpp, poll={poll})", "load_s": load_s, "prompt_tok_s": prompt_tokens / prompt_ms * 1e3,
-            "gen_tok_s": new_tokens / gen_ms * 1e3, "new_tokens": new_tokens, "wall_s": wall,
-            "end_to_end_tok_s": new_tokens / wall}
+    return {
+        "engine": f"llama.cpp (xllamacpp, poll={poll})",
+        "load_s": load_s,
+        "prompt_tok_s": prompt_tokens / prompt_ms * 1e3,
+        "gen_tok_s": new_tokens / gen_ms * 1e3,
+        "new_tokens": new_tokens,
+        "wall_s": wall,
+        "end_to_end_tok_s": new_tokens / wall,
+    }
 
 
 def bench_transformers(prompts: list, max_new: int, threads: int) -> dict:
@@ -74,7 +88,9 @@ def bench_transformers(prompts: list, max_new: int, threads: int) -> dict:
     started = time.perf_counter()
     prompt_s = 0.0
     for chat in prompts:
-        ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        ids = tokenizer.apply_chat_template(
+            chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
         t0 = time.perf_counter()
         with torch.no_grad():
             model(**ids)  # prompt pass alone, for the prompt rate
@@ -83,29 +99,44 @@ def bench_transformers(prompts: list, max_new: int, threads: int) -> dict:
         new_tokens += out.shape[1] - ids["input_ids"].shape[1]
     wall = time.perf_counter() - started - prompt_s
     prompt_tokens = sum(len(tokenizer.apply_chat_template(c, add_generation_prompt=True)) for c in prompts)
-    return {"engine": "transformers + gguf (fp32)", "load_s": load_s, "prompt_tok_s": prompt_tokens / prompt_s,
-            "gen_tok_s": None, "new_tokens": new_tokens, "wall_s": wall, "end_to_end_tok_s": new_tokens / wall}
+    return {
+        "engine": "transformers + gguf (fp32)",
+        "load_s": load_s,
+        "prompt_tok_s": prompt_tokens / prompt_s,
+        "gen_tok_s": None,
+        "new_tokens": new_tokens,
+        "wall_s": wall,
+        "end_to_end_tok_s": new_tokens / wall,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--prompts", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-transformers", action="store_true")
     args = parser.parse_args()
     prompts = chats(args.prompts)
-    rows = [bench_llamacpp(prompts, args.max_new_tokens, args.threads, poll=0),
-            bench_llamacpp(prompts, args.max_new_tokens, args.threads, poll=50)]
+    rows = [
+        bench_llamacpp(prompts, args.max_new_tokens, args.threads, poll=0),
+        bench_llamacpp(prompts, args.max_new_tokens, args.threads, poll=50),
+    ]
     if not args.skip_transformers:
         rows.append(bench_transformers(prompts, args.max_new_tokens, args.threads))
     print(f"\n{args.prompts} prompts x {args.max_new_tokens} new tokens, {args.threads} threads")
-    print(f"{'engine':38} {'load s':>7} {'prompt tok/s':>13} {'gen tok/s':>10} {'end-to-end tok/s':>17} {'ratio':>6}")
+    print(
+        f"{'engine':38} {'load s':>7} {'prompt tok/s':>13} {'gen tok/s':>10} {'end-to-end tok/s':>17} {'ratio':>6}"
+    )
     base = rows[0]["end_to_end_tok_s"]
     for row in rows:
         gen = f"{row['gen_tok_s']:.1f}" if row["gen_tok_s"] else "-"
-        print(f"{row['engine']:38} {row['load_s']:7.1f} {row['prompt_tok_s']:13.1f} {gen:>10} "
-              f"{row['end_to_end_tok_s']:17.1f} {row['end_to_end_tok_s'] / base:6.2f}")
+        print(
+            f"{row['engine']:38} {row['load_s']:7.1f} {row['prompt_tok_s']:13.1f} {gen:>10} "
+            f"{row['end_to_end_tok_s']:17.1f} {row['end_to_end_tok_s'] / base:6.2f}"
+        )
 
 
 if __name__ == "__main__":

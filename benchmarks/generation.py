@@ -29,8 +29,9 @@ from fakes.server import serve_in_process
 
 
 def server_stats(base_url: str, reset: bool = False) -> dict:
-    request = urllib.request.Request(base_url.replace("/v1", "/stats"), method="POST" if reset else "GET",
-                                     data=b"" if reset else None)
+    request = urllib.request.Request(
+        base_url.replace("/v1", "/stats"), method="POST" if reset else "GET", data=b"" if reset else None
+    )
     with urllib.request.urlopen(request) as response:
         return json.loads(response.read())
 
@@ -41,8 +42,16 @@ def seed_rows(n: int) -> list[dict]:
     seeds = build_seeds(ROOT / "pipelines" / "movies-sample.yaml").seeds
     rows = [seeds[i % len(seeds)] for i in range(n)]
     # distinct ids: a dialogue per row even when the sample is recycled
-    return [{**row, "seed_id": f"{row['seed_id']}-{i}", "selection_rank": i, "selection_score": 1.0,
-             "selection_strategy": "bench"} for i, row in enumerate(rows)]
+    return [
+        {
+            **row,
+            "seed_id": f"{row['seed_id']}-{i}",
+            "selection_rank": i,
+            "selection_score": 1.0,
+            "selection_strategy": "bench",
+        }
+        for i, row in enumerate(rows)
+    ]
 
 
 def baseline(base_url: str, rows: list[dict], concurrency: int) -> float:
@@ -60,22 +69,43 @@ def baseline(base_url: str, rows: list[dict], concurrency: int) -> float:
         async def dialogue(row: dict) -> None:
             style = sample_styles(row["seed_id"], 1)[0]
             seed_text = mask_title(render_seed(row), row["title"], "this movie")
-            variables = {"item_noun": "movie", "seed_text": seed_text, "title": row["title"],
-                         "history_liked": row["history_liked"], "history_disliked": row["history_disliked"]}
-            chat = [{"role": "system", "content": render("request_system", item_noun="movie")},
-                    {"role": "user", "content": render("request", style_instruction=render(f"style_{style}", **variables),
-                                                        **variables)}]
+            variables = {
+                "item_noun": "movie",
+                "seed_text": seed_text,
+                "title": row["title"],
+                "history_liked": row["history_liked"],
+                "history_disliked": row["history_disliked"],
+            }
+            chat = [
+                {"role": "system", "content": render("request_system", item_noun="movie")},
+                {
+                    "role": "user",
+                    "content": render(
+                        "request", style_instruction=render(f"style_{style}", **variables), **variables
+                    ),
+                },
+            ]
             async with gate:
                 first = await client.chat.completions.create(model="m", messages=chat, max_tokens=128)
             request = first.choices[0].message.content
-            prompt = render("recommend", item_noun="movie", conversation=[{"role": "user", "content": request}],
-                            target=row["title"], candidates=row["neighbor_titles"][:6], n_recommendations=3,
-                            structured=False)
+            prompt = render(
+                "recommend",
+                item_noun="movie",
+                conversation=[{"role": "user", "content": request}],
+                target=row["title"],
+                candidates=row["neighbor_titles"][:6],
+                n_recommendations=3,
+                structured=False,
+            )
             async with gate:
                 await client.chat.completions.create(
-                    model="m", max_tokens=128,
-                    messages=[{"role": "system", "content": render("recommend_system", item_noun="movie")},
-                              {"role": "user", "content": prompt}])
+                    model="m",
+                    max_tokens=128,
+                    messages=[
+                        {"role": "system", "content": render("recommend_system", item_noun="movie")},
+                        {"role": "user", "content": prompt},
+                    ],
+                )
 
         await asyncio.gather(*(dialogue(row) for row in rows))
         await client.close()
@@ -97,7 +127,9 @@ def pipeline_run(base_url: str, rows: list[dict], concurrency: int, replicas: in
         from revdial.seeds.build import build_seeds
 
         datasets.Dataset.from_list(rows).save_to_disk(str(seeds_dir))
-        build_seeds(ROOT / "pipelines" / "movies-sample.yaml").catalogue.to_parquet(str(seeds_dir / "catalogue.parquet"))
+        build_seeds(ROOT / "pipelines" / "movies-sample.yaml").catalogue.to_parquet(
+            str(seeds_dir / "catalogue.parquet")
+        )
 
     def upstream(plan):
         from revdial.seeds.steps import LoadSeeds
@@ -110,11 +142,22 @@ def pipeline_run(base_url: str, rows: list[dict], concurrency: int, replicas: in
     raw = yaml.safe_load((ROOT / "pipelines" / "movies-sample.yaml").read_text())
     raw["name"] = f"bench-{concurrency}-{replicas}-{len(rows)}-{time.time_ns()}"
     raw["selection"] = {"budget": len(rows)}
-    raw["generation"] = {**raw["generation"], "structured": False, "batch_size": max(concurrency // (2 * replicas), 1),
-                         "replicas": replicas,
-                         "llm": {"backend": "openai", "model": "m", "base_url": base_url, "preflight": False,
-                                 "api_key_env": "BENCH_KEY", "max_retries": 0, "timeout": 60,
-                                 "generation_kwargs": {"max_new_tokens": 128}}}
+    raw["generation"] = {
+        **raw["generation"],
+        "structured": False,
+        "batch_size": max(concurrency // (2 * replicas), 1),
+        "replicas": replicas,
+        "llm": {
+            "backend": "openai",
+            "model": "m",
+            "base_url": base_url,
+            "preflight": False,
+            "api_key_env": "BENCH_KEY",
+            "max_retries": 0,
+            "timeout": 60,
+            "generation_kwargs": {"max_new_tokens": 128},
+        },
+    }
     os.environ["BENCH_KEY"] = "bench"
     os.environ["DISTILABEL_CACHE_DIR"] = str(work / "cache")
     plan, echo, out = make_plan(raw, out=work / raw["name"], seeds_dir=seeds_dir)
@@ -128,12 +171,18 @@ def pipeline_run(base_url: str, rows: list[dict], concurrency: int, replicas: in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per request at the server")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 64, 256])
     parser.add_argument("--dialogues-per-slot", type=int, default=8, help="dialogues = C x this")
-    parser.add_argument("--replicas", type=int, default=2,
-                        help="replicas of each LLM step (2: batches half as large overlap, measured 0.96 vs 0.83 at C=64)")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=2,
+        help="replicas of each LLM step (2: batches half as large overlap, measured 0.96 vs 0.83 at C=64)",
+    )
     args = parser.parse_args()
     import logging
 
@@ -151,20 +200,37 @@ def main() -> None:
                 pipe_stats = server_stats(base_url, reset=True)
                 steady = pipe_stats["last_response_at"] - pipe_stats["first_request_at"]
                 base_steady = base_stats["last_response_at"] - base_stats["first_request_at"]
-                results.append((concurrency, len(rows), len(rows) / base_steady, base_stats["max_in_flight"],
-                                len(rows) / steady, len(rows) / pipe_s, pipe_stats["max_in_flight"]))
-                print(f"C={concurrency}: baseline {base_s:.1f}s, pipeline {pipe_s:.1f}s (steady {steady:.1f}s)",
-                      flush=True)
+                results.append(
+                    (
+                        concurrency,
+                        len(rows),
+                        len(rows) / base_steady,
+                        base_stats["max_in_flight"],
+                        len(rows) / steady,
+                        len(rows) / pipe_s,
+                        pipe_stats["max_in_flight"],
+                    )
+                )
+                print(
+                    f"C={concurrency}: baseline {base_s:.1f}s, pipeline {pipe_s:.1f}s (steady {steady:.1f}s)",
+                    flush=True,
+                )
     finally:
         process.terminate()
     ideal = 1 / (2 * args.latency)
-    print(f"\nlatency {args.latency}s/request, 2 requests per dialogue, replicas {args.replicas}; dialogues/s "
-          f"(ideal per slot {ideal:.2f})")
-    print(f"{'C':>4} {'dialogues':>9} {'baseline':>9} {'in-flight':>9} {'pipeline':>9} {'ratio':>6} "
-          f"{'end-to-end':>10} {'ratio':>6} {'in-flight':>9}")
+    print(
+        f"\nlatency {args.latency}s/request, 2 requests per dialogue, replicas {args.replicas}; dialogues/s "
+        f"(ideal per slot {ideal:.2f})"
+    )
+    print(
+        f"{'C':>4} {'dialogues':>9} {'baseline':>9} {'in-flight':>9} {'pipeline':>9} {'ratio':>6} "
+        f"{'end-to-end':>10} {'ratio':>6} {'in-flight':>9}"
+    )
     for c, n, base, base_inflight, steady, e2e, inflight in results:
-        print(f"{c:>4} {n:>9} {base:>9.1f} {base_inflight:>9} {steady:>9.1f} {steady / base:>6.2f} {e2e:>10.1f} "
-              f"{e2e / base:>6.2f} {inflight:>9}")
+        print(
+            f"{c:>4} {n:>9} {base:>9.1f} {base_inflight:>9} {steady:>9.1f} {steady / base:>6.2f} {e2e:>10.1f} "
+            f"{e2e / base:>6.2f} {inflight:>9}"
+        )
 
 
 if __name__ == "__main__":

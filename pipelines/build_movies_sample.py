@@ -67,14 +67,24 @@ def seeker_answers(dialogue: dict) -> dict[str, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="../shared/data")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--items", type=int, default=300, help="number of movies in the sample")
-    parser.add_argument("--max-ratings-per-item", type=int, default=60,
-                        help="MovieLens ratings kept per movie (most recent), to keep the sample small")
-    parser.add_argument("--max-dialogue-reviews-per-item", type=int, default=6,
-                        help="ReDial seeker reviews kept per movie (longest first), so the seed pool stays varied")
+    parser.add_argument(
+        "--max-ratings-per-item",
+        type=int,
+        default=60,
+        help="MovieLens ratings kept per movie (most recent), to keep the sample small",
+    )
+    parser.add_argument(
+        "--max-dialogue-reviews-per-item",
+        type=int,
+        default=6,
+        help="ReDial seeker reviews kept per movie (longest first), so the seed pool stays varied",
+    )
     args = parser.parse_args()
     shared, out = args.shared, args.out
     redial, ml = shared / "redial", shared / "movielens" / "ml-latest-small"
@@ -84,8 +94,10 @@ def main() -> None:
     leaked = {str(d["conversationId"]) for d in dialogues} & test_ids
     assert not leaked, f"train-split file shares {len(leaked)} conversations with the ReDial test split"
 
-    names = {row["movieId"]: " ".join(row["movieName"].split()) for row in read_csv(redial / "original" /
-                                                                                     "movies_with_mentions.csv")}
+    names = {
+        row["movieId"]: " ".join(row["movieName"].split())
+        for row in read_csv(redial / "original" / "movies_with_mentions.csv")
+    }
     with gzip.open(redial / "ievalm_crs" / "id2info.json.gz", "rt", encoding="utf-8") as handle:
         info = json.load(handle)
     links = {imdb_key(row["imdbId"]): row["movieId"] for row in read_csv(ml / "links.csv")}
@@ -110,12 +122,19 @@ def main() -> None:
     items = []
     for movie_id in chosen:
         meta = info[movie_id]
-        items.append({
-            "movie_id": movie_id, "title": names[movie_id], "genre": meta.get("genre") or [],
-            "director": meta.get("director") or [], "star": meta.get("star") or [], "writer": meta.get("writer") or [],
-            "plot": meta.get("plot") or "", "imdb_id": meta["imdb_id"],
-            "movielens_id": links[imdb_key(meta["imdb_id"])],
-        })
+        items.append(
+            {
+                "movie_id": movie_id,
+                "title": names[movie_id],
+                "genre": meta.get("genre") or [],
+                "director": meta.get("director") or [],
+                "star": meta.get("star") or [],
+                "writer": meta.get("writer") or [],
+                "plot": meta.get("plot") or "",
+                "imdb_id": meta["imdb_id"],
+                "movielens_id": links[imdb_key(meta["imdb_id"])],
+            }
+        )
 
     def title_of(match: re.Match) -> str:
         return names.get(match.group(1), match.group(0))
@@ -134,15 +153,26 @@ def main() -> None:
                 if movie_id in chosen_set:
                     said[movie_id].append(" ".join(MENTION.sub(title_of, text).split()))
         for movie_id, texts in said.items():
-            reviews.append({
-                "review_id": f"redial:{conversation}:{movie_id}", "user_id": f"redial:{seeker}",
-                "movie_id": movie_id, "text": " ".join(texts),
-                "rating": LIKED_RATING.get(answers.get(movie_id)), "source": "redial-train-seeker",
-            })
+            reviews.append(
+                {
+                    "review_id": f"redial:{conversation}:{movie_id}",
+                    "user_id": f"redial:{seeker}",
+                    "movie_id": movie_id,
+                    "text": " ".join(texts),
+                    "rating": LIKED_RATING.get(answers.get(movie_id)),
+                    "source": "redial-train-seeker",
+                }
+            )
         for movie_id, answer in answers.items():
             if movie_id in chosen_set and answer in LIKED_RATING:
-                interactions.append({"user_id": f"redial:{seeker}", "movie_id": movie_id,
-                                     "rating": LIKED_RATING[answer], "timestamp": ""})
+                interactions.append(
+                    {
+                        "user_id": f"redial:{seeker}",
+                        "movie_id": movie_id,
+                        "rating": LIKED_RATING[answer],
+                        "timestamp": "",
+                    }
+                )
 
     per_item: dict[str, list[dict]] = defaultdict(list)
     for review in reviews:
@@ -161,10 +191,16 @@ def main() -> None:
         if row["movieId"] in ml_to_redial:
             tags[(row["userId"], row["movieId"])].append(row["tag"].strip())
     for (user, ml_id), values in sorted(tags.items()):
-        reviews.append({
-            "review_id": f"movielens:{user}:{ml_id}", "user_id": f"ml:{user}", "movie_id": ml_to_redial[ml_id],
-            "text": "tags: " + ", ".join(dict.fromkeys(values)), "rating": None, "source": "movielens-tags",
-        })
+        reviews.append(
+            {
+                "review_id": f"movielens:{user}:{ml_id}",
+                "user_id": f"ml:{user}",
+                "movie_id": ml_to_redial[ml_id],
+                "text": "tags: " + ", ".join(dict.fromkeys(values)),
+                "rating": None,
+                "source": "movielens-tags",
+            }
+        )
     by_item: dict[str, list[dict]] = defaultdict(list)
     with gzip.open(ml / "ratings.csv.gz", "rt", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -175,14 +211,22 @@ def main() -> None:
         # keep the tagged users' ratings (their tag reviews get a rating) plus the most recent others
         rows.sort(key=lambda r: ((r["userId"], ml_id) not in tagged, -int(r["timestamp"])))
         for row in rows[: args.max_ratings_per_item]:
-            interactions.append({"user_id": f"ml:{row['userId']}", "movie_id": ml_to_redial[ml_id],
-                                 "rating": float(row["rating"]), "timestamp": row["timestamp"]})
+            interactions.append(
+                {
+                    "user_id": f"ml:{row['userId']}",
+                    "movie_id": ml_to_redial[ml_id],
+                    "rating": float(row["rating"]),
+                    "timestamp": row["timestamp"],
+                }
+            )
 
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "items.jsonl.gz", items)
     write_jsonl(out / "reviews.jsonl.gz", reviews)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["user_id", "movie_id", "rating", "timestamp"], lineterminator="\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=["user_id", "movie_id", "rating", "timestamp"], lineterminator="\n"
+    )
     writer.writeheader()
     writer.writerows(interactions)
     write_bytes(out / "interactions.csv.gz", buffer.getvalue().encode("utf-8"))

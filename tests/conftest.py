@@ -23,7 +23,9 @@ SHARED_DATA = Path(os.environ.get("REVDIAL_SHARED_DATA", ROOT.parent / "shared" 
 def shared_data() -> Path:
     """../shared/data (real ReDial, INSPIRED dev, MovieLens, reviews); skips the test on a fresh clone without it."""
     if not (SHARED_DATA / "README.md").exists():
-        pytest.skip(f"real data not present at {SHARED_DATA} (a fresh clone has no ../shared; set REVDIAL_SHARED_DATA)")
+        pytest.skip(
+            f"real data not present at {SHARED_DATA} (a fresh clone has no ../shared; set REVDIAL_SHARED_DATA)"
+        )
     return SHARED_DATA
 
 
@@ -44,21 +46,36 @@ def tiny_lm(tmp_path_factory) -> Path:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    corpus = ["system user assistant Recommend movies: 1. Heat (1995) 2. The Matrix (1999) Toy Story Alien Jaws"] * 5
+    corpus = [
+        "system user assistant Recommend movies: 1. Heat (1995) 2. The Matrix (1999) Toy Story Alien Jaws"
+    ] * 5
     tokenizer.train_from_iterator(
-        corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
-                                    initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
     )
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        tokenizer_object=tokenizer,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
         unk_token="<|endoftext|>",
     )
     fast.chat_template = CHATML
     fast.save_pretrained(folder)
     config = LlamaConfig(
-        vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=2, max_position_embeddings=1024, bos_token_id=fast.bos_token_id,
-        eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, tie_word_embeddings=True,
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+        tie_word_embeddings=True,
     )
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder

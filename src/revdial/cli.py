@@ -20,7 +20,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
 )
-argilla_app = typer.Typer(help="Human labeling in Argilla: push rows for review, pull labels back.", no_args_is_help=True)
+argilla_app = typer.Typer(
+    help="Human labeling in Argilla: push rows for review, pull labels back.", no_args_is_help=True
+)
 app.add_typer(argilla_app, name="argilla")
 
 _DEBUG = {"on": False}
@@ -45,7 +47,9 @@ _USER_ERRORS = (
 
 def _is_user_error(error: BaseException) -> bool:
     for module, name in _USER_ERRORS:
-        loaded = sys.modules.get(module)  # an error class whose module is not imported cannot have been raised
+        loaded = sys.modules.get(
+            module
+        )  # an error class whose module is not imported cannot have been raised
         if loaded is not None and isinstance(error, getattr(loaded, name, ())):
             return True
     return isinstance(error, FileNotFoundError)
@@ -76,8 +80,11 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
 
                 typer.echo(scrub_secrets("".join(traceback.format_exception(error))), err=True)
             else:
-                typer.echo(scrub_secrets(f"error: {type(error).__name__}: {error}") +
-                           "\n(run `revdial --debug ...` for the traceback)", err=True)
+                typer.echo(
+                    scrub_secrets(f"error: {type(error).__name__}: {error}")
+                    + "\n(run `revdial --debug ...` for the traceback)",
+                    err=True,
+                )
             raise typer.Exit(2 if _is_user_error(error) else 1) from None
 
     return run
@@ -85,7 +92,9 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @app.callback()
 def main(
-    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (never local variables)."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of an error (never local variables)."
+    ),
 ) -> None:
     """revdial: conversational recommender data from reviews, metadata and ratings."""
     _DEBUG["on"] = debug
@@ -99,7 +108,9 @@ def main(
 @guarded
 def seeds(
     config: Path = typer.Option(..., "--config", "-c", help="Source config YAML (a pipelines/*.yaml)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Directory for the seeds dataset (datasets.save_to_disk)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Directory for the seeds dataset (datasets.save_to_disk)."
+    ),
 ) -> None:
     """Build seed records (item x review x user signal) from a source config."""
     from revdial.seeds.build import seeds_command
@@ -121,22 +132,42 @@ def select(
         "100k+ seeds on a CPU in minutes).",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the ranked seeds."),
-    plot: Optional[Path] = typer.Option(None, help="Write a PNG: PCA of the pool with the selection highlighted."),
-    mode: str = typer.Option("fast", help="fast (stochastic / batched greedy) | exact (rescan the pool per pick)."),
+    plot: Optional[Path] = typer.Option(
+        None, help="Write a PNG: PCA of the pool with the selection highlighted."
+    ),
+    mode: str = typer.Option(
+        "fast", help="fast (stochastic / batched greedy) | exact (rescan the pool per pick)."
+    ),
     seed: int = typer.Option(0, help="Random seed."),
     param: Optional[list[str]] = typer.Option(
-        None, "--param", help="Strategy parameter KEY=VALUE, repeatable (n_clusters, tau, lam, weight, dim, ...)."
+        None,
+        "--param",
+        help="Strategy parameter KEY=VALUE, repeatable (n_clusters, tau, lam, weight, dim, ...).",
     ),
-    sample: Optional[int] = typer.Option(None, help="Rank a seeded random sample of N seeds (others get rank -1)."),
-    coverage_k: Optional[int] = typer.Option(None, help="k-means clusters for the coverage table (default min(B, 100))."),
+    sample: Optional[int] = typer.Option(
+        None, help="Rank a seeded random sample of N seeds (others get rank -1)."
+    ),
+    coverage_k: Optional[int] = typer.Option(
+        None, help="k-means clusters for the coverage table (default min(B, 100))."
+    ),
     compare: bool = typer.Option(False, help="Print every strategy's cluster coverage (implied by --plot)."),
 ) -> None:
     """Rank seeds with an active-selection strategy: OUT keeps every row with its rank, OUT/selected the top B."""
     from revdial.selection.run import select_command
 
     select_command(
-        seeds_dir=seeds_dir, strategy=strategy, budget=budget, features=features, out=out, plot=plot,
-        mode=mode, seed=seed, params=param, sample=sample, coverage_k=coverage_k, compare=compare,
+        seeds_dir=seeds_dir,
+        strategy=strategy,
+        budget=budget,
+        features=features,
+        out=out,
+        plot=plot,
+        mode=mode,
+        seed=seed,
+        params=param,
+        sample=sample,
+        coverage_k=coverage_k,
+        compare=compare,
     )
 
 
@@ -144,12 +175,16 @@ def select(
 @app.command()
 @guarded
 def synthesize(
-    config: Path = typer.Option(Path("pipelines/movies-sample.yaml"), "--config", "-c", help="Pipeline YAML."),
+    config: Path = typer.Option(
+        Path("pipelines/movies-sample.yaml"), "--config", "-c", help="Pipeline YAML."
+    ),
     budget: Optional[int] = typer.Option(None, help="Override the selection budget B."),
     strategy: Optional[str] = typer.Option(None, help="Override the selection strategy."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory for the Distiset."),
     ray: bool = typer.Option(False, "--ray", help="Run it with Pipeline.ray() (needs `pip install ray`)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show distilabel's logs instead of the live line."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show distilabel's logs instead of the live line."
+    ),
 ) -> None:
     """Seeds -> selection -> LLM requests and recommendations -> grounding/filters -> SFT-ready Distiset.
 
@@ -167,8 +202,12 @@ def push(
     directory: Path = typer.Argument(..., help="A Distiset directory written by `revdial synthesize`."),
     repo_id: str = typer.Option(..., "--repo-id", help="OWNER/NAME on the Hub."),
     private: bool = typer.Option(False, "--private"),
-    license: Optional[str] = typer.Option(None, "--license", help="Hub licence id; default: strictest of the sources'."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Pipeline YAML (default: the echo in summary.json)."),
+    license: Optional[str] = typer.Option(
+        None, "--license", help="Hub licence id; default: strictest of the sources'."
+    ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Pipeline YAML (default: the echo in summary.json)."
+    ),
 ) -> None:
     """Push a synthesized dataset (every config, pipeline.yaml, summary, plot) with its dataset card."""
     from revdial.hub.push import push_command
@@ -195,15 +234,21 @@ def argilla_pull(
     dataset: str = typer.Option(..., "--dataset", help="Argilla dataset name."),
     out: Path = typer.Option(..., "--out", "-o"),
     workspace: Optional[str] = typer.Option(None, "--workspace"),
-    min_quality: Optional[int] = typer.Option(None, "--min-quality", help="Keep rows rated at least N (1-5)."),
+    min_quality: Optional[int] = typer.Option(
+        None, "--min-quality", help="Keep rows rated at least N (1-5)."
+    ),
     source: Optional[Path] = typer.Option(
-        None, "--source", help="The synthesis output that was pushed: its summary and pipeline.yaml come along."
+        None,
+        "--source",
+        help="The synthesis output that was pushed: its summary and pipeline.yaml come along.",
     ),
 ) -> None:
     """Read submitted labels back into a new Distiset (configs `labelled` and `default`)."""
     from revdial.argilla.pull import argilla_pull_command
 
-    argilla_pull_command(dataset=dataset, out=out, workspace=workspace, min_quality=min_quality, source=source)
+    argilla_pull_command(
+        dataset=dataset, out=out, workspace=workspace, min_quality=min_quality, source=source
+    )
 
 
 # --- train / eval / experiment ---------------------------------------------------------------------------------
@@ -223,25 +268,43 @@ def train(
 @guarded
 def evaluate(
     model: Optional[str] = typer.Option(
-        None, "--model", help="Model path or Hub id, 'popularity', or 'openai:MODEL' (or give --predictions)."),
+        None, "--model", help="Model path or Hub id, 'popularity', or 'openai:MODEL' (or give --predictions)."
+    ),
     predictions: Optional[Path] = typer.Option(
-        None, "--predictions", help="Score recorded replies: jsonl(.gz) of {dialog_id, turn_id, text | titles}."),
+        None,
+        "--predictions",
+        help="Score recorded replies: jsonl(.gz) of {dialog_id, turn_id, text | titles}.",
+    ),
     benchmark: str = typer.Option(
-        ..., "--benchmark", help="redial | he2023-redial (alias redial-crslab) | he2023-inspired | inspired"),
-    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark file (default: ../shared/data copy)."),
+        ..., "--benchmark", help="redial | he2023-redial (alias redial-crslab) | he2023-inspired | inspired"
+    ),
+    data: Optional[Path] = typer.Option(
+        None, "--data", help="Benchmark file (default: ../shared/data copy)."
+    ),
     protocol: str = typer.Option(
-        "revdial", "--protocol", help="revdial (year-aware grounding) | he2023 (He et al.'s evaluator, r1..r4)."),
-    mean: str = typer.Option("pair", "--mean", help="pair: per (turn, target) pair, as the literature | turn."),
+        "revdial",
+        "--protocol",
+        help="revdial (year-aware grounding) | he2023 (He et al.'s evaluator, r1..r4).",
+    ),
+    mean: str = typer.Option(
+        "pair", "--mean", help="pair: per (turn, target) pair, as the literature | turn."
+    ),
     popularity_from_test: bool = typer.Option(
-        False, "--popularity-from-test", help="Popularity without a training side counts the evaluated file."),
+        False, "--popularity-from-test", help="Popularity without a training side counts the evaluated file."
+    ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate the first N turns."),
     out: Path = typer.Option(Path("report.json"), "--out", "-o"),
     k: int = typer.Option(20, "--k", help="Length of the recommendation list asked for."),
     batch_size: int = typer.Option(16, "--batch-size", help="Prompts per generate() call."),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Default: 10 per asked title."),
+    max_new_tokens: Optional[int] = typer.Option(
+        None, "--max-new-tokens", help="Default: 10 per asked title."
+    ),
     dtype: str = typer.Option("bfloat16", "--dtype", help="bfloat16 | float32 (transformers backend)."),
     backend: str = typer.Option(
-        "auto", "--backend", help="auto | llamacpp | transformers. auto: llama.cpp for llama-shaped local models."),
+        "auto",
+        "--backend",
+        help="auto | llamacpp | transformers. auto: llama.cpp for llama-shaped local models.",
+    ),
 ) -> None:
     """Recall/NDCG/MRR@K of a model (or of its recorded replies) on ReDial or INSPIRED, with bootstrap CIs."""
     from revdial.config import missing_local_path
@@ -253,9 +316,20 @@ def evaluate(
         missing_local_path(str(predictions), "--predictions")
 
     eval_command(
-        model=model, benchmark=benchmark, data=data, limit=limit, out=out, k=k, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, dtype=dtype, backend=backend, predictions=predictions, protocol=protocol,
-        mean=mean, popularity_from_test=popularity_from_test,
+        model=model,
+        benchmark=benchmark,
+        data=data,
+        limit=limit,
+        out=out,
+        k=k,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        dtype=dtype,
+        backend=backend,
+        predictions=predictions,
+        protocol=protocol,
+        mean=mean,
+        popularity_from_test=popularity_from_test,
     )
 
 

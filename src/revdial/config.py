@@ -39,7 +39,9 @@ class _Section(BaseModel):
 class SelectionConfig(_Section):
     strategy: str = Field(default="js", description="random | js | fisher | kcenter | hybrid")
     budget: int = Field(default=8, ge=1, description="B: seeds sent to the LLM")
-    features: str = Field(default="minilm", description="minilm[:dtype=auto|bf16|fp32] | st:PATH | lm:PATH | tfidf[:...]")
+    features: str = Field(
+        default="minilm", description="minilm[:dtype=auto|bf16|fp32] | st:PATH | lm:PATH | tfidf[:...]"
+    )
     mode: Literal["fast", "exact"] = "fast"
     seed: int = 0
     params: dict[str, Any] = Field(
@@ -141,12 +143,6 @@ LLMConfig = Annotated[
 BACKENDS = ("embedded", "openai", "vllm", "transformers", "class")
 
 
-def _styles() -> tuple[str, ...]:
-    from revdial.generation.prompts import STYLES
-
-    return tuple(STYLES)
-
-
 TASKS = ("request", "turn", "answer")
 
 
@@ -154,7 +150,9 @@ class GroundedAnswerConfig(_Section):
     """How a `grounded` answer blends the seed item's neighbours (weighted reciprocal rank; 0 turns one off)."""
 
     collaborative_weight: float = Field(default=1.0, ge=0, description="co-liked by the same users (ratings)")
-    content_weight: float = Field(default=1.0, ge=0, description="shared metadata (TF-IDF over the catalogue)")
+    content_weight: float = Field(
+        default=1.0, ge=0, description="shared metadata (TF-IDF over the catalogue)"
+    )
 
 
 class GenerationConfig(_Section):
@@ -164,7 +162,7 @@ class GenerationConfig(_Section):
         description="llm: the teacher writes the list (the paper) | grounded: the seed item + its neighbours, no LLM",
     )
     grounded: GroundedAnswerConfig = Field(default_factory=GroundedAnswerConfig)
-    styles: list[str] = Field(default_factory=lambda: list(_styles()))
+    styles: list[str] | None = Field(default=None, description="request styles; None: all of the domain's")
     k: int = Field(default=1, ge=1, description="requests per seed")
     n_turns: int = Field(
         default=1, ge=1, description="1 = request -> list (the paper); n > 1 adds n-1 exchanges"
@@ -176,7 +174,10 @@ class GenerationConfig(_Section):
         default_factory=dict, description="per task: request, turn, answer"
     )
     rng_seed: int = 0
-    item_noun: str = "movie"
+    item_noun: str | None = Field(
+        default=None,
+        description="what is recommended, in prompts; None: the domain pack's (or the item's own kind)",
+    )
     batch_size: int = Field(default=8, ge=1)
     replicas: int = Field(default=1, ge=1)
     max_consecutive_failures: int = Field(
@@ -198,16 +199,6 @@ class GenerationConfig(_Section):
         unknown = set(value) - set(TASKS)
         if unknown:
             raise ValueError(f"unknown task(s) {sorted(unknown)}; use {', '.join(TASKS)}")
-        return value
-
-    @field_validator("styles")
-    @classmethod
-    def _known_styles(cls, value: list[str]) -> list[str]:
-        from revdial.generation.prompts import STYLES
-
-        unknown = [style for style in value if style not in STYLES]
-        if unknown or not value:
-            raise ValueError(f"unknown style(s) {unknown}; choose from {', '.join(STYLES)}")
         return value
 
 
@@ -324,6 +315,28 @@ class PipelineConfig(_Section):
     def _empty_section_is_defaults(cls, value: Any) -> Any:
         return {} if value is None else value
 
+    @field_validator("domain")
+    @classmethod
+    def _known_domain(cls, value: str | None) -> str:
+        from revdial.domains import resolve
+
+        return resolve(value)
+
+    @model_validator(mode="after")
+    def _styles_of_the_domain(self) -> PipelineConfig:
+        """generation.styles defaults to the domain's styles; a style the domain lacks is an error."""
+        from revdial.domains import load_pack
+
+        offered = list(load_pack(self.domain).styles)
+        if self.generation.styles is None:
+            self.generation.styles = offered
+        unknown = [style for style in self.generation.styles if style not in offered]
+        if unknown or not self.generation.styles:
+            raise ValueError(
+                f"generation.styles: unknown style(s) {unknown} for domain {self.domain!r}; choose from {', '.join(offered)}"
+            )
+        return self
+
 
 def describe(error: ValidationError, label: str, option: bool = False) -> str:
     """One line: `FILE: key.path: message; key.path: message` (`--key` for command-line options)."""
@@ -379,6 +392,13 @@ def load_pipeline_config(config: Path | str | dict) -> tuple[PipelineConfig, dic
         raw, base, label = dict(config), Path.cwd(), "<config dict>"
     else:
         raw, base, label = read_yaml(config), Path(config).resolve().parent, str(config)
+    if isinstance(raw.get("domain"), str):  # a pack folder is relative to the YAML's folder
+        from revdial.domains import DomainError, resolve
+
+        try:
+            raw["domain"] = resolve(raw["domain"], base)
+        except DomainError as error:
+            raise ConfigError(f"{label}: domain: {error}") from None
     return parse(PipelineConfig, raw, label), raw, base, label
 
 

@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER_DIR = Path(__file__).resolve().parent / "server"
 SERVER_VENV = Path(os.environ.get("ARGILLA_SERVER_VENV", ROOT / ".cache" / "argilla-server-venv"))
 _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
-SYSTEM = {"role": "system", "content": "You are a movie recommender. Recommend catalogue titles with reasons."}
+SYSTEM = {
+    "role": "system",
+    "content": "You are a movie recommender. Recommend catalogue titles with reasons.",
+}
 
 
 def contract_row(seed_id, style, request, target, recommended, hallucinated=(), rank=0) -> dict:
@@ -30,24 +33,44 @@ def contract_row(seed_id, style, request, target, recommended, hallucinated=(), 
     answer = {"role": "assistant", "content": "\n".join(f"- {t}: fits what you asked for." for t in titles)}
     prompt = [SYSTEM, {"role": "user", "content": request}]
     return {
-        "messages": [*prompt, answer], "prompt": prompt, "completion": [answer],
-        "target_item_id": target[0], "target_title": target[1],
-        "recommended_item_ids": [item_id for item_id, _ in recommended], "recommended_titles": titles,
-        "hallucinated_titles": list(hallucinated), "style": style, "seed_id": seed_id,
-        "selection_strategy": "js", "selection_rank": rank, "generator_model": "scripted-test-llm",
-        "request": request, "seed_text": f"Review of {target[1]}: tense, stylish, great score.",
+        "messages": [*prompt, answer],
+        "prompt": prompt,
+        "completion": [answer],
+        "target_item_id": target[0],
+        "target_title": target[1],
+        "recommended_item_ids": [item_id for item_id, _ in recommended],
+        "recommended_titles": titles,
+        "hallucinated_titles": list(hallucinated),
+        "style": style,
+        "seed_id": seed_id,
+        "selection_strategy": "js",
+        "selection_rank": rank,
+        "generator_model": "scripted-test-llm",
+        "request": request,
+        "seed_text": f"Review of {target[1]}: tense, stylish, great score.",
     }
 
 
-HEAT, RONIN, ALIEN, UP = ("949", "Heat (1995)"), ("1693", "Ronin (1998)"), ("1214", "Alien (1979)"), ("68954", "Up (2009)")
+HEAT, RONIN, ALIEN, UP = (
+    ("949", "Heat (1995)"),
+    ("1693", "Ronin (1998)"),
+    ("1214", "Alien (1979)"),
+    ("68954", "Up (2009)"),
+)
 
 
 def contract_rows() -> list[dict]:
     return [
-        contract_row("s-heat", "casual", "a slick crime thriller with a great shootout?", HEAT, [HEAT, RONIN], rank=0),
-        contract_row("s-heat", "terse", "cop vs robber drama, 90s", HEAT, [RONIN, HEAT], ["Heat Wave Redux"], rank=0),
+        contract_row(
+            "s-heat", "casual", "a slick crime thriller with a great shootout?", HEAT, [HEAT, RONIN], rank=0
+        ),
+        contract_row(
+            "s-heat", "terse", "cop vs robber drama, 90s", HEAT, [RONIN, HEAT], ["Heat Wave Redux"], rank=0
+        ),
         contract_row("s-alien", "casual", "something scary set on a spaceship", ALIEN, [ALIEN], rank=1),
-        contract_row("s-alien", "verbose", "I loved Alien, more like Alien please", ALIEN, [ALIEN, RONIN], rank=1),
+        contract_row(
+            "s-alien", "verbose", "I loved Alien, more like Alien please", ALIEN, [ALIEN, RONIN], rank=1
+        ),
         contract_row("s-up", "casual", "a moving animated film for a family night", UP, [RONIN], rank=2),
         contract_row("s-up", "terse", "animated, sad then happy", UP, [UP], ["Balloon House"], rank=2),
     ]
@@ -58,12 +81,22 @@ def save_contract_distiset(rows: list[dict], out: Path) -> Path:
     from distilabel.distiset import Distiset
 
     rejects = datasets.Dataset.from_list(
-        [{"seed_id": "s-x", "selection_rank": 3, "stage": "filters", "reason": "leak", "detail": "names the title"}]
+        [
+            {
+                "seed_id": "s-x",
+                "selection_rank": 3,
+                "stage": "filters",
+                "reason": "leak",
+                "detail": "names the title",
+            }
+        ]
     )
-    Distiset({
-        "default": datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)}),
-        "rejects": datasets.DatasetDict({"train": rejects}),
-    }).save_to_disk(out, save_card=False, save_pipeline_config=False, save_pipeline_log=False)
+    Distiset(
+        {
+            "default": datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)}),
+            "rejects": datasets.DatasetDict({"train": rejects}),
+        }
+    ).save_to_disk(out, save_card=False, save_pipeline_config=False, save_pipeline_log=False)
     (out / "summary.json").write_text(json.dumps({"name": "movies-test", "config": {"name": "movies-test"}}))
     (out / "distiset_configs" / "pipeline.yaml").parent.mkdir(exist_ok=True)
     (out / "distiset_configs" / "pipeline.yaml").write_text("pipeline:\n  name: movies-test\n")
@@ -125,8 +158,12 @@ def argilla_server(tmp_path_factory):
     workspace. Started once per session; stopped (with its redis) at the end."""
     python = SERVER_VENV / "bin" / "python"
     if not python.exists():
-        if os.environ.get("REVDIAL_REQUIRE_ARGILLA_SERVER") == "1":  # CI: a missing server is a failure, not a skip
-            pytest.fail(f"REVDIAL_REQUIRE_ARGILLA_SERVER=1 but {SERVER_VENV} is missing: run tests/argilla/server/setup.sh")
+        if (
+            os.environ.get("REVDIAL_REQUIRE_ARGILLA_SERVER") == "1"
+        ):  # CI: a missing server is a failure, not a skip
+            pytest.fail(
+                f"REVDIAL_REQUIRE_ARGILLA_SERVER=1 but {SERVER_VENV} is missing: run tests/argilla/server/setup.sh"
+            )
         pytest.skip(
             f"the local Argilla test server is not set up ({SERVER_VENV} missing): run "
             "`bash tests/argilla/server/setup.sh` (its own virtualenv + redis-server), then rerun the tests"
@@ -136,17 +173,31 @@ def argilla_server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGILLA_", "VIRTUAL_ENV"))}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [str(python), str(SERVER_DIR / "launch.py"), "--info", str(info_path), "--home", str(workdir / "home")],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                str(python),
+                str(SERVER_DIR / "launch.py"),
+                "--info",
+                str(info_path),
+                "--home",
+                str(workdir / "home"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
             preexec_fn=_die_with_parent,  # noqa: PLW1509
         )
     try:
         deadline = time.monotonic() + 120
         while not info_path.exists():
             if proc.poll() is not None:
-                pytest.fail(f"the Argilla test server exited ({proc.returncode}):\n{log_path.read_text()[-4000:]}")
+                pytest.fail(
+                    f"the Argilla test server exited ({proc.returncode}):\n{log_path.read_text()[-4000:]}"
+                )
             if time.monotonic() > deadline:
-                pytest.fail(f"the Argilla test server did not start in 120 s:\n{log_path.read_text()[-4000:]}")
+                pytest.fail(
+                    f"the Argilla test server did not start in 120 s:\n{log_path.read_text()[-4000:]}"
+                )
             time.sleep(0.25)
         yield json.loads(info_path.read_text())
     finally:

@@ -10,7 +10,9 @@ def _answers(user, status="submitted", **values):
 
 
 def test_one_annotator_gives_the_labels_as_answered():
-    labels = aggregate(_answers("u1", quality=4, relevant="yes", flags=["leak"], corrected_recommendation=" Heat "))
+    labels = aggregate(
+        _answers("u1", quality=4, relevant="yes", flags=["leak"], corrected_recommendation=" Heat ")
+    )
     assert labels == Labels("submitted", 4.0, "yes", ["leak"], "Heat", 1)
 
 
@@ -31,7 +33,9 @@ def test_a_relevance_tie_reads_not_relevant():
 
 
 def test_only_submitted_responses_count():
-    labels = aggregate(_answers("u1", status="draft", quality=1, relevant="no") + _answers("u2", quality=5, relevant="yes"))
+    labels = aggregate(
+        _answers("u1", status="draft", quality=1, relevant="no") + _answers("u2", quality=5, relevant="yes")
+    )
     assert (labels.quality, labels.relevant, labels.annotators) == (5.0, "yes", 1)
     assert aggregate(_answers("u1", status="draft", quality=1)).status == "draft"
     assert aggregate(_answers("u1", status="discarded", quality=None)).status == "discarded"
@@ -54,6 +58,9 @@ def test_a_correction_replaces_the_assistant_turn_in_messages_and_completion(row
     row = rows[0]
     corrected = apply_correction(row, "- Ronin (1998): same director's cut of tension.")
     assert corrected["messages"][:-1] == row["messages"][:-1] == corrected["prompt"]
-    assert corrected["messages"][-1] == {"role": "assistant", "content": "- Ronin (1998): same director's cut of tension."}
+    assert corrected["messages"][-1] == {
+        "role": "assistant",
+        "content": "- Ronin (1998): same director's cut of tension.",
+    }
     assert corrected["completion"] == [corrected["messages"][-1]]
     assert apply_correction(row, None) is row

@@ -17,7 +17,9 @@ from revdial.contract import DEFAULT_COLUMNS
 
 pytestmark = pytest.mark.argilla
 rg = pytest.importorskip("argilla", reason="the argilla SDK is an extra: pip install -e '.[argilla]'")
-UserResponseModel = rg._models.UserResponseModel  # the body of POST /records/{id}/responses, as the UI sends it
+UserResponseModel = (
+    rg._models.UserResponseModel
+)  # the body of POST /records/{id}/responses, as the UI sends it
 
 CORRECTION = "- Up (2009): a balloon-lifted house, grief turning into joy, made for a family night."
 # What the annotator answers, by request, and why each row then stays out of training (None = kept).
@@ -28,7 +30,8 @@ ANSWERS = {
     "I loved Alien, more like Alien please": (None, "not_submitted"),
     "a moving animated film for a family night": ({"quality": 2, "relevant": "no"}, "low_quality"),
     "animated, sad then happy": (
-        {"quality": 4, "relevant": "yes", "corrected_recommendation": CORRECTION}, None,
+        {"quality": 4, "relevant": "yes", "corrected_recommendation": CORRECTION},
+        None,
     ),
 }
 
@@ -47,9 +50,18 @@ def dataset_name() -> str:
 
 def _pending_for(annotator: rg.Argilla, dataset_id) -> int:
     """The annotator's queue as the Argilla UI asks for it (the search endpoint, i.e. the search engine)."""
-    query = {"query": {}, "filters": {"and": [
-        {"type": "terms", "scope": {"entity": "response", "property": "status"}, "values": ["pending"]}
-    ]}}
+    query = {
+        "query": {},
+        "filters": {
+            "and": [
+                {
+                    "type": "terms",
+                    "scope": {"entity": "response", "property": "status"},
+                    "values": ["pending"],
+                }
+            ]
+        },
+    }
     response = annotator.http_client.post(f"/api/v1/me/datasets/{dataset_id}/records/search", json=query)
     response.raise_for_status()
     return response.json()["total"]
@@ -67,8 +79,11 @@ def annotate(server: dict, dataset_name: str) -> dict[str, int]:
             continue
         annotator.api.records.create_record_response(
             record._server_id,
-            UserResponseModel(values={q: {"value": v} for q, v in values.items()},
-                              status="discarded" if reason == "discarded" else "submitted", user_id=annotator.me.id),
+            UserResponseModel(
+                values={q: {"value": v} for q, v in values.items()},
+                status="discarded" if reason == "discarded" else "submitted",
+                user_id=annotator.me.id,
+            ),
         )
     queue["after"] = _pending_for(annotator, remote.id)
     return queue
@@ -93,7 +108,9 @@ def test_push_annotate_pull_round_trip(argilla_env, synthesis_dir, rows, dataset
     assert _count(argilla_env, dataset_name) == 6
 
     out = tmp_path / "labelled"
-    pulled = pull_from_argilla(dataset_name, out, argilla_env["workspace"], min_quality=3, source=synthesis_dir)
+    pulled = pull_from_argilla(
+        dataset_name, out, argilla_env["workspace"], min_quality=3, source=synthesis_dir
+    )
     expected_dropped = {}
     for _, reason in ANSWERS.values():
         if reason:
@@ -119,7 +136,10 @@ def test_push_annotate_pull_round_trip(argilla_env, synthesis_dir, rows, dataset
     corrected = by_request["animated, sad then happy"]
     assert corrected["messages"][-1] == {"role": "assistant", "content": CORRECTION}
     assert corrected["completion"] == [corrected["messages"][-1]]
-    assert corrected["label_original_recommendation"] == originals["animated, sad then happy"]["completion"][0]["content"]
+    assert (
+        corrected["label_original_recommendation"]
+        == originals["animated, sad then happy"]["completion"][0]["content"]
+    )
     untouched = next(r for r in default if r["request"] == "a slick crime thriller with a great shootout?")
     original = originals[untouched["request"]]
     assert {c: untouched[c] for c in DEFAULT_COLUMNS} == {c: original[c] for c in DEFAULT_COLUMNS}
@@ -143,7 +163,9 @@ def test_push_annotate_pull_round_trip(argilla_env, synthesis_dir, rows, dataset
     assert {"default/train-00000-of-00001.parquet", "labelled/train-00000-of-00001.parquet"} <= set(landed)
 
 
-def test_pushing_again_updates_records_instead_of_duplicating(argilla_env, rows, save_distiset, dataset_name, tmp_path):
+def test_pushing_again_updates_records_instead_of_duplicating(
+    argilla_env, rows, save_distiset, dataset_name, tmp_path
+):
     first = push_to_argilla(save_distiset(rows, tmp_path / "v1"), dataset_name)  # the user's only workspace
     assert (first.created, first.updated) == (6, 0)
 
@@ -168,8 +190,21 @@ def test_the_cli_pushes_and_pulls(argilla_env, synthesis_dir, dataset_name, tmp_
     assert pushed.exit_code == 0, pushed.output
     assert "argilla push" in pushed.output
     out = tmp_path / "pulled"
-    pulled = runner.invoke(app, ["argilla", "pull", "--dataset", dataset_name, "--out", str(out), "--min-quality", "3",
-                                 "--source", str(synthesis_dir)])
+    pulled = runner.invoke(
+        app,
+        [
+            "argilla",
+            "pull",
+            "--dataset",
+            dataset_name,
+            "--out",
+            str(out),
+            "--min-quality",
+            "3",
+            "--source",
+            str(synthesis_dir),
+        ],
+    )
     assert pulled.exit_code == 0, pulled.output
     assert datasets.load_from_disk(str(out / "labelled"))["train"].num_rows == 6
     assert datasets.load_from_disk(str(out / "default"))["train"].num_rows == 0  # nothing annotated yet
@@ -178,7 +213,9 @@ def test_the_cli_pushes_and_pulls(argilla_env, synthesis_dir, dataset_name, tmp_
     assert again.exit_code == 0, again.output  # an earlier pull's folder is refreshed in place
 
 
-def test_a_bad_key_is_a_clear_error_that_does_not_show_the_key(argilla_server, monkeypatch, synthesis_dir, tmp_path):
+def test_a_bad_key_is_a_clear_error_that_does_not_show_the_key(
+    argilla_server, monkeypatch, synthesis_dir, tmp_path
+):
     monkeypatch.setenv("ARGILLA_API_URL", argilla_server["api_url"])
     monkeypatch.setenv("ARGILLA_API_KEY", "not-the-right-key-0123456789")
     with pytest.raises(ArgillaConnectionError, match="refused the API key in ARGILLA_API_KEY") as caught:

@@ -32,14 +32,18 @@ def test_row_id_is_stable_and_tells_apart_the_requests_of_one_seed(rows):
     assert len({row_id(r) for r in rows}) == len(rows)
     assert all(row_id(r).startswith(r["seed_id"] + "-") for r in rows)
     edited = {**rows[0], "seed_text": "another review", "messages": rows[1]["messages"]}
-    assert row_id(edited) == row_id(rows[0])  # content may change; the identity (seed, style, request) does not
+    assert row_id(edited) == row_id(
+        rows[0]
+    )  # content may change; the identity (seed, style, request) does not
 
 
 def test_a_record_keeps_every_contract_column_so_pull_can_rebuild_the_row(rows):
     rows = [*rows, {**rows[0], "seed_text": "", "hallucinated_titles": [], "recommended_item_ids": []}]
     for index, row in enumerate(rows):
         payload = record_payload(row, index)
-        assert row_from_record_values(payload["fields"], payload["metadata"]) == {c: row[c] for c in DEFAULT_COLUMNS}
+        assert row_from_record_values(payload["fields"], payload["metadata"]) == {
+            c: row[c] for c in DEFAULT_COLUMNS
+        }
 
 
 def test_suggestions_come_from_the_automatic_checks(rows):
@@ -47,7 +51,9 @@ def test_suggestions_come_from_the_automatic_checks(rows):
     clean = by_request["a slick crime thriller with a great shootout?"]
     assert _suggested(clean, RELEVANT) == "yes" and _suggested(clean, FLAGS) is None
     hallucinated = by_request["cop vs robber drama, 90s"]
-    assert _suggested(hallucinated, FLAGS) == ["hallucination"] and _suggested(hallucinated, RELEVANT) == "yes"
+    assert (
+        _suggested(hallucinated, FLAGS) == ["hallucination"] and _suggested(hallucinated, RELEVANT) == "yes"
+    )
     leaking = by_request["I loved Alien, more like Alien please"]
     assert _suggested(leaking, FLAGS) == ["leak"]
     missing_target = by_request["a moving animated film for a family night"]
@@ -56,7 +62,9 @@ def test_suggestions_come_from_the_automatic_checks(rows):
 
 
 def test_catalogue_matches_show_ids_the_target_and_hallucinations(make_row, items):
-    row = make_row("s", "casual", "cop drama", items["heat"], [items["ronin"], items["heat"]], ["Heat Wave Redux"])
+    row = make_row(
+        "s", "casual", "cop drama", items["heat"], [items["ronin"], items["heat"]], ["Heat Wave Redux"]
+    )
     text = record_payload(row)["fields"][CATALOGUE_MATCHES]
     assert "1. Ronin (1998) (item `1693`)" in text
     assert "2. Heat (1995) (item `949`) — **the target**" in text
@@ -89,18 +97,24 @@ def test_settings_declare_the_review_questions_fields_and_metadata(offline_argil
     assert isinstance(questions["quality"], rg.RatingQuestion)
     assert [v for v in questions["quality"].values] == [1, 2, 3, 4, 5]
     assert isinstance(questions[RELEVANT], rg.LabelQuestion) and questions[RELEVANT].labels == ["yes", "no"]
-    assert isinstance(questions[FLAGS], rg.MultiLabelQuestion) and questions[FLAGS].labels == list(FLAG_LABELS)
+    assert isinstance(questions[FLAGS], rg.MultiLabelQuestion) and questions[FLAGS].labels == list(
+        FLAG_LABELS
+    )
     assert isinstance(questions["corrected_recommendation"], rg.TextQuestion)
     assert not questions[FLAGS].required and not questions["corrected_recommendation"].required
     fields = {f.name: f for f in settings.fields}
     assert isinstance(fields["messages"], rg.ChatField) and isinstance(fields["seed_text"], rg.TextField)
     kinds = {m.name: type(m) for m in settings.metadata}
-    assert kinds["style"] is rg.TermsMetadataProperty and kinds["selection_rank"] is rg.IntegerMetadataProperty
+    assert (
+        kinds["style"] is rg.TermsMetadataProperty and kinds["selection_rank"] is rg.IntegerMetadataProperty
+    )
     assert settings_mismatch(settings, build_settings()) == []
 
 
 def test_settings_mismatch_names_what_an_existing_dataset_lacks(offline_argilla):
-    other = rg.Settings(fields=[rg.TextField(name="text")], questions=[rg.LabelQuestion(name="label", labels=["a", "b"])])
+    other = rg.Settings(
+        fields=[rg.TextField(name="text")], questions=[rg.LabelQuestion(name="label", labels=["a", "b"])]
+    )
     problems = settings_mismatch(other, build_settings())
     assert any(p.startswith("fields missing: catalogue_matches, messages, seed_text") for p in problems)
     assert any("questions missing" in p for p in problems)
@@ -113,4 +127,3 @@ def test_to_record_carries_the_id_fields_metadata_and_suggestions(rows):
     assert record.fields["messages"][-1]["role"] == "assistant"
     assert record.metadata["style"] == "terse"
     assert record.suggestions[FLAGS].value == ["hallucination"]
-

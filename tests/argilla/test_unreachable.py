@@ -19,7 +19,11 @@ pytest.importorskip("argilla", reason="the argilla SDK is an extra: pip install 
 
 
 def _tree_hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -62,7 +66,9 @@ def test_the_cli_prints_the_reason_and_exits_non_zero(nothing_listening, synthes
     result = CliRunner().invoke(app, ["argilla", "push", str(synthesis_dir), "--dataset", "reviews"])
     assert result.exit_code == 1
     assert "revdial argilla push: cannot reach Argilla" in result.output
-    result = CliRunner().invoke(app, ["argilla", "pull", "--dataset", "reviews", "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        app, ["argilla", "pull", "--dataset", "reviews", "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 1 and "revdial argilla pull: cannot reach Argilla" in result.output
     assert not (tmp_path / "o").exists()
 
@@ -87,10 +93,14 @@ def test_pull_refuses_to_overwrite_a_folder_it_did_not_write(tmp_path, monkeypat
     assert (precious / "notes.txt").read_text() == "keep me"
 
 
-def test_push_names_the_missing_columns_of_a_directory_that_is_not_a_synthesis_output(tmp_path, save_distiset, rows):
+def test_push_names_the_missing_columns_of_a_directory_that_is_not_a_synthesis_output(
+    tmp_path, save_distiset, rows
+):
     from revdial.argilla.schema import RowError
 
-    out = save_distiset([{k: v for k, v in row.items() if k != "seed_text"} for row in rows], tmp_path / "bad")
+    out = save_distiset(
+        [{k: v for k, v in row.items() if k != "seed_text"} for row in rows], tmp_path / "bad"
+    )
     with pytest.raises(RowError, match=r"default: column\(s\) seed_text not found; columns are: messages"):
         push_to_argilla(out, "reviews")
     with pytest.raises(RowError, match="no 'default' config folder"):

@@ -62,7 +62,9 @@ def redial_dir(tmp_path) -> Path:
         for dialogue in dialogues:
             handle.write(json.dumps(dialogue) + "\n")
     train = {
-        "conversationId": "t1", "initiatorWorkerId": 1, "respondentWorkerId": 2,
+        "conversationId": "t1",
+        "initiatorWorkerId": 1,
+        "respondentWorkerId": 2,
         "movieMentions": {"105": "Jaws (1975)", "106": "Se7en (1995)"},
         "respondentQuestions": {"105": {"suggested": 1}, "106": {"suggested": 0}},
         "messages": [_message(1, "hi"), _message(2, "@105")],
@@ -73,9 +75,25 @@ def redial_dir(tmp_path) -> Path:
 
 
 INSPIRED_HEADER = [
-    "dialog_id", "utt_id", "speaker", "turn_id", "text", "text_with_placeholder", "movies", "genres", "people_names",
-    "movie_dict", "genre_dict", "actor_dict", "director_dict", "others_dict", "expert_label", "second_label",
-    "fine_label", "coarse_label", "movie_id",
+    "dialog_id",
+    "utt_id",
+    "speaker",
+    "turn_id",
+    "text",
+    "text_with_placeholder",
+    "movies",
+    "genres",
+    "people_names",
+    "movie_dict",
+    "genre_dict",
+    "actor_dict",
+    "director_dict",
+    "others_dict",
+    "expert_label",
+    "second_label",
+    "fine_label",
+    "coarse_label",
+    "movie_id",
 ]
 
 
@@ -96,7 +114,13 @@ def inspired_tsv(tmp_path) -> Path:
         handle.write("\t".join(INSPIRED_HEADER) + "\n")
         for dialog_id, utt, speaker, text, movies in rows:
             cells = dict.fromkeys(INSPIRED_HEADER, "")
-            cells.update(dialog_id=dialog_id, utt_id=utt, speaker=speaker, text=text, movies=movies,
-                         movie_dict=movie_dict)
+            cells.update(
+                dialog_id=dialog_id,
+                utt_id=utt,
+                speaker=speaker,
+                text=text,
+                movies=movies,
+                movie_dict=movie_dict,
+            )
             handle.write("\t".join(cells[c] for c in INSPIRED_HEADER) + "\n")
     return path

@@ -17,15 +17,24 @@ def _fake_synthesis(calls: list):
     """Stands in for revdial.generation.run.synthesize: `budget` rows ranked 0..budget-1, in the contract's shape."""
 
     def synthesize(config, *, budget, strategy, out, features=None, labelled_seed_ids=None):
-        calls.append({"strategy": strategy, "budget": budget, "features": features, "labelled": labelled_seed_ids})
+        calls.append(
+            {"strategy": strategy, "budget": budget, "features": features, "labelled": labelled_seed_ids}
+        )
         offset = len(labelled_seed_ids or [])
         rows = []
         for rank in range(budget):
             system = {"role": "system", "content": "You are a movie recommender."}
             user = {"role": "user", "content": f"something tense please ({strategy} {rank + offset})"}
             answer = {"role": "assistant", "content": "1. Alien (1979)\n2. Jaws (1975)"}
-            rows.append({"prompt": [system, user], "completion": [answer], "messages": [system, user, answer],
-                         "seed_id": f"{strategy}-{rank + offset}", "selection_rank": rank})
+            rows.append(
+                {
+                    "prompt": [system, user],
+                    "completion": [answer],
+                    "messages": [system, user, answer],
+                    "seed_id": f"{strategy}-{rank + offset}",
+                    "selection_rank": rank,
+                }
+            )
         DatasetDict({"train": Dataset.from_list(rows)}).save_to_disk(str(Path(out) / "default"))
         (Path(out) / "summary.json").write_text("{}")
         return Path(out)
@@ -46,8 +55,13 @@ def _config(tmp_path: Path, tiny_lm: Path, redial_dir: Path, rounds: int = 1) ->
                 "student": str(tiny_lm),
                 "overrides": {"max_steps": 1, "per_device_train_batch_size": 2, "logging_steps": 1},
             },
-            "eval": {"k": 3, "batch_size": 4, "max_new_tokens": 6, "n_resamples": 20,
-                     "benchmarks": [{"name": "redial", "data": str(redial_dir / "original/test_data.jsonl.gz")}]},
+            "eval": {
+                "k": 3,
+                "batch_size": 4,
+                "max_new_tokens": 6,
+                "n_resamples": 20,
+                "benchmarks": [{"name": "redial", "data": str(redial_dir / "original/test_data.jsonl.gz")}],
+            },
         },
         "output": {"dir": str(tmp_path / "exp")},
     }
@@ -66,7 +80,10 @@ def test_both_shipped_experiment_configs_load():
 def test_missing_sections_are_named(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("experiment: {strategies: [js]}\n")
-    with pytest.raises(ex.ExperimentConfigError, match=r"bad.yaml: experiment.synthesis_config: Field required; experiment.budgets: Field required"):
+    with pytest.raises(
+        ex.ExperimentConfigError,
+        match=r"bad.yaml: experiment.synthesis_config: Field required; experiment.budgets: Field required",
+    ):
         ex.load_experiment_config(path)
 
 
@@ -113,12 +130,20 @@ def test_active_rounds_select_around_used_seeds_with_the_students_features(
     assert trained["rows"] == 4  # round 2 trains on every row so far
 
 
-@pytest.mark.parametrize(("section", "named"), [
-    ("experiment: {synthesis_config: s.yaml, strategies: [js], budgets: [2], round: 2}", "experiment.round: unknown key"),
-    ("experiment: {synthesis_config: s.yaml, strategies: [jss], budgets: [2]}", "experiment.strategies"),
-    ("experiment: {synthesis_config: s.yaml, strategies: [js], budgets: [2], eval: {benchmarks: [{nme: redial}]}}",
-     "experiment.eval.benchmarks.0.nme: unknown key"),
-])
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        (
+            "experiment: {synthesis_config: s.yaml, strategies: [js], budgets: [2], round: 2}",
+            "experiment.round: unknown key",
+        ),
+        ("experiment: {synthesis_config: s.yaml, strategies: [jss], budgets: [2]}", "experiment.strategies"),
+        (
+            "experiment: {synthesis_config: s.yaml, strategies: [js], budgets: [2], eval: {benchmarks: [{nme: redial}]}}",
+            "experiment.eval.benchmarks.0.nme: unknown key",
+        ),
+    ],
+)
 def test_a_typo_in_the_experiment_yaml_is_named(tmp_path, section, named):
     path = tmp_path / "exp.yaml"
     path.write_text(section + "\n")

@@ -24,8 +24,9 @@ def test_gguf_converts_once_into_a_chat_ready_safetensors_folder(tmp_path):
     folder = convert_student(tmp_path / "student")
     assert (folder / "model.safetensors").exists()
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
-                                           add_generation_prompt=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert prompt.endswith("<|im_start|>assistant\n")
     model = AutoModelForCausalLM.from_pretrained(folder)
     assert 130e6 < model.num_parameters() < 140e6

@@ -27,11 +27,21 @@ def _row(i: int, rank: int) -> dict:
     user = {"role": "user", "content": f"I want something like Heat, number {i}"}
     assistant = {"role": "assistant", "content": "1. The Matrix (1999) - fast\n2. Alien (1979) - tense"}
     return {
-        "messages": [system, user, assistant], "prompt": [system, user], "completion": [assistant],
-        "target_item_id": "102", "target_title": "The Matrix (1999)", "recommended_item_ids": ["102", "104"],
-        "recommended_titles": ["The Matrix (1999)", "Alien (1979)"], "hallucinated_titles": [], "style": "mood",
-        "seed_id": f"s{i}", "selection_strategy": "random", "selection_rank": rank, "generator_model": "fake",
-        "request": user["content"], "seed_text": "Heat (1995)",
+        "messages": [system, user, assistant],
+        "prompt": [system, user],
+        "completion": [assistant],
+        "target_item_id": "102",
+        "target_title": "The Matrix (1999)",
+        "recommended_item_ids": ["102", "104"],
+        "recommended_titles": ["The Matrix (1999)", "Alien (1979)"],
+        "hallucinated_titles": [],
+        "style": "mood",
+        "seed_id": f"s{i}",
+        "selection_strategy": "random",
+        "selection_rank": rank,
+        "generator_model": "fake",
+        "request": user["content"],
+        "seed_text": "Heat (1995)",
     }
 
 
@@ -39,15 +49,30 @@ def _row(i: int, rank: int) -> dict:
 def distiset_dir(tmp_path) -> Path:
     """A folder shaped like `Distiset.save_to_disk`: default/train holds the SFT rows."""
     out = tmp_path / "synth"
-    DatasetDict({"train": Dataset.from_list([_row(i, i) for i in range(6)])}).save_to_disk(str(out / "default"))
+    DatasetDict({"train": Dataset.from_list([_row(i, i) for i in range(6)])}).save_to_disk(
+        str(out / "default")
+    )
     return out
 
 
 def _args(tiny_lm: Path, dataset: Path, out: Path, *extra: str):
     return parse_recipe(
         ROOT / "recipes/smollm2-135m-instruct/sft/config_lora.yaml",
-        ["--model_name_or_path", str(tiny_lm), "--dataset_name", str(dataset), "--output_dir", str(out),
-         "--max_steps", "2", "--per_device_train_batch_size", "2", "--logging_steps", "1", *extra],
+        [
+            "--model_name_or_path",
+            str(tiny_lm),
+            "--dataset_name",
+            str(dataset),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "2",
+            "--logging_steps",
+            "1",
+            *extra,
+        ],
     )
 
 
@@ -132,8 +157,12 @@ def test_push_to_hub_uploads_revdials_card_with_its_model_index(tiny_lm, distise
 
     uploaded: dict[str, bytes] = {}
 
-    def trl_push(self, *args, **kwargs):  # what TRL does: rewrite README.md with its own card, upload the folder
-        (Path(self.args.output_dir) / "README.md").write_text("---\nlibrary_name: transformers\n---\nTRL card\n")
+    def trl_push(
+        self, *args, **kwargs
+    ):  # what TRL does: rewrite README.md with its own card, upload the folder
+        (Path(self.args.output_dir) / "README.md").write_text(
+            "---\nlibrary_name: transformers\n---\nTRL card\n"
+        )
 
     def upload_file(*, path_or_fileobj, path_in_repo, repo_id, **kwargs):
         uploaded[path_in_repo] = Path(path_or_fileobj).read_bytes()
@@ -143,8 +172,21 @@ def test_push_to_hub_uploads_revdials_card_with_its_model_index(tiny_lm, distise
     monkeypatch.setattr(huggingface_hub, "upload_file", upload_file)
     report = {"benchmark": "redial", "n_turns": 4, "metrics": {"all_items": {"recall@10": {"mean": 0.25}}}}
     monkeypatch.setattr("revdial.crs.evaluate.eval_command", lambda **kwargs: report)
-    main(*_args(tiny_lm, distiset_dir, tmp_path / "run", "--push_to_hub", "true", "--hub_model_id", "me/crs",
-                "--eval_benchmark", "redial", "--eval_limit", "4"))
+    main(
+        *_args(
+            tiny_lm,
+            distiset_dir,
+            tmp_path / "run",
+            "--push_to_hub",
+            "true",
+            "--hub_model_id",
+            "me/crs",
+            "--eval_benchmark",
+            "redial",
+            "--eval_limit",
+            "4",
+        )
+    )
     card = uploaded["README.md"].decode()
     assert "TRL card" not in card and "model-index" in card
     assert "test[:4]" in card and "first 4 turns" in card  # evaluated on a subset, and the card says so

@@ -37,21 +37,38 @@ def catalogue_path(tmp_path):
 
 def _row(**overrides):
     row = {
-        "seed_id": "s1", "item_id": "1", "title": "Heat", "year": 1995, "selection_rank": 0,
-        "selection_strategy": "js", "style": "mood", "seed_text": "Item: Heat (1995)", "skip_reason": None,
+        "seed_id": "s1",
+        "item_id": "1",
+        "title": "Heat",
+        "year": 1995,
+        "selection_rank": 0,
+        "selection_strategy": "js",
+        "style": "mood",
+        "seed_text": "Item: Heat (1995)",
+        "skip_reason": None,
         "request": "I want a tense crime film with a great shootout tonight",
-        "conversation": [{"role": "user", "content": "I want a tense crime film with a great shootout tonight"}],
-        "parsed_titles": ["Heat (1995)", "Ronin"], "parsed_reasons": ["heists", "cars"],
-        "recommended_item_ids": ["1", "5"], "recommended_titles": ["Heat", "Ronin"],
-        "recommended_reasons": ["heists", "cars"], "hallucinated_titles": [], "model_name": "fake",
+        "conversation": [
+            {"role": "user", "content": "I want a tense crime film with a great shootout tonight"}
+        ],
+        "parsed_titles": ["Heat (1995)", "Ronin"],
+        "parsed_reasons": ["heists", "cars"],
+        "recommended_item_ids": ["1", "5"],
+        "recommended_titles": ["Heat", "Ronin"],
+        "recommended_reasons": ["heists", "cars"],
+        "hallucinated_titles": [],
+        "model_name": "fake",
         "distilabel_metadata": {"raw_output_recommend_items": "1. Heat (1995) - heists"},
     }
     return {**row, **overrides}
 
 
 def test_scrub_pii_cleans_the_review_before_rendering_the_prompt_text():
-    row = {"title": "Heat", "year": 1995, "review_text": "Loved it! mail me at joe@example.com or see http://x.io/r",
-           "features": [0.1] * 4}
+    row = {
+        "title": "Heat",
+        "year": 1995,
+        "review_text": "Loved it! mail me at joe@example.com or see http://x.io/r",
+        "features": [0.1] * 4,
+    }
     [out] = _run(ScrubPII(name="scrub"), [row])
     assert "joe@example.com" not in out["seed_text"] and "http://x.io" not in out["seed_text"]
     assert "Loved it!" in out["seed_text"] and out["pii_removed"] >= 2
@@ -59,36 +76,44 @@ def test_scrub_pii_cleans_the_review_before_rendering_the_prompt_text():
 
 
 def test_scrub_pii_caps_long_reviews_at_a_word_boundary():
-    [out] = _run(ScrubPII(name="scrub", max_review_chars=20), [{"title": "Heat", "review_text": "word " * 50}])
+    [out] = _run(
+        ScrubPII(name="scrub", max_review_chars=20), [{"title": "Heat", "review_text": "word " * 50}]
+    )
     assert out["review_text"].endswith(" ...") and len(out["review_text"]) <= 24
 
 
 @pytest.mark.parametrize(
     ("written", "expected"),
     [
-        ("Heat (1986)", "2"),          # the year picks the remake namesake
+        ("Heat (1986)", "2"),  # the year picks the remake namesake
         ("Heat (1995)", "1"),
-        ("Amelie", "3"),               # accents
-        ("Matrix, The", "4"),          # "The" moved to the end
+        ("Amelie", "3"),  # accents
+        ("Matrix, The", "4"),  # "The" moved to the end
         ("the matrix (1999)", "4"),
     ],
 )
 def test_grounding_matches_titles_to_catalogue_ids(catalogue_path, written, expected):
-    [out] = _run(GroundRecommendations(name="g", catalogue_path=catalogue_path),
-                 [{"parsed_titles": [written], "parsed_reasons": ["r"]}])
+    [out] = _run(
+        GroundRecommendations(name="g", catalogue_path=catalogue_path),
+        [{"parsed_titles": [written], "parsed_reasons": ["r"]}],
+    )
     assert out["recommended_item_ids"] == [expected] and out["hallucinated_titles"] == []
 
 
 def test_unmatched_titles_are_counted_as_hallucinations_and_left_out(catalogue_path):
-    [out] = _run(GroundRecommendations(name="g", catalogue_path=catalogue_path),
-                 [{"parsed_titles": ["Ronin", "Totally Invented Film (2033)"], "parsed_reasons": ["a", "b"]}])
+    [out] = _run(
+        GroundRecommendations(name="g", catalogue_path=catalogue_path),
+        [{"parsed_titles": ["Ronin", "Totally Invented Film (2033)"], "parsed_reasons": ["a", "b"]}],
+    )
     assert out["recommended_item_ids"] == ["5"] and out["recommended_reasons"] == ["a"]
     assert out["hallucinated_titles"] == ["Totally Invented Film (2033)"]
 
 
 def test_two_spellings_of_one_item_keep_the_first_rank(catalogue_path):
-    [out] = _run(GroundRecommendations(name="g", catalogue_path=catalogue_path),
-                 [{"parsed_titles": ["The Matrix", "Matrix, The (1999)", "Ronin"], "parsed_reasons": []}])
+    [out] = _run(
+        GroundRecommendations(name="g", catalogue_path=catalogue_path),
+        [{"parsed_titles": ["The Matrix", "Matrix, The (1999)", "Ronin"], "parsed_reasons": []}],
+    )
     assert out["recommended_item_ids"] == ["4", "5"]
 
 
@@ -102,8 +127,11 @@ def test_two_spellings_of_one_item_keep_the_first_rank(catalogue_path):
         ({"request": "x " * 600}, "filters", "too_long"),
         ({"request": "Anything like Heat for my evening tonight please?"}, "filters", "leak"),
         ({"parsed_titles": []}, "recommendation_generation", "unparseable"),
-        ({"parsed_titles": [], "distilabel_metadata": {"raw_output_recommend_items": ""}},
-         "recommendation_generation", "empty"),
+        (
+            {"parsed_titles": [], "distilabel_metadata": {"raw_output_recommend_items": ""}},
+            "recommendation_generation",
+            "empty",
+        ),
         ({"recommended_item_ids": [], "hallucinated_titles": ["Nope"]}, "grounding", "no_grounded_titles"),
         ({"recommended_item_ids": ["5"]}, "filters", "missing_target"),
     ],
@@ -140,8 +168,11 @@ def test_format_sft_writes_trl_conversations_for_kept_rows_only():
 
 
 def test_format_sft_keeps_every_turn_of_a_multi_turn_dialogue():
-    turns = [{"role": "user", "content": "a crime film?"}, {"role": "assistant", "content": "old or new?"},
-             {"role": "user", "content": "nineties please"}]
+    turns = [
+        {"role": "user", "content": "a crime film?"},
+        {"role": "assistant", "content": "old or new?"},
+        {"role": "user", "content": "nineties please"},
+    ]
     [out] = _run(FormatSFT(name="default"), [{**_row(conversation=turns), "reject_reason": None}])
     assert [m["role"] for m in out["messages"]] == ["system", "user", "assistant", "user", "assistant"]
 
@@ -154,12 +185,29 @@ def test_sft_answer_lists_catalogue_titles_with_reasons_in_one_format():
 
 def test_collect_rejects_lists_each_seed_without_a_kept_row_once():
     rows = [
-        {**_row(seed_id="a"), "seed_kept": False, "reject_stage": "filters", "reject_reason": "leak",
-         "reject_detail": "d1"},
-        {**_row(seed_id="a"), "seed_kept": False, "reject_stage": "dedup", "reject_reason": "duplicate",
-         "reject_detail": "d2"},
-        {**_row(seed_id="b"), "seed_kept": True, "reject_stage": "filters", "reject_reason": "leak",
-         "reject_detail": "d3"},
+        {
+            **_row(seed_id="a"),
+            "seed_kept": False,
+            "reject_stage": "filters",
+            "reject_reason": "leak",
+            "reject_detail": "d1",
+        },
+        {
+            **_row(seed_id="a"),
+            "seed_kept": False,
+            "reject_stage": "dedup",
+            "reject_reason": "duplicate",
+            "reject_detail": "d2",
+        },
+        {
+            **_row(seed_id="b"),
+            "seed_kept": True,
+            "reject_stage": "filters",
+            "reject_reason": "leak",
+            "reject_detail": "d3",
+        },
     ]
     out = _run(CollectRejects(name="rejects"), rows)
-    assert out == [{"seed_id": "a", "selection_rank": 0, "stage": "filters", "reason": "leak", "detail": "d1"}]
+    assert out == [
+        {"seed_id": "a", "selection_rank": 0, "stage": "filters", "reason": "leak", "detail": "d1"}
+    ]

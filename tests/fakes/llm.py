@@ -54,9 +54,11 @@ class FakeLLM(LLM):
                 with open(Path(self.calls_path), "a") as log:
                     log.write(chat[0]["content"][:30].replace("\n", " ") + "\n")
             prompt_tokens = sum(count_tokens(m["content"]) for m in chat)
-            outputs.append(prepare_output(
-                [reply] * num_generations,
-                input_tokens=[prompt_tokens] * num_generations,
-                output_tokens=[count_tokens(reply)] * num_generations,
-            ))
+            outputs.append(
+                prepare_output(
+                    [reply] * num_generations,
+                    input_tokens=[prompt_tokens] * num_generations,
+                    output_tokens=[count_tokens(reply)] * num_generations,
+                )
+            )
         return outputs

@@ -13,8 +13,28 @@ import hashlib
 import re
 
 INVENTED_TITLE = "The Unfilmed Sequel of Nowhere (2031)"
-_WORDS = ("quiet", "brash", "moody", "sunny", "tense", "gentle", "weird", "bold", "slow", "sharp", "warm", "cold",
-          "bright", "dusty", "salty", "velvet", "neon", "rusty", "stormy", "silver")
+_WORDS = (
+    "quiet",
+    "brash",
+    "moody",
+    "sunny",
+    "tense",
+    "gentle",
+    "weird",
+    "bold",
+    "slow",
+    "sharp",
+    "warm",
+    "cold",
+    "bright",
+    "dusty",
+    "salty",
+    "velvet",
+    "neon",
+    "rusty",
+    "stormy",
+    "silver",
+)
 
 
 def _digest_words(text: str, n: int = 4) -> list[str]:

@@ -115,13 +115,17 @@ class FakeOpenAIServer:
                 if "authorization" in headers:
                     self.auth_headers.add(headers["authorization"])
                 if self.api_key and headers.get("authorization") != f"Bearer {self.api_key}":
-                    status, payload = 401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}}
+                    status, payload = (
+                        401,
+                        {"error": {"message": "invalid api key", "type": "invalid_request_error"}},
+                    )
                 else:
                     status, payload = await self._respond(lines[0], body)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
-                    f"Connection: keep-alive\r\n\r\n".encode() + data
+                    f"Connection: keep-alive\r\n\r\n".encode()
+                    + data
                 )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -131,13 +135,25 @@ class FakeOpenAIServer:
 
     async def _respond(self, request_line: str, body: bytes) -> tuple[int, Any]:
         if "/stats" in request_line:
-            stats = {"requests": self.requests, "max_in_flight": self.max_in_flight,
-                     "first_request_at": self.first_request_at, "last_response_at": self.last_response_at}
+            stats = {
+                "requests": self.requests,
+                "max_in_flight": self.max_in_flight,
+                "first_request_at": self.first_request_at,
+                "last_response_at": self.last_response_at,
+            }
             if request_line.startswith("POST"):  # reset
-                self.requests, self.max_in_flight, self.first_request_at, self.last_response_at = 0, 0, None, None
+                self.requests, self.max_in_flight, self.first_request_at, self.last_response_at = (
+                    0,
+                    0,
+                    None,
+                    None,
+                )
             return 200, stats
         if request_line.startswith("GET") and "/models" in request_line:
-            return 200, {"object": "list", "data": [{"id": model, "object": "model"} for model in self.models]}
+            return 200, {
+                "object": "list",
+                "data": [{"id": model, "object": "model"} for model in self.models],
+            }
         if "/chat/completions" not in request_line:
             return 404, {"error": {"message": "not found"}}
         self.first_request_at = self.first_request_at or time.time()
@@ -176,11 +192,18 @@ class FakeOpenAIServer:
             content = "\x00\x01 ~~~ ###"
         prompt_tokens = sum(count_tokens(m.get("content") or "") for m in messages)
         return 200, {
-            "id": f"chatcmpl-{key[:12]}", "object": "chat.completion", "created": int(time.time()),
+            "id": f"chatcmpl-{key[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": request.get("model", "fake"),
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": count_tokens(content),
-                      "total_tokens": prompt_tokens + count_tokens(content)},
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": count_tokens(content),
+                "total_tokens": prompt_tokens + count_tokens(content),
+            },
         }
 
     def _fault_for(self, key: str, attempt: int) -> str | None:

@@ -22,8 +22,9 @@ def small_seeds_dir(directory: Path, n: int = 12) -> Path:
     return save_seeds(build, directory)
 
 
-def config(llm: dict[str, Any] | None = None, *, budget: int = 12, strategy: str = "random",
-           **generation: Any) -> dict[str, Any]:
+def config(
+    llm: dict[str, Any] | None = None, *, budget: int = 12, strategy: str = "random", **generation: Any
+) -> dict[str, Any]:
     raw = yaml.safe_load(SAMPLE_CONFIG.read_text())
     raw["selection"] = {**(raw.get("selection") or {}), "strategy": strategy, "budget": budget}
     raw["generation"] = {

@@ -22,15 +22,25 @@ def faulty_run(tmp_path_factory):
     server = FakeOpenAIServer(
         latency_s=0.01,
         faults={"timeout": 0.08, "429": 0.12, "500": 0.12, "empty": 0.08, "malformed": 0.08, "badjson": 0.04},
-        persistent=("500",),  # a 500 that never recovers: retries run out, the row becomes an llm_error reject
+        persistent=(
+            "500",
+        ),  # a 500 that never recovers: retries run out, the row becomes an llm_error reject
         timeout_sleep_s=2.5,
     ).start()
     mp = pytest.MonkeyPatch()
     mp.setenv("REVDIAL_TEST_API_KEY", SENTINEL)
     mp.setenv("DISTILABEL_CACHE_DIR", str(tmp / "cache"))
-    llm = {"backend": "openai", "model": "fake-model", "base_url": server.base_url,
-           "api_key_env": "REVDIAL_TEST_API_KEY", "max_retries": 2, "timeout": 1}
-    plan, echo, out = make_plan(config(llm, budget=N_SEEDS, structured=False), out=tmp / "out", seeds_dir=seeds_dir)
+    llm = {
+        "backend": "openai",
+        "model": "fake-model",
+        "base_url": server.base_url,
+        "api_key_env": "REVDIAL_TEST_API_KEY",
+        "max_retries": 2,
+        "timeout": 1,
+    }
+    plan, echo, out = make_plan(
+        config(llm, budget=N_SEEDS, structured=False), out=tmp / "out", seeds_dir=seeds_dir
+    )
     run_plan(plan, echo, out, quiet=True, upstream=fixed_upstream(seeds_dir))
     mp.undo()
     server.stop()
@@ -49,10 +59,20 @@ def test_retryable_faults_were_retried_and_permanent_ones_rejected(faulty_run):
     server = faulty_run["server"]
     assert {"429", "timeout"} <= set(server.fault_counts)
     assert server.requests > 2 * N_SEEDS  # every fault cost at least one retry
-    reasons = json.loads((faulty_run["out"] / "distiset_configs" / "summary.json").read_text())["reject_reasons"]
+    reasons = json.loads((faulty_run["out"] / "distiset_configs" / "summary.json").read_text())[
+        "reject_reasons"
+    ]
     assert "llm_error" in reasons  # the persistent 500s
-    assert set(reasons) <= {"llm_error", "empty", "unparseable", "no_grounded_titles", "too_short", "leak",
-                            "missing_target", "duplicate"}
+    assert set(reasons) <= {
+        "llm_error",
+        "empty",
+        "unparseable",
+        "no_grounded_titles",
+        "too_short",
+        "leak",
+        "missing_target",
+        "duplicate",
+    }
 
 
 def test_api_key_reaches_the_server_but_no_file(faulty_run):

@@ -72,10 +72,35 @@ def test_request_from_json_and_empty_request():
 
 
 def test_titles_with_colons_stay_whole():
-    assert titles("1. Thor: Ragnarok (2017) - fun\n2. Alien: Covenant\n3. Heat: a slow burn crime epic with heists") == [
-        ("Thor: Ragnarok", 2017), ("Alien: Covenant", None), ("Heat", None)]
+    assert titles(
+        "1. Thor: Ragnarok (2017) - fun\n2. Alien: Covenant\n3. Heat: a slow burn crime epic with heists"
+    ) == [("Thor: Ragnarok", 2017), ("Alien: Covenant", None), ("Heat", None)]
 
 
 def test_json_cut_off_by_the_token_limit_keeps_its_complete_entries():
     text = '{"recommendations": [{"title": "Heat (1995)", "reason": "heists"}, {"title": "Ronin", "reason": "car ch'
     assert titles(text) == [("Heat", 1995), ("Ronin", None)]
+
+
+def test_a_known_long_title_with_dashes_quotes_and_brackets_is_kept_whole():
+    whole = 'Reli. Duct Tape, Black | 1.88" x 120 Yards (6 Rolls) - Waterproof - Tear by Hand (Black)'
+    shown = 'Reli. Duct Tape, Black | 1.88" x 120…'
+    text = f"1. {whole} - strong and cheap\n2. {shown} - same again\n3. Upside Down - fun"
+    items = parse_recommendations(text, max_title_chars=500, known_titles={shown: whole, "Up": "Up"})
+    assert [item.title for item in items] == [whole, "Upside Down"]  # the shortened one is the same item
+    assert items[0].reason == "strong and cheap"
+
+
+def test_escaped_quotes_in_truncated_json_survive():
+    text = '{"recommendations": [{"title": "Ruler 12\\" [Pack of 2] (Nintendo Switch)", "reason": "a \\"good\\" one"}, {"ti'
+    [item] = parse_recommendations(text)
+    assert item.title == 'Ruler 12" [Pack of 2] (Nintendo Switch)' and item.reason == 'a "good" one'
+
+
+def test_titles_over_the_domain_limit_are_left_out_and_under_it_kept():
+    long = "Stainless Travel Mug " * 10
+    assert parse_recommendations(f'[{{"title": "{long.strip()}"}}]') == []
+    assert (
+        parse_recommendations(f'[{{"title": "{long.strip()}"}}]', max_title_chars=500)[0].title
+        == long.strip()
+    )

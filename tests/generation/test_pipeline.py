@@ -44,10 +44,17 @@ def run(seeds, tmp_path_factory):
     }
     # Each script key must pick exactly one seed.
     for row in s[:3]:
-        assert sum(key(row) in mask_title(other["review_text"], other["title"], "this movie") for other in ds) == 1
+        assert (
+            sum(key(row) in mask_title(other["review_text"], other["title"], "this movie") for other in ds)
+            == 1
+        )
     tmp = tmp_path_factory.mktemp("run")
     calls = tmp / "calls.txt"
-    llm = {"backend": "class", "path": "fakes.llm:FakeLLM", "kwargs": {"script": script, "calls_path": str(calls)}}
+    llm = {
+        "backend": "class",
+        "path": "fakes.llm:FakeLLM",
+        "kwargs": {"script": script, "calls_path": str(calls)},
+    }
     mp = pytest.MonkeyPatch()
     mp.setenv("DISTILABEL_CACHE_DIR", str(tmp / "cache"))
     plan, echo, out = make_plan(config(llm, budget=N_SEEDS, k=K), out=tmp / "out", seeds_dir=seeds_dir)
@@ -103,8 +110,12 @@ def test_kept_rows_are_valid_trl_conversations_with_the_target_in_the_list(run):
 def test_summary_counts_match_the_saved_configs(run):
     summary = json.loads((run["out"] / "distiset_configs" / "summary.json").read_text())
     candidates = _load(run["out"], "candidates")
-    assert summary["accounting"] == {"seeds_selected": N_SEEDS, "seeds_kept": N_SEEDS - 3, "seeds_rejected": 3,
-                                     "ok": True}
+    assert summary["accounting"] == {
+        "seeds_selected": N_SEEDS,
+        "seeds_kept": N_SEEDS - 3,
+        "seeds_rejected": 3,
+        "ok": True,
+    }
     assert summary["funnel"]["rows kept"] == len(_load(run["out"], "default"))
     assert summary["reject_reasons"]["duplicate"] == 1
     assert sum(summary["reject_reasons"].values()) == len(candidates) - summary["funnel"]["rows kept"]
@@ -119,8 +130,18 @@ def test_summary_counts_match_the_saved_configs(run):
 def test_funnel_plot_and_pipeline_yaml_are_written(run):
     assert (run["out"] / "distiset_configs" / "funnel.png").read_bytes()[:4] == b"\x89PNG"
     pipeline_yaml = (run["out"] / "distiset_configs" / "pipeline.yaml").read_text()
-    for step in ("load_seeds", "select_seeds", "keep_top_b", "scrub_pii", "generate_request", "recommend_items",
-                 "ground_recommendations", "curate_rows", "default", "rejects"):
+    for step in (
+        "load_seeds",
+        "select_seeds",
+        "keep_top_b",
+        "scrub_pii",
+        "generate_request",
+        "recommend_items",
+        "ground_recommendations",
+        "curate_rows",
+        "default",
+        "rejects",
+    ):
         assert f"name: {step}" in pipeline_yaml
 
 
@@ -134,12 +155,24 @@ def test_the_llm_was_called_once_per_request_and_once_per_answer(run):
 def test_saved_pipeline_yaml_reruns_with_the_distilabel_cli(run, tmp_path):
     # --ignore-cache: steps rebuilt from the YAML do not all hash like the originals, and distilabel 1.5.3 waits
     # forever on a partly cached pipeline (argilla-io/distilabel#1065); a fresh run shows the YAML is complete.
-    env = {**os.environ, "DISTILABEL_CACHE_DIR": str(tmp_path / "cache"),
-           "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "distilabel", "pipeline", "run", "--ignore-cache", "--config",
-               str(run["out"] / "distiset_configs" / "pipeline.yaml")]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    env = {
+        **os.environ,
+        "DISTILABEL_CACHE_DIR": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "distilabel",
+        "pipeline",
+        "run",
+        "--ignore-cache",
+        "--config",
+        str(run["out"] / "distiset_configs" / "pipeline.yaml"),
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         printed, _ = process.communicate(timeout=400)
     finally:
@@ -149,14 +182,21 @@ def test_saved_pipeline_yaml_reruns_with_the_distilabel_cli(run, tmp_path):
     assert all(config in printed for config in ("default", "rejects", "candidates"))
 
 
-def test_a_changed_budget_reruns_cleanly_and_reuses_every_finished_llm_call(run, seeds, tmp_path, monkeypatch):
+def test_a_changed_budget_reruns_cleanly_and_reuses_every_finished_llm_call(
+    run, seeds, tmp_path, monkeypatch
+):
     # Same cache, smaller budget: distilabel must not see a half-cached pipeline (it would hang), and the seeds
     # already generated come back from the LLM call cache.
     monkeypatch.setenv("DISTILABEL_CACHE_DIR", run["plan"].cache_dir)
     calls_before = len(run["calls"].read_text().splitlines())
-    llm = {"backend": "class", "path": "fakes.llm:FakeLLM",
-           "kwargs": {"script": run["script"], "calls_path": str(run["calls"])}}
-    plan, echo, out = make_plan(config(llm, budget=N_SEEDS - 2, k=K), out=tmp_path / "out", seeds_dir=seeds[0])
+    llm = {
+        "backend": "class",
+        "path": "fakes.llm:FakeLLM",
+        "kwargs": {"script": run["script"], "calls_path": str(run["calls"])},
+    }
+    plan, echo, out = make_plan(
+        config(llm, budget=N_SEEDS - 2, k=K), out=tmp_path / "out", seeds_dir=seeds[0]
+    )
     run_plan(plan, echo, out, quiet=True)
     summary = json.loads((out / "distiset_configs" / "summary.json").read_text())
     assert summary["accounting"]["ok"] and summary["accounting"]["seeds_selected"] == N_SEEDS - 2

@@ -27,8 +27,9 @@ def test_rerun_after_kill_resumes_from_the_cache(tmp_path):
     calls = tmp_path / "calls.txt"
     command = [sys.executable, str(HERE / "resume_run.py"), str(seeds_dir), str(tmp_path / "out"), str(calls)]
 
-    first = subprocess.Popen(command, env=env, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        command, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 180
     while _calls(calls) < ALL_CALLS // 2 and time.time() < deadline and first.poll() is None:
         time.sleep(0.1)
@@ -37,8 +38,9 @@ def test_rerun_after_kill_resumes_from_the_cache(tmp_path):
     done_before_kill = _calls(calls)
     assert ALL_CALLS // 2 <= done_before_kill < ALL_CALLS
 
-    second_run = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE)
+    second_run = subprocess.Popen(
+        command, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         _, stderr = second_run.communicate(timeout=300)
     finally:
@@ -70,8 +72,9 @@ def _cached_calls(cache_dir: Path) -> int:
 
 
 def _run(command: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        command, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def test_kill_9_and_resume_repays_no_completed_call_at_the_server(tmp_path):
@@ -84,8 +87,19 @@ def test_kill_9_and_resume_repays_no_completed_call_at_the_server(tmp_path):
         base = server.base_url
 
         def command(name: str) -> tuple[list[str], dict]:
-            env = {**os.environ, "DISTILABEL_CACHE_DIR": str(tmp_path / f"cache-{name}"), "REVDIAL_TEST_KEY": "k"}
-            return [sys.executable, str(HERE / "resume_run.py"), str(seeds_dir), str(tmp_path / name), "-", base], env
+            env = {
+                **os.environ,
+                "DISTILABEL_CACHE_DIR": str(tmp_path / f"cache-{name}"),
+                "REVDIAL_TEST_KEY": "k",
+            }
+            return [
+                sys.executable,
+                str(HERE / "resume_run.py"),
+                str(seeds_dir),
+                str(tmp_path / name),
+                "-",
+                base,
+            ], env
 
         clean = _run(*command("clean"))
         assert clean.wait(timeout=300) == 0, clean.stderr.read().decode()[-3000:]

@@ -1,10 +1,9 @@
-"""tasks.py and prompts.py: what each task sends to the LLM and what it makes of the answer."""
+"""tasks.py and revdial.prompts: what each task sends to the LLM and what it makes of the answer."""
 
 import pytest
 
 from fakes.llm import FakeLLM
 from revdial.generation.calls import ENDPOINT_DOWN_REASON, TOKEN_BUDGET_REASON, TokenLedger
-from revdial.generation.prompts import STYLES, render, sample_styles
 from revdial.generation.tasks import (
     ContinueDialogue,
     GenerateRequest,
@@ -12,12 +11,17 @@ from revdial.generation.tasks import (
     RecommendItems,
     mask_title,
 )
+from revdial.prompts import render, sample_styles, styles
 
 SEED = {
-    "seed_id": "s1", "item_id": "42", "title": "Heat", "year": 1995,
+    "seed_id": "s1",
+    "item_id": "42",
+    "title": "Heat",
+    "year": 1995,
     "seed_text": "Item: Heat (1995)\nAbout: genre: crime; director: Michael Mann\nUser review (rating 5/5): Heat is "
-                 "the best heist film, that bank shootout!",
-    "history_liked": ["Ronin", "Collateral"], "history_disliked": ["Cats"],
+    "the best heist film, that bank shootout!",
+    "history_liked": ["Ronin", "Collateral"],
+    "history_disliked": ["Cats"],
     "neighbor_titles": ["Ronin", "The Town", "Thief", "Collateral"],
 }
 
@@ -32,13 +36,23 @@ def _run(task, rows):
     return [row for batch in task.process(rows) for row in batch]
 
 
+STYLES = styles("movies")
+
+
 @pytest.mark.parametrize("style", STYLES)
 def test_request_prompt_uses_the_style_template_and_never_shows_the_target_title(style):
     chat = _task(GenerateRequest).format_input({**SEED, "style": style})
     assert [m["role"] for m in chat] == ["system", "user"]
     prompt = chat[1]["content"]
-    assert render(f"style_{style}", item_noun="movie", history_liked=SEED["history_liked"],
-                  history_disliked=SEED["history_disliked"]) in prompt
+    assert (
+        render(
+            f"style_{style}",
+            item_noun="movie",
+            history_liked=SEED["history_liked"],
+            history_disliked=SEED["history_disliked"],
+        )
+        in prompt
+    )
     assert "Heat" not in prompt and "this movie" in prompt
     assert "Michael Mann" in prompt  # the material is there, only the title is masked
 
@@ -49,28 +63,36 @@ def test_similar_to_style_names_a_liked_title():
 
 
 def test_mask_title_replaces_title_with_and_without_year_as_whole_words():
-    assert mask_title("Heat (1995) beats Heatwave; heat is great", "Heat", "X") == "X beats Heatwave; X is great"
+    assert (
+        mask_title("Heat (1995) beats Heatwave; heat is great", "Heat", "X") == "X beats Heatwave; X is great"
+    )
 
 
 def test_sample_styles_is_reproducible_distinct_and_keyed_by_seed():
-    first = sample_styles("seed-a", 3, rng_seed=7)
-    assert first == sample_styles("seed-a", 3, rng_seed=7)
+    first = sample_styles("seed-a", 3, STYLES, rng_seed=7)
+    assert first == sample_styles("seed-a", 3, STYLES, rng_seed=7)
     assert len(set(first)) == 3
-    assert len(set(sample_styles("seed-a", 7))) == len(STYLES)  # cycles through all before repeating
-    assert {tuple(sample_styles(f"seed-{i}", 2)) for i in range(20)} != {tuple(first[:2])}
+    assert len(set(sample_styles("seed-a", 7, STYLES))) == len(STYLES)  # cycles through all before repeating
+    assert {tuple(sample_styles(f"seed-{i}", 2, STYLES)) for i in range(20)} != {tuple(first[:2])}
 
 
-def test_sample_styles_rejects_unknown_styles():
-    with pytest.raises(ValueError, match="unknown request style"):
-        sample_styles("s", 1, ["mood", "telepathy"])
+def test_sample_styles_rejects_an_empty_style_list():
+    with pytest.raises(ValueError, match="generation.styles is empty"):
+        sample_styles("s", 1, [])
 
 
 def test_plan_requests_fans_each_seed_out_into_k_styled_rows():
     step = PlanRequests(name="plan", k=3, styles=["mood", "occasion"])
     step.load()
     rows = [row for batch in step.process([{"seed_id": "a"}, {"seed_id": "b"}]) for row in batch]
-    assert [(r["seed_id"], r["request_index"]) for r in rows] == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1),
-                                                                  ("b", 2)]
+    assert [(r["seed_id"], r["request_index"]) for r in rows] == [
+        ("a", 0),
+        ("a", 1),
+        ("a", 2),
+        ("b", 0),
+        ("b", 1),
+        ("b", 2),
+    ]
     assert {r["style"] for r in rows} <= {"mood", "occasion"}
 
 
@@ -120,8 +142,12 @@ def test_token_cap_stops_llm_calls_and_marks_the_rest(tmp_path):
     ledger = tmp_path / "tokens.json"
     TokenLedger(ledger).add(1000)
     calls = tmp_path / "calls.txt"
-    task = GenerateRequest(name="generate_request", llm=FakeLLM(calls_path=str(calls)), max_total_tokens=1000,
-                           ledger_path=str(ledger))
+    task = GenerateRequest(
+        name="generate_request",
+        llm=FakeLLM(calls_path=str(calls)),
+        max_total_tokens=1000,
+        ledger_path=str(ledger),
+    )
     task.load()
     [row] = _run(task, [{**SEED, "style": "mood"}])
     assert row["skip_reason"] == TOKEN_BUDGET_REASON and row["request"] is None
@@ -149,8 +175,13 @@ def test_finished_calls_are_served_from_the_call_cache_not_the_llm(tmp_path):
     calls = tmp_path / "calls.txt"
     rows = [{**SEED, "style": "mood"}, {**SEED, "style": "negative"}]
     first = _run(_task(GenerateRequest, llm_cache_path=str(tmp_path / "c.sqlite")), rows)
-    task = GenerateRequest(name="again", llm=FakeLLM(calls_path=str(calls)), llm_cache_path=str(tmp_path / "c.sqlite"),
-                           ledger_path=str(tmp_path / "t.json"), max_total_tokens=10**9)
+    task = GenerateRequest(
+        name="again",
+        llm=FakeLLM(calls_path=str(calls)),
+        llm_cache_path=str(tmp_path / "c.sqlite"),
+        ledger_path=str(tmp_path / "t.json"),
+        max_total_tokens=10**9,
+    )
     task.load()
     again = _run(task, rows + [{**SEED, "style": "occasion"}])
     assert [r["request"] for r in again[:2]] == [r["request"] for r in first]
@@ -169,14 +200,25 @@ def test_multi_turn_mode_chains_question_and_reply_steps_before_the_answer():
 
     from revdial.config import GenerationConfig
 
-    plan = SynthesisPlan(name="multi-turn", seeds_dir="unused", catalogue_path="unused", llm=FakeLLM(),
-                         generation=GenerationConfig(n_turns=3))
+    plan = SynthesisPlan(
+        name="multi-turn",
+        seeds_dir="unused",
+        catalogue_path="unused",
+        llm=FakeLLM(),
+        generation=GenerationConfig(n_turns=3),
+    )
     dag = build_pipeline(plan, upstream).dag
     chain, step = [], "generate_request"
     while step != "recommend_items":
         [step] = dag.get_step_successors(step)
         chain.append(step)
-    assert chain == ["recommender_turn_1", "seeker_turn_1", "recommender_turn_2", "seeker_turn_2", "recommend_items"]
+    assert chain == [
+        "recommender_turn_1",
+        "seeker_turn_1",
+        "recommender_turn_2",
+        "seeker_turn_2",
+        "recommend_items",
+    ]
 
 
 @pytest.mark.slow
@@ -192,11 +234,17 @@ def test_embedded_model_answers_with_the_target_first_under_the_json_grammar():
 
 def test_after_n_failed_calls_in_a_row_no_more_calls_are_made(tmp_path):
     calls = tmp_path / "calls.txt"
-    task = GenerateRequest(name="generate_request", llm=FakeLLM(fail_on="POISON", calls_path=str(calls)),
-                           ledger_path=str(tmp_path / "t.json"), max_consecutive_failures=3)
+    task = GenerateRequest(
+        name="generate_request",
+        llm=FakeLLM(fail_on="POISON", calls_path=str(calls)),
+        ledger_path=str(tmp_path / "t.json"),
+        max_consecutive_failures=3,
+    )
     task.load()
-    bad = [{**SEED, "style": "mood", "seed_id": f"s{i}", "seed_text": f"{SEED['seed_text']} POISON {i}"}
-           for i in range(5)]
+    bad = [
+        {**SEED, "style": "mood", "seed_id": f"s{i}", "seed_text": f"{SEED['seed_text']} POISON {i}"}
+        for i in range(5)
+    ]
     first = _run(task, bad)
     assert [r["skip_reason"] for r in first] == ["llm_error: RuntimeError"] * 5
     assert TokenLedger(tmp_path / "t.json").consecutive_failures() >= 3
@@ -215,5 +263,8 @@ def test_progress_line_shows_stage_calls_failures_tokens_and_eta():
     from revdial.generation.progress import describe
 
     assert describe(0, 32, 0, 0, 0.0, False).startswith("selecting seeds")
-    assert describe(8, 32, 1, 4210, 20.0, True) == "generating | LLM calls 8/32 (1 failed) | 4,210 tokens | ETA 1:00"
+    assert (
+        describe(8, 32, 1, 4210, 20.0, True)
+        == "generating | LLM calls 8/32 (1 failed) | 4,210 tokens | ETA 1:00"
+    )
     assert describe(32, 32, 0, 9000, 80.0, True).startswith("curating and saving")

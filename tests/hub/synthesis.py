@@ -74,7 +74,9 @@ SUMMARY = {
 }
 
 
-def write_synthesis(out: Path, *, kept: int = 6, summary: dict | None = None, rejects: list | None = None) -> Path:
+def write_synthesis(
+    out: Path, *, kept: int = 6, summary: dict | None = None, rejects: list | None = None
+) -> Path:
     """Save a Distiset the way `revdial synthesize` does (configs, distiset_configs/, summary.json, funnel.png)."""
     from distilabel.distiset import Distiset
 
@@ -85,8 +87,12 @@ def write_synthesis(out: Path, *, kept: int = 6, summary: dict | None = None, re
     distiset = Distiset(
         {
             "default": DatasetDict(train=Dataset.from_list([kept_row(i) for i in range(kept)])),
-            "rejects": DatasetDict(train=Dataset.from_dict(
-                {name: [row[name] for row in rejects] for name in REJECTS_FEATURES}, features=REJECTS_FEATURES)),
+            "rejects": DatasetDict(
+                train=Dataset.from_dict(
+                    {name: [row[name] for row in rejects] for name in REJECTS_FEATURES},
+                    features=REJECTS_FEATURES,
+                )
+            ),
             "candidates": DatasetDict(
                 train=Dataset.from_list([{"seed_id": f"seed-{i}", "reject_reason": ""} for i in range(kept)])
             ),

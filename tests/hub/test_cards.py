@@ -116,8 +116,10 @@ def test_card_states_the_run_numbers_computed_from_the_rows(tmp_path: Path) -> N
     assert "| Rows kept (`default`) | 4 |" in card
     assert "| `missing_target` | 2 |" in card and "| `leak` | 1 |" in card
     # policy "drop": the hallucinated titles were removed from the answers, and the card must not imply otherwise
-    assert "| Hallucinated titles dropped from kept answers (listed in `hallucinated_titles`, not in `messages`) " \
-           "| 4 of 12 (0.333) |" in card  # one hallucinated of three titles per row
+    assert (
+        "| Hallucinated titles dropped from kept answers (listed in `hallucinated_titles`, not in `messages`) "
+        "| 4 of 12 (0.333) |" in card
+    )  # one hallucinated of three titles per row
     assert "Strategy `js` with budget B = 9" in card  # what the run did (summary) over what the YAML asked
     assert "| Input tokens | 12345 |" in card
     assert "arxiv.org/abs/2504.15476" in card and "eprint        = {2504.15476}" in card
@@ -188,7 +190,7 @@ def test_secret_looking_config_keys_are_redacted_in_the_card(synthesis_dir: Path
 
 
 def test_redaction_keeps_token_counts_and_hides_keys() -> None:
-    from revdial.hub.cards import redact
+    from revdial.redact import redact
 
     config = {"llm": {"api_key": "k", "hf_token": "t", "max_new_tokens": 96}, "max_total_tokens": 0}
     assert redact(config) == {
@@ -290,10 +292,48 @@ def test_a_model_cards_licence_follows_its_training_data(tmp_path):
 
     from .synthesis import SUMMARY, write_synthesis
 
-    summary = {**SUMMARY, "config": {**SUMMARY["config"], "card": {"sources": [
-        {"name": "Reviews", "license": "cc-by-nc-4.0"}, {"name": "Catalogue", "license": "mit"}]}}}
+    summary = {
+        **SUMMARY,
+        "config": {
+            **SUMMARY["config"],
+            "card": {
+                "sources": [
+                    {"name": "Reviews", "license": "cc-by-nc-4.0"},
+                    {"name": "Catalogue", "license": "mit"},
+                ]
+            },
+        },
+    }
     run = write_synthesis(tmp_path / "run", summary=summary)
     assert training_data_license(str(run)) == "cc-by-nc-4.0"
     card = render_model_card(base_model="HuggingFaceTB/SmolLM2-135M-Instruct", dataset=str(run))
     assert card.data.license == "cc-by-nc-4.0"
     assert training_data_license(str(tmp_path / "nothing-known")) == "other"  # never a made-up apache-2.0
+
+
+def test_he2023_benchmarks_have_display_names_and_splits() -> None:
+    from revdial.hub.cards import eval_results_from_metrics
+
+    results = eval_results_from_metrics(
+        {"he2023-redial": {"recall@10": 0.1}, "he2023-inspired": {"ndcg@5": 0.2}}
+    )
+    assert [(r.dataset_name, r.dataset_split) for r in results] == [
+        ("ReDial (He et al. 2023 split)", "test"),
+        ("INSPIRED (He et al. 2023 split)", "test"),
+    ]
+
+
+def test_the_source_registry_is_data_and_recognises_the_amazon_sample() -> None:
+    from revdial.hub.cards import SOURCES_FILE, resolve_sources
+
+    assert SOURCES_FILE.suffix == ".yaml"
+    config = {
+        "source": {"tables": {"reviews": {"path": "../../shared/data/amazon2023_sample/reviews.parquet"}}}
+    }
+    assert [s.hub_id for s in resolve_sources(config)] == ["McAuley-Lab/Amazon-Reviews-2023"]
+
+
+def test_the_card_lists_the_prompt_templates_of_the_runs_domain(synthesis_dir: Path) -> None:
+    card = str(render_dataset_card(synthesis_dir, repo_id="me/x", config={"name": "x", "domain": "products"}))
+    assert "products/templates/style_gift.jinja" in card and "shared/request.jinja" in card
+    assert "style_mood.jinja" not in card and "**products** domain" in card

@@ -338,4 +338,6 @@ def test_every_config_the_card_lists_loads_and_an_empty_one_is_not_pushed(tmp_pa
     assert "rejects" not in listed and "default" in listed
     assert "Configuration: rejects" not in (folder / "README.md").read_text()
     for name in listed:
-        assert len(load_dataset(str(folder), name, split="train", cache_dir=str(tmp_path / "cache"))) > 0, name
+        assert len(load_dataset(str(folder), name, split="train", cache_dir=str(tmp_path / "cache"))) > 0, (
+            name
+        )

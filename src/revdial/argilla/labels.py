@@ -54,7 +54,9 @@ def aggregate(responses: Iterable[tuple[str | None, Any, str, str]]) -> Labels:
     if votes:
         relevant = "yes" if votes["yes"] > sum(n for label, n in votes.items() if label != "yes") else "no"
     flags = sorted({flag for e in submitted for flag in (e.get(FLAGS) or [])})
-    corrections = [e[CORRECTED].strip() for e in submitted if isinstance(e.get(CORRECTED), str) and e[CORRECTED].strip()]
+    corrections = [
+        e[CORRECTED].strip() for e in submitted if isinstance(e.get(CORRECTED), str) and e[CORRECTED].strip()
+    ]
     return Labels(
         status="submitted",
         quality=sum(ratings) / len(ratings) if ratings else None,

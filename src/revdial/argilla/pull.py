@@ -58,16 +58,26 @@ def _features(labelled: bool) -> datasets.Features:
 
     features = dict(DEFAULT_FEATURES)
     if labelled:
-        features.update({
-            "row_id": Value("string"), "label_status": Value("string"), "label_quality": Value("float64"),
-            "label_relevant": Value("string"), "label_flags": List(Value("string")),
-            "label_corrected_recommendation": Value("string"), "label_original_recommendation": Value("string"),
-            "label_annotators": Value("int64"), "kept": Value("bool"), "drop_reason": Value("string"),
-        })
+        features.update(
+            {
+                "row_id": Value("string"),
+                "label_status": Value("string"),
+                "label_quality": Value("float64"),
+                "label_relevant": Value("string"),
+                "label_flags": List(Value("string")),
+                "label_corrected_recommendation": Value("string"),
+                "label_original_recommendation": Value("string"),
+                "label_annotators": Value("int64"),
+                "kept": Value("bool"),
+                "drop_reason": Value("string"),
+            }
+        )
     return Features(features)
 
 
-def labelled_row(record_id: str, fields: dict, metadata: dict, labels: Labels, min_quality: float | None) -> dict:
+def labelled_row(
+    record_id: str, fields: dict, metadata: dict, labels: Labels, min_quality: float | None
+) -> dict:
     """One `labelled` row: the rebuilt SFT row with the correction applied, and its label columns."""
     row = row_from_record_values(fields, metadata)
     original = row["completion"][-1]["content"] if labels.corrected else None
@@ -93,7 +103,10 @@ def _record_responses(record: rg.Record) -> list[tuple[str | None, Any, str, str
     `record.responses` has one entry per answered question, so a discard without answers would vanish."""
     models = getattr(getattr(record, "_model", None), "responses", None)
     if models is None:
-        return [(r.question_name, r.value, str(r.user_id), getattr(r.status, "value", r.status)) for r in record.responses]
+        return [
+            (r.question_name, r.value, str(r.user_id), getattr(r.status, "value", r.status))
+            for r in record.responses
+        ]
     answers: list[tuple[str | None, Any, str, str]] = []
     for model in models:
         status = str(getattr(model.status, "value", model.status))
@@ -130,7 +143,9 @@ def read_source(source: Path) -> tuple[dict, list[Path]]:
     """The synthesis run's summary (its config echo is what a dataset card cites) and the files worth carrying."""
     source = Path(source)
     if not (source / "default").is_dir():
-        raise ArgillaConnectionError(f"--source {source}: not a synthesis output (no 'default' config folder)")
+        raise ArgillaConnectionError(
+            f"--source {source}: not a synthesis output (no 'default' config folder)"
+        )
     summary_path = _find(source, "summary.json")
     try:
         summary = json.loads(summary_path.read_text()) if summary_path else {}
@@ -217,8 +232,12 @@ def pull_from_argilla(
         if row["drop_reason"]:
             dropped[row["drop_reason"]] = dropped.get(row["drop_reason"], 0) + 1
     result = PullResult(
-        out=out, records=len(labelled), kept=sum(row["kept"] for row in labelled), statuses=statuses,
-        dropped=dropped, corrected=sum(row["label_corrected_recommendation"] is not None for row in labelled),
+        out=out,
+        records=len(labelled),
+        kept=sum(row["kept"] for row in labelled),
+        statuses=statuses,
+        dropped=dropped,
+        corrected=sum(row["label_corrected_recommendation"] is not None for row in labelled),
     )
     summary = {
         **{k: v for k, v in synthesis.items() if k not in ("source", "argilla")},
@@ -246,7 +265,11 @@ def pull_from_argilla(
 
 
 def argilla_pull_command(
-    dataset: str, out: Path, workspace: str | None = None, min_quality: int | None = None, source: Path | None = None
+    dataset: str,
+    out: Path,
+    workspace: str | None = None,
+    min_quality: int | None = None,
+    source: Path | None = None,
 ) -> None:
     """`revdial argilla pull --dataset NAME --out DIR [--workspace W] [--min-quality N] [--source SYNTH_DIR]`."""
     from rich.console import Console
@@ -257,10 +280,17 @@ def argilla_pull_command(
     except ArgillaConnectionError as exc:
         raise SystemExit(f"revdial argilla pull: {exc}") from None
     table = Table(title=f"argilla pull: {dataset} -> {result.out}")
-    for column in ("records", *(f"status {s}" for s in sorted(result.statuses)), "corrected", "kept (default)"):
+    for column in (
+        "records",
+        *(f"status {s}" for s in sorted(result.statuses)),
+        "corrected",
+        "kept (default)",
+    ):
         table.add_column(column, justify="right")
     table.add_row(
-        str(result.records), *(str(result.statuses[s]) for s in sorted(result.statuses)), str(result.corrected),
+        str(result.records),
+        *(str(result.statuses[s]) for s in sorted(result.statuses)),
+        str(result.corrected),
         str(result.kept),
     )
     console = Console()

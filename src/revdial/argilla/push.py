@@ -118,8 +118,13 @@ def push_to_argilla(
         remote.records.log([to_record(p) for p in payloads], batch_size=min(batch_size, len(payloads)))
     updated = sum(p["id"] in known for p in payloads)
     return PushResult(
-        dataset=dataset, workspace=workspace, rows=len(rows), created=len(payloads) - updated, updated=updated,
-        skipped=skipped, dataset_created=created_dataset,
+        dataset=dataset,
+        workspace=workspace,
+        rows=len(rows),
+        created=len(payloads) - updated,
+        updated=updated,
+        skipped=skipped,
+        dataset_created=created_dataset,
     )
 
 
@@ -132,13 +137,17 @@ def argilla_push_command(directory: Path, dataset: str, workspace: str | None = 
         result = push_to_argilla(directory, dataset, workspace)
     except (ArgillaConnectionError, RowError) as exc:
         raise SystemExit(f"revdial argilla push: {exc}") from None
-    table = Table(title=f"argilla push: {result.workspace}/{result.dataset}"
-                  + (" (new dataset)" if result.dataset_created else ""))
+    table = Table(
+        title=f"argilla push: {result.workspace}/{result.dataset}"
+        + (" (new dataset)" if result.dataset_created else "")
+    )
     table.add_column("rows read", justify="right")
     table.add_column("records created", justify="right")
     table.add_column("records updated", justify="right")
     table.add_column("rows skipped", justify="right")
-    table.add_row(str(result.rows), str(result.created), str(result.updated), str(sum(result.skipped.values())))
+    table.add_row(
+        str(result.rows), str(result.created), str(result.updated), str(sum(result.skipped.values()))
+    )
     console = Console()
     console.print(table)
     for reason, count in result.skipped.items():

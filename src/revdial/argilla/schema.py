@@ -90,7 +90,11 @@ def render_catalogue_matches(row: Mapping[str, Any]) -> str:
     """Markdown for the annotator: the target, each recommended title with the catalogue item it matched, and the
     titles that matched nothing."""
     target = row["target_item_id"]
-    lines = [f"**Target:** {row['target_title']} (item `{target}`)", "", "**Recommended, matched in the catalogue:**"]
+    lines = [
+        f"**Target:** {row['target_title']} (item `{target}`)",
+        "",
+        "**Recommended, matched in the catalogue:**",
+    ]
     titles, ids = list(row["recommended_titles"]), list(row["recommended_item_ids"])
     if len(titles) != len(ids):  # no pairing to show; list both as they are
         lines += [f"- titles: {', '.join(titles) or '(none)'}", f"- item ids: {', '.join(ids) or '(none)'}"]
@@ -101,7 +105,10 @@ def render_catalogue_matches(row: Mapping[str, Any]) -> str:
             mark = " — **the target**" if item_id == target else ""
             lines.append(f"{position}. {title} (item `{item_id}`){mark}")
     hallucinated = list(row["hallucinated_titles"])
-    lines += ["", "**Not in the catalogue (hallucinated):** " + (", ".join(hallucinated) if hallucinated else "none")]
+    lines += [
+        "",
+        "**Not in the catalogue (hallucinated):** " + (", ".join(hallucinated) if hallucinated else "none"),
+    ]
     return "\n".join(lines)
 
 
@@ -127,7 +134,9 @@ def automatic_suggestions(row: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _check_row(row: Mapping[str, Any], index: int) -> None:
     missing = [c for c in DEFAULT_COLUMNS if c not in row]
     if missing:
-        raise RowError(f"row {index}: missing column(s) {', '.join(missing)}; the synthesis output has {DEFAULT_COLUMNS}")
+        raise RowError(
+            f"row {index}: missing column(s) {', '.join(missing)}; the synthesis output has {DEFAULT_COLUMNS}"
+        )
     messages = row["messages"]
     if not messages or messages[-1].get("role") != "assistant":
         raise RowError(f"row {index}, column 'messages': the conversation must end with the assistant turn")
@@ -181,7 +190,9 @@ def row_from_record_values(fields: Mapping[str, Any], metadata: Mapping[str, Any
             continue
         value = metadata.get(name)
         if name in LIST_METADATA:
-            row[name] = [] if value is None else ([value] if isinstance(value, str) else [str(v) for v in value])
+            row[name] = (
+                [] if value is None else ([value] if isinstance(value, str) else [str(v) for v in value])
+            )
         elif name == "selection_rank":
             row[name] = -1 if value is None else int(value)
         else:
@@ -197,25 +208,41 @@ def build_settings() -> rg.Settings:
     for name, kind, visible in METADATA:
         title = name.replace("_", " ")
         if kind == "integer":
-            metadata.append(rg.IntegerMetadataProperty(name=name, title=title, visible_for_annotators=visible))
+            metadata.append(
+                rg.IntegerMetadataProperty(name=name, title=title, visible_for_annotators=visible)
+            )
         else:
             metadata.append(rg.TermsMetadataProperty(name=name, title=title, visible_for_annotators=visible))
     return rg.Settings(
         guidelines=GUIDELINES,
         fields=[
             rg.ChatField(name=MESSAGES, title="Conversation", use_markdown=True),
-            rg.TextField(name=SEED_TEXT, title="Seed material given to the generator", use_markdown=False,
-                         required=False),
+            rg.TextField(
+                name=SEED_TEXT,
+                title="Seed material given to the generator",
+                use_markdown=False,
+                required=False,
+            ),
             rg.TextField(name=CATALOGUE_MATCHES, title="Catalogue matches", use_markdown=True),
         ],
         questions=[
-            rg.RatingQuestion(name=QUALITY, title="Overall quality (1 = unusable, 5 = excellent)",
-                              values=list(QUALITY_VALUES)),
-            rg.LabelQuestion(name=RELEVANT, title="Is the recommendation relevant to the request?",
-                             labels=list(RELEVANT_LABELS)),
+            rg.RatingQuestion(
+                name=QUALITY,
+                title="Overall quality (1 = unusable, 5 = excellent)",
+                values=list(QUALITY_VALUES),
+            ),
+            rg.LabelQuestion(
+                name=RELEVANT,
+                title="Is the recommendation relevant to the request?",
+                labels=list(RELEVANT_LABELS),
+            ),
             rg.MultiLabelQuestion(name=FLAGS, title="Problems", labels=list(FLAG_LABELS), required=False),
-            rg.TextQuestion(name=CORRECTED, title="Corrected recommendation (replaces the assistant turn)",
-                            required=False, use_markdown=True),
+            rg.TextQuestion(
+                name=CORRECTED,
+                title="Corrected recommendation (replaces the assistant turn)",
+                required=False,
+                use_markdown=True,
+            ),
         ],
         metadata=metadata,
         allow_extra_metadata=False,
@@ -243,4 +270,3 @@ def settings_mismatch(existing: rg.Settings, wanted: rg.Settings) -> list[str]:
         if need - have:
             problems.append(f"{kind} missing: {', '.join(sorted(need - have))}")
     return problems
-

@@ -504,7 +504,7 @@ def _inspired_popularity(path: Path, catalogue: list[dict]) -> dict[str, int]:
 def sft_rows(bench: Benchmark, k: int = 20, item_noun: str = "movie") -> list[dict]:
     """Prompt-completion rows (TRL conversational format) from benchmark turns: the evaluation prompt, answered with
     the turn's recommended titles. Built from a training split, they train an in-domain reference student."""
-    from revdial.crs.evaluate import build_messages
+    from revdial.prompts import build_messages
 
     titles = bench.titles()
     rows = []

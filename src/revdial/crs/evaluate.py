@@ -5,7 +5,7 @@
     OPENAI_BASE_URL=http://localhost:8000/v1 OPENAI_API_KEY=... revdial eval --model openai:Qwen2.5-72B-Instruct ...
 
 The prompt follows He et al. (CIKM'23, zero-shot CRS): the dialogue so far as chat turns and a system instruction to
-answer with a ranked list of K titles (templates/crs_eval_system.jinja). Titles are grounded to the benchmark's
+answer with a ranked list of K titles (the domain pack's eval_system.jinja, rendered by revdial.prompts). Titles are grounded to the benchmark's
 catalogue with `revdial.curation.grounding.Catalogue` (normalised, year-aware rapidfuzz); titles that match nothing
 are counted in the report (`grounding.unmatched_titles`) and cost the model rank positions only in the sense that
 they are dropped from its list.
@@ -33,12 +33,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
-
 from revdial.crs.benchmarks import Benchmark, EvalTurn, load_benchmark
 from revdial.crs.metrics import KS, score_turns
+from revdial.prompts import build_messages, system_prompt
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LIST_START = "1."
 
 
@@ -60,18 +58,6 @@ class GenerationOptions:
     backend: str = "auto"  # auto | llamacpp | transformers
     n_parallel: int = 8  # llama.cpp slots; 8 and 16 measured equal on 2 cores
     n_threads: int = 2
-
-
-def system_prompt(k: int, item_noun: str = "movie") -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined
-    )
-    return env.get_template("crs_eval_system.jinja").render(k=k, item_noun=item_noun).strip()
-
-
-def build_messages(turn: EvalTurn, k: int, item_noun: str = "movie") -> list[dict[str, str]]:
-    """System instruction + the dialogue as chat turns, ending on the user's turn."""
-    return [{"role": "system", "content": system_prompt(k, item_noun)}, *turn.context]
 
 
 _LIST_LINE_RE = re.compile(r"^\s*(?:#?\d{1,2}\s*[.)]\s*|[-*\u2022]\s+)(?P<body>\S.*?)\s*$")

@@ -106,7 +106,9 @@ def synthesize_cached(cfg: ExperimentConfig, strategy: str, budget: int, out: Pa
     return Path(synthesize(cfg.synthesis_config, budget=budget, strategy=strategy, out=out, **kwargs))
 
 
-def train_cached(cfg: ExperimentConfig, dataset: Path, out: Path, extra: dict[str, Any] | None = None) -> Path:
+def train_cached(
+    cfg: ExperimentConfig, dataset: Path, out: Path, extra: dict[str, Any] | None = None
+) -> Path:
     """Train the student with the experiment's recipe; a finished model folder is reused."""
     if (out / "revdial_train_summary.json").exists():
         return out
@@ -114,8 +116,13 @@ def train_cached(cfg: ExperimentConfig, dataset: Path, out: Path, extra: dict[st
 
     if cfg.recipe is None:
         raise ExperimentConfigError(f"{cfg.path}: experiment.train.recipe is required to train students")
-    settings = {**cfg.train_overrides, **(extra or {}), "model_name_or_path": cfg.student,
-                "dataset_name": str(dataset), "output_dir": str(out)}
+    settings = {
+        **cfg.train_overrides,
+        **(extra or {}),
+        "model_name_or_path": cfg.student,
+        "dataset_name": str(dataset),
+        "output_dir": str(out),
+    }
     overrides = [part for key, value in settings.items() for part in (f"--{key}", _cli_value(value))]
     return main(*parse_recipe(cfg.recipe, overrides))
 
@@ -130,8 +137,15 @@ def evaluate_cached(cfg: ExperimentConfig, model: str, spec: BenchmarkSpec, out:
     from revdial.crs.evaluate import eval_command
 
     return eval_command(
-        model=model, benchmark=spec.name, data=Path(spec.data) if spec.data else None, limit=spec.limit, out=out,
-        k=cfg.k, batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens, backend=cfg.backend,
+        model=model,
+        benchmark=spec.name,
+        data=Path(spec.data) if spec.data else None,
+        limit=spec.limit,
+        out=out,
+        k=cfg.k,
+        batch_size=cfg.batch_size,
+        max_new_tokens=cfg.max_new_tokens,
+        backend=cfg.backend,
     )
 
 
@@ -184,9 +198,17 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
             started = time.perf_counter()
             report = evaluate_cached(cfg, model, spec, out / "reports" / f"{label}--{spec.key}.json")
             timings[f"eval {label} {spec.name}"] = round(time.perf_counter() - started, 1)
-            rows.append({"row": label, **meta, "benchmark": spec.name, "n_turns": report["n_turns"],
-                         "eval_wall_time_s": report.get("wall_time_s"), "metrics": report["metrics"],
-                         "unmatched_rate": report.get("grounding", {}).get("unmatched_rate")})
+            rows.append(
+                {
+                    "row": label,
+                    **meta,
+                    "benchmark": spec.name,
+                    "n_turns": report["n_turns"],
+                    "eval_wall_time_s": report.get("wall_time_s"),
+                    "metrics": report["metrics"],
+                    "unmatched_rate": report.get("grounding", {}).get("unmatched_rate"),
+                }
+            )
 
     if "popularity" in cfg.baselines:
         evaluate_row("popularity", "popularity", {"strategy": "popularity", "budget": 0})
@@ -204,7 +226,9 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     for strategy in cfg.strategies:
         if cfg.rounds == 1:
             started = time.perf_counter()
-            synth = synthesize_cached(cfg, strategy, top, out / "synth" / f"{strategy}-B{top}", features=cfg.features)
+            synth = synthesize_cached(
+                cfg, strategy, top, out / "synth" / f"{strategy}-B{top}", features=cfg.features
+            )
             timings[f"synthesize {strategy} B={top}"] = round(time.perf_counter() - started, 1)
             for budget in cfg.budgets:
                 label = f"{strategy}-B{budget}"
@@ -234,8 +258,9 @@ def _active_rounds(cfg: ExperimentConfig, strategy: str, budget: int, evaluate_r
         new = max(1, target - len(labelled))
         label = f"{strategy}-B{budget}-r{round_number}"
         started = time.perf_counter()
-        synth = synthesize_cached(cfg, strategy, new, out / "synth" / label, features=features,
-                                  labelled_seed_ids=labelled or None)
+        synth = synthesize_cached(
+            cfg, strategy, new, out / "synth" / label, features=features, labelled_seed_ids=labelled or None
+        )
         timings[f"synthesize {label}"] = round(time.perf_counter() - started, 1)
         parts.append((synth, None))
         labelled = sorted(set(labelled) | set(_seed_ids(synth)))
@@ -286,13 +311,19 @@ def results_table(rows: list[dict], setting: str = "all_items") -> str:
     """Markdown: one line per (row, benchmark) with Recall@1/10/50 and NDCG@10, mean [95% CI]."""
     lines = []
     for name in ("all_items", "exclude_mentioned"):
-        lines += [f"### {name.replace('_', ' ')}", "",
-                  "| row | benchmark | turns | " + " | ".join(HEADLINE) + " |",
-                  "|---|---|---|" + "---|" * len(HEADLINE)]
+        lines += [
+            f"### {name.replace('_', ' ')}",
+            "",
+            "| row | benchmark | turns | " + " | ".join(HEADLINE) + " |",
+            "|---|---|---|" + "---|" * len(HEADLINE),
+        ]
         for row in rows:
             metrics = row["metrics"][name]
-            lines.append(f"| {row['row']} | {row['benchmark']} | {metrics['n_turns']} | "
-                         + " | ".join(_cell(metrics[m]) for m in HEADLINE) + " |")
+            lines.append(
+                f"| {row['row']} | {row['benchmark']} | {metrics['n_turns']} | "
+                + " | ".join(_cell(metrics[m]) for m in HEADLINE)
+                + " |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -311,21 +342,31 @@ def plot_results(rows: list[dict], out: Path, setting: str = "all_items") -> lis
             # a metric at K above the evaluated list length is not reported (None): nothing to plot
             subset = [r for r in rows if r["benchmark"] == benchmark and r["metrics"][setting].get(metric)]
             for strategy in sorted({r["strategy"] for r in subset}):
-                points = sorted((r for r in subset if r["strategy"] == strategy and r["budget"]),
-                                key=lambda r: r["budget"])
-                points = [r for r in points if r.get("round") in (None, max(p.get("round") or 0 for p in points))]
+                points = sorted(
+                    (r for r in subset if r["strategy"] == strategy and r["budget"]),
+                    key=lambda r: r["budget"],
+                )
+                points = [
+                    r for r in points if r.get("round") in (None, max(p.get("round") or 0 for p in points))
+                ]
                 if strategy in ("popularity", "zero-shot") or not points:
                     for r in subset:
                         if r["strategy"] == strategy:
-                            axis.axhline(r["metrics"][setting][metric]["mean"], linestyle="--", label=strategy,
-                                         color="grey" if strategy == "popularity" else "black")
+                            axis.axhline(
+                                r["metrics"][setting][metric]["mean"],
+                                linestyle="--",
+                                label=strategy,
+                                color="grey" if strategy == "popularity" else "black",
+                            )
                     continue
                 if strategy == "reference":
                     continue
                 xs = [r["budget"] for r in points]
                 values = [r["metrics"][setting][metric] for r in points]
                 axis.plot(xs, [v["mean"] for v in values], marker="o", label=strategy)
-                axis.fill_between(xs, [v["ci_low"] for v in values], [v["ci_high"] for v in values], alpha=0.2)
+                axis.fill_between(
+                    xs, [v["ci_low"] for v in values], [v["ci_high"] for v in values], alpha=0.2
+                )
             axis.set_xlabel("budget B (seeds)")
             axis.set_ylabel(metric)
             axis.set_title(f"{benchmark}: {metric}")
@@ -342,5 +383,7 @@ def experiment_command(config: Path) -> dict:
     cfg = load_experiment_config(config)
     result = run_experiment(cfg)
     print(results_table(result["rows"]))
-    print(f"results: {cfg.out / 'results.md'}  {cfg.out / 'results.json'}  plots: {cfg.out}/budget_curves_*.png")
+    print(
+        f"results: {cfg.out / 'results.md'}  {cfg.out / 'results.json'}  plots: {cfg.out}/budget_curves_*.png"
+    )
     return result

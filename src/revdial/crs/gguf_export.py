@@ -41,8 +41,11 @@ _LAYER_NAMES = {
     "mlp.up_proj.weight": "ffn_up.weight",
     "mlp.down_proj.weight": "ffn_down.weight",
 }
-_GLOBAL_NAMES = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
-                 "lm_head.weight": "output.weight"}
+_GLOBAL_NAMES = {
+    "model.embed_tokens.weight": "token_embd.weight",
+    "model.norm.weight": "output_norm.weight",
+    "lm_head.weight": "output.weight",
+}
 # The config fields that must equal the template's GGUF metadata for the tokenizer and graph to fit.
 _SHAPE_KEYS = {
     "num_hidden_layers": "llama.block_count",
@@ -69,7 +72,10 @@ def fits_template(config: dict, template: Path | None = None) -> bool:
     """Whether a model config has the template GGUF's architecture and shape (so `export_gguf` can write it)."""
     import gguf
 
-    return shape_mismatch(config, _template_fields(gguf.GGUFReader(Path(template or smollm2_gguf_path())))) is None
+    return (
+        shape_mismatch(config, _template_fields(gguf.GGUFReader(Path(template or smollm2_gguf_path()))))
+        is None
+    )
 
 
 def gguf_name(hf_name: str) -> str:
@@ -83,8 +89,11 @@ def gguf_name(hf_name: str) -> str:
 
 def permute_qk(weights: np.ndarray, n_head: int) -> np.ndarray:
     """HF's rotary layout (halves) -> llama.cpp's (interleaved pairs), per head; as convert_hf_to_gguf.py does."""
-    return (weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
-            .swapaxes(1, 2).reshape(weights.shape))
+    return (
+        weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
 
 
 def _template_fields(reader) -> dict:
@@ -132,7 +141,9 @@ def export_gguf(model_dir: str | Path, out: str | Path, *, template: Path | None
     names = {gguf_name(name): name for name in state}
     if set(names) != expected:
         missing, extra = sorted(expected - set(names)), sorted(set(names) - expected)
-        raise GGUFExportError(f"{model_dir}: tensors differ from the template (missing {missing[:5]}, extra {extra[:5]})")
+        raise GGUFExportError(
+            f"{model_dir}: tensors differ from the template (missing {missing[:5]}, extra {extra[:5]})"
+        )
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -181,7 +192,9 @@ def cached_gguf(model_ref: str) -> Path:
 
     path = Path(resolve_model(model_ref))
     if not path.is_dir():
-        raise GGUFExportError(f"{model_ref}: not a local model folder; only local llama-shaped models export to GGUF")
+        raise GGUFExportError(
+            f"{model_ref}: not a local model folder; only local llama-shaped models export to GGUF"
+        )
     out = cache_dir() / "gguf" / f"{path.name}-{_fingerprint(path)}.Q8_0.gguf"
     if not out.exists():
         export_gguf(path, out)

@@ -62,7 +62,9 @@ def convert_student(out: Path | None = None, *, force: bool = False) -> Path:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    (tmp / "revdial_source.json").write_text(json.dumps({"gguf": gguf.name, "quantization": "Q4_1 dequantized"}))
+    (tmp / "revdial_source.json").write_text(
+        json.dumps({"gguf": gguf.name, "quantization": "Q4_1 dequantized"})
+    )
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
@@ -72,7 +74,7 @@ def resolve_model(name: str | Path) -> str:
     """`revdial://smollm2-135m-instruct` -> the converted folder; a local path must hold a model; else a Hub id."""
     text = str(name)
     if text.startswith(SCHEME):
-        if text[len(SCHEME):] != STUDENT_NAME:
+        if text[len(SCHEME) :] != STUDENT_NAME:
             raise StudentModelError(f"{text}: unknown revdial model; the only bundled one is {STUDENT_TOKEN}")
         return str(convert_student())
     path = Path(text).expanduser()

@@ -50,20 +50,28 @@ class CRSScriptArguments:
 
     dataset_name: str | None = field(
         default=None,
-        metadata={"help": "A Distiset folder from `revdial synthesize`, a save_to_disk folder, or a load_dataset id."},
+        metadata={
+            "help": "A Distiset folder from `revdial synthesize`, a save_to_disk folder, or a load_dataset id."
+        },
     )
     dataset_config: str | None = field(
-        default="default", metadata={"help": "Distiset/Hub config to read (the SFT-ready rows are in `default`)."}
+        default="default",
+        metadata={"help": "Distiset/Hub config to read (the SFT-ready rows are in `default`)."},
     )
     dataset_train_split: str = field(default="train", metadata={"help": "Split to train on."})
     max_selection_rank: int | None = field(
         default=None,
-        metadata={"help": "Keep rows whose seed has selection_rank < this (a budget B slice of a larger synthesis)."},
+        metadata={
+            "help": "Keep rows whose seed has selection_rank < this (a budget B slice of a larger synthesis)."
+        },
     )
     eval_benchmark: str | None = field(
-        default=None, metadata={"help": "After training, score the model on redial | redial-crslab | inspired."}
+        default=None,
+        metadata={"help": "After training, score the model on redial | redial-crslab | inspired."},
     )
-    eval_data: str | None = field(default=None, metadata={"help": "Benchmark file (default: ../shared/data)."})
+    eval_data: str | None = field(
+        default=None, metadata={"help": "Benchmark file (default: ../shared/data)."}
+    )
     eval_limit: int | None = field(default=None, metadata={"help": "Evaluate the first N benchmark turns."})
     eval_k: int = field(default=20, metadata={"help": "Length of the recommendation list asked for."})
 
@@ -75,11 +83,17 @@ def load_training_dataset(args: CRSScriptArguments):
 
     name = args.dataset_name
     if not name:
-        raise TrainingDataError("no dataset: set `dataset_name` in the recipe or pass --dataset_name PATH_OR_ID")
+        raise TrainingDataError(
+            "no dataset: set `dataset_name` in the recipe or pass --dataset_name PATH_OR_ID"
+        )
     missing_local_path(name, "--dataset_name")
     path = Path(name).expanduser()
     if path.is_dir():
-        folder = path / args.dataset_config if args.dataset_config and (path / args.dataset_config).is_dir() else path
+        folder = (
+            path / args.dataset_config
+            if args.dataset_config and (path / args.dataset_config).is_dir()
+            else path
+        )
         try:
             loaded = load_from_disk(str(folder))
         except FileNotFoundError as error:
@@ -98,8 +112,12 @@ def load_training_dataset(args: CRSScriptArguments):
         dataset = loaded
     if args.max_selection_rank is not None:
         if "selection_rank" not in dataset.column_names:
-            raise TrainingDataError(f"{name}: max_selection_rank is set but the dataset has no 'selection_rank' column")
-        dataset = dataset.filter(lambda rank: 0 <= rank < args.max_selection_rank, input_columns="selection_rank")
+            raise TrainingDataError(
+                f"{name}: max_selection_rank is set but the dataset has no 'selection_rank' column"
+            )
+        dataset = dataset.filter(
+            lambda rank: 0 <= rank < args.max_selection_rank, input_columns="selection_rank"
+        )
     return to_prompt_completion(dataset, name)
 
 
@@ -119,7 +137,9 @@ def to_prompt_completion(dataset, name: str = "dataset"):
     def split(messages: list[dict], index: int) -> dict:
         last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=None)
         if last is None or last == 0:
-            raise TrainingDataError(f"{name}: row {index}, column 'messages': no assistant turn after a prompt")
+            raise TrainingDataError(
+                f"{name}: row {index}, column 'messages': no assistant turn after a prompt"
+            )
         return {"prompt": messages[:last], "completion": [messages[last]]}
 
     return dataset.map(split, input_columns="messages", with_indices=True, remove_columns=columns)
@@ -174,9 +194,12 @@ def main(script_args: CRSScriptArguments, training_args, model_args) -> Path:
         from revdial.crs.evaluate import eval_command
 
         report = eval_command(
-            model=str(output), benchmark=script_args.eval_benchmark,
+            model=str(output),
+            benchmark=script_args.eval_benchmark,
             data=Path(script_args.eval_data) if script_args.eval_data else None,
-            limit=script_args.eval_limit, out=output / f"eval_{script_args.eval_benchmark}.json", k=script_args.eval_k,
+            limit=script_args.eval_limit,
+            out=output / f"eval_{script_args.eval_benchmark}.json",
+            k=script_args.eval_k,
         )
     card = _write_model_card(output, script_args, training_args, model_args, summary, report)
     if training_args.push_to_hub:
@@ -195,7 +218,9 @@ def _write_model_card(output: Path, script_args, training_args, model_args, summ
     lora = None
     if model_args.use_peft:
         lora = {
-            "r": model_args.lora_r, "lora_alpha": model_args.lora_alpha, "lora_dropout": model_args.lora_dropout,
+            "r": model_args.lora_r,
+            "lora_alpha": model_args.lora_alpha,
+            "lora_dropout": model_args.lora_dropout,
             "target_modules": model_args.lora_target_modules,
         }
     from revdial.crs.student import STUDENT_TOKEN
@@ -219,7 +244,9 @@ def _upload_card(trainer, output: Path) -> None:
     """TRL's push writes its own card; replace it with revdial's."""
     from huggingface_hub import upload_file
 
-    upload_file(path_or_fileobj=str(output / "README.md"), path_in_repo="README.md", repo_id=trainer.hub_model_id)
+    upload_file(
+        path_or_fileobj=str(output / "README.md"), path_in_repo="README.md", repo_id=trainer.hub_model_id
+    )
 
 
 def make_parser():

@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 
 from revdial.curation.grounding import normalize_title, split_year, strip_accents, title_aliases
+from revdial.domains import TitleRules
 
 __all__ = [
     "REASONS",
@@ -31,13 +32,18 @@ REASONS = {
 }
 
 
-def leaks_title(request: str, title: str) -> bool:
+def leaks_title(request: str, title: str, rules: TitleRules | None = None) -> bool:
     """True when `request` names `title` (or one of its alternative titles) as whole words, after normalisation.
 
     "any film like the matrix?" leaks "Matrix, The (1999)". A one-word title ("Up", "Heat", "Alien") leaks only when
     written capitalised, as a name, or with its article ("the matrix"), so that "heat up my evening" leaks neither
     "Heat" nor "Up".
+
+    With a domain's title `rules`, bracketed parts that are not aliases ("(Nintendo Switch)", "[Pack of 6]") are
+    taken out of the title first, so a request that names the platform or size does not leak.
     """
+    if rules is not None:
+        title = rules.alias_brackets(title) or title
     normalised_request = f" {normalize_title(request, keep_article=True)} "
     base, _ = split_year(title)
     with_article = normalize_title(base, keep_article=True)

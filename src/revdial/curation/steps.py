@@ -14,12 +14,13 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps import GlobalStep, Step, StepInput
 from pydantic import Field, PrivateAttr
 
-from revdial.config import CurationConfig, GenerationConfig
+from revdial.config import CurationConfig
 from revdial.contract import DEFAULT_COLUMNS, REJECTS_COLUMNS
 from revdial.curation.filters import check_length, duplicate_of, leaks_title, missing_target
 from revdial.curation.grounding import Catalogue
 from revdial.curation.pii import scrub_pii
-from revdial.generation.prompts import render
+from revdial.domains import DEFAULT_DOMAIN, load_pack
+from revdial.prompts import render, sft_system_prompt
 from revdial.seeds.render import render_seed
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ class ScrubPII(Step):
     render the prompt's `seed_text` from the scrubbed (and length-capped) review."""
 
     max_review_chars: RuntimeParameter[int] = Field(
-        default=_CURATION.max_review_chars, description="Reviews are cut to this many characters (prompt size on small models)."
+        default=_CURATION.max_review_chars,
+        description="Reviews are cut to this many characters (prompt size on small models).",
     )
 
     @property
@@ -54,7 +56,9 @@ class ScrubPII(Step):
             review, counts = scrub_pii(row.get("review_text") or "")
             if len(review) > self.max_review_chars:
                 review = review[: self.max_review_chars].rsplit(" ", 1)[0] + " ..."
-            row = {key: value for key, value in row.items() if key != "features"}  # 384 floats per row, unused
+            row = {
+                key: value for key, value in row.items() if key != "features"
+            }  # 384 floats per row, unused
             row["review_text"] = review
             row["seed_text"] = render_seed(row)
             row["pii_removed"] = int(sum(counts.values()))
@@ -66,8 +70,11 @@ class GroundRecommendations(Step):
     """Match every recommended title to a catalogue item; unmatched titles are hallucinations."""
 
     catalogue_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
-        default=None, description="catalogue.parquet of the seeds.")
-    threshold: RuntimeParameter[float] = Field(default=_CURATION.grounding_threshold, description="rapidfuzz score (0-100) to accept a match.")
+        default=None, description="catalogue.parquet of the seeds."
+    )
+    threshold: RuntimeParameter[float] = Field(
+        default=_CURATION.grounding_threshold, description="rapidfuzz score (0-100) to accept a match."
+    )
 
     _catalogue: Catalogue | None = PrivateAttr(default=None)
 
@@ -92,15 +99,24 @@ class GroundRecommendations(Step):
             titles = list(row.get("parsed_titles") or [])
             reasons = list(row.get("parsed_reasons") or [])
             ids, names, why, unmatched = [], [], [], []
-            for title, match, reason in zip(titles, self._catalogue.match_many(titles), reasons + [""] * len(titles)):
+            for title, match, reason in zip(
+                titles, self._catalogue.match_many(titles), reasons + [""] * len(titles)
+            ):
                 if match is None:
                     unmatched.append(title)
                 elif match.item_id not in ids:  # two spellings of one item keep the first rank
                     ids.append(match.item_id)
                     names.append(match.title)
                     why.append(reason)
-            rows.append({**row, "recommended_item_ids": ids, "recommended_titles": names,
-                         "recommended_reasons": why, "hallucinated_titles": unmatched})
+            rows.append(
+                {
+                    **row,
+                    "recommended_item_ids": ids,
+                    "recommended_titles": names,
+                    "recommended_reasons": why,
+                    "hallucinated_titles": unmatched,
+                }
+            )
         yield rows
 
 
@@ -109,17 +125,28 @@ class CurateRows(GlobalStep):
     kept nothing. Global because dedup compares requests across the whole run and seeds span batches."""
 
     on_hallucination: RuntimeParameter[str] = Field(
-        default=_CURATION.on_hallucination, description="drop: remove unmatched titles from the list | reject: reject the row"
+        default=_CURATION.on_hallucination,
+        description="drop: remove unmatched titles from the list | reject: reject the row",
     )
     min_request_chars: RuntimeParameter[int] = Field(default=_CURATION.filters.min_request_chars)
     max_request_chars: RuntimeParameter[int] = Field(default=_CURATION.filters.max_request_chars)
     min_request_words: RuntimeParameter[int] = Field(default=_CURATION.filters.min_request_words)
     reject_leaks: RuntimeParameter[bool] = Field(
-        default=_CURATION.filters.reject_leaks, description="Reject requests naming the target.")
+        default=_CURATION.filters.reject_leaks, description="Reject requests naming the target."
+    )
     require_target: RuntimeParameter[bool] = Field(
-        default=_CURATION.filters.require_target, description="Reject lists without the target.")
-    dedup: RuntimeParameter[bool] = Field(default=_CURATION.dedup.enabled, description="Reject near-duplicate requests.")
-    dedup_threshold: RuntimeParameter[float] = Field(default=_CURATION.dedup.threshold, description="MinHash Jaccard threshold.")
+        default=_CURATION.filters.require_target, description="Reject lists without the target."
+    )
+    dedup: RuntimeParameter[bool] = Field(
+        default=_CURATION.dedup.enabled, description="Reject near-duplicate requests."
+    )
+    dedup_threshold: RuntimeParameter[float] = Field(
+        default=_CURATION.dedup.threshold, description="MinHash Jaccard threshold."
+    )
+    domain: RuntimeParameter[str] = Field(
+        default=DEFAULT_DOMAIN,
+        description="The domain pack whose title rules say which brackets are aliases.",
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -131,20 +158,33 @@ class CurateRows(GlobalStep):
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         if self.on_hallucination not in ("drop", "reject"):
-            raise ValueError(f"curation.on_hallucination must be 'drop' or 'reject', not {self.on_hallucination!r}")
+            raise ValueError(
+                f"curation.on_hallucination must be 'drop' or 'reject', not {self.on_hallucination!r}"
+            )
         verdicts = [self._verdict(row) for row in inputs]
         if self.dedup:
             alive = [i for i, verdict in enumerate(verdicts) if verdict is None]
             duplicates = duplicate_of([inputs[i]["request"] for i in alive], threshold=self.dedup_threshold)
             for position, earlier in zip(alive, duplicates):
                 if earlier is not None:
-                    verdicts[position] = ("dedup", "duplicate", f"near-duplicate of seed {inputs[alive[earlier]]['seed_id']}")
+                    verdicts[position] = (
+                        "dedup",
+                        "duplicate",
+                        f"near-duplicate of seed {inputs[alive[earlier]]['seed_id']}",
+                    )
         kept_seeds = {row["seed_id"] for row, verdict in zip(inputs, verdicts) if verdict is None}
         rows = []
         for row, verdict in zip(inputs, verdicts):
             stage, reason, detail = verdict or (None, None, None)
-            rows.append({**row, "reject_stage": stage, "reject_reason": reason, "reject_detail": detail,
-                         "seed_kept": row["seed_id"] in kept_seeds})
+            rows.append(
+                {
+                    **row,
+                    "reject_stage": stage,
+                    "reject_reason": reason,
+                    "reject_detail": detail,
+                    "seed_kept": row["seed_id"] in kept_seeds,
+                }
+            )
         yield rows
 
     def _verdict(self, row: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -155,11 +195,15 @@ class CurateRows(GlobalStep):
         request = row.get("request")
         if not request:
             return ("request_generation", "empty", _raw(row, "generate_request"))
-        length = check_length(request, min_chars=self.min_request_chars, max_chars=self.max_request_chars,
-                              min_words=self.min_request_words)
+        length = check_length(
+            request,
+            min_chars=self.min_request_chars,
+            max_chars=self.max_request_chars,
+            min_words=self.min_request_words,
+        )
         if length:
             return ("filters", length, f"request: {request[:200]}")
-        if self.reject_leaks and leaks_title(request, row["title"]):
+        if self.reject_leaks and leaks_title(request, row["title"], load_pack(self.domain).title):
             return ("filters", "leak", f"request names {row['title']!r}: {request[:200]}")
         if not row.get("conversation") or row.get("parsed_titles") is None:
             return ("generation", "empty", "no conversation to answer (a turn failed)")
@@ -172,7 +216,11 @@ class CurateRows(GlobalStep):
         if not row.get("recommended_item_ids"):
             return ("grounding", "no_grounded_titles", "; ".join(hallucinated)[:300])
         if self.require_target and missing_target(row["recommended_item_ids"], row["item_id"]):
-            return ("filters", "missing_target", f"target {row['title']!r} not in {row.get('recommended_titles')}")
+            return (
+                "filters",
+                "missing_target",
+                f"target {row['title']!r} not in {row.get('recommended_titles')}",
+            )
         return None
 
 
@@ -182,7 +230,12 @@ class FormatSFT(GlobalStep):
     The three leaves are global steps: distilabel writes a leaf's batches as separate parquet files and cannot read
     them back when a column is all-null in one batch and typed in another; one batch per leaf avoids that."""
 
-    item_noun: RuntimeParameter[str] = Field(default=GenerationConfig().item_noun)
+    domain: RuntimeParameter[str] = Field(
+        default=DEFAULT_DOMAIN, description="The domain pack of the system message."
+    )
+    item_noun: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
+        default=None, description="What is recommended (None: the pack's noun)."
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -193,30 +246,32 @@ class FormatSFT(GlobalStep):
         return list(DEFAULT_COLUMNS)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        system = {"role": "system", "content": render("crs_system", item_noun=self.item_noun)}
+        system = {"role": "system", "content": sft_system_prompt(self.domain, self.item_noun)}
         rows = []
         for row in inputs:
             if row.get("reject_reason"):
                 continue
             answer = {"role": "assistant", "content": sft_answer(row)}
             prompt = [system, *[{"role": t["role"], "content": t["content"]} for t in row["conversation"]]]
-            rows.append({
-                "messages": [*prompt, answer],
-                "prompt": prompt,
-                "completion": [answer],
-                "target_item_id": str(row["item_id"]),
-                "target_title": row["title"],
-                "recommended_item_ids": list(row["recommended_item_ids"]),
-                "recommended_titles": list(row["recommended_titles"]),
-                "hallucinated_titles": list(row.get("hallucinated_titles") or []),
-                "style": row["style"],
-                "seed_id": row["seed_id"],
-                "selection_strategy": row.get("selection_strategy") or "",
-                "selection_rank": int(row.get("selection_rank", -1)),
-                "generator_model": row.get("model_name") or "",
-                "request": row["request"],
-                "seed_text": row["seed_text"],
-            })
+            rows.append(
+                {
+                    "messages": [*prompt, answer],
+                    "prompt": prompt,
+                    "completion": [answer],
+                    "target_item_id": str(row["item_id"]),
+                    "target_title": row["title"],
+                    "recommended_item_ids": list(row["recommended_item_ids"]),
+                    "recommended_titles": list(row["recommended_titles"]),
+                    "hallucinated_titles": list(row.get("hallucinated_titles") or []),
+                    "style": row["style"],
+                    "seed_id": row["seed_id"],
+                    "selection_strategy": row.get("selection_strategy") or "",
+                    "selection_rank": int(row.get("selection_rank", -1)),
+                    "generator_model": row.get("model_name") or "",
+                    "request": row["request"],
+                    "seed_text": row["seed_text"],
+                }
+            )
         yield rows
 
 
@@ -249,13 +304,15 @@ class CollectRejects(GlobalStep):
             if row["seed_kept"] or row["seed_id"] in seen:
                 continue
             seen.add(row["seed_id"])
-            rows.append({
-                "seed_id": row["seed_id"],
-                "selection_rank": int(row.get("selection_rank", -1)),
-                "stage": row["reject_stage"],
-                "reason": row["reject_reason"],
-                "detail": (row.get("reject_detail") or "")[:500],
-            })
+            rows.append(
+                {
+                    "seed_id": row["seed_id"],
+                    "selection_rank": int(row.get("selection_rank", -1)),
+                    "stage": row["reject_stage"],
+                    "reason": row["reject_reason"],
+                    "detail": (row.get("reject_detail") or "")[:500],
+                }
+            )
         yield rows
 
 

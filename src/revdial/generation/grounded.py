@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from revdial.config import GenerationConfig
+from revdial.domains import DEFAULT_DOMAIN, load_pack
 
 if TYPE_CHECKING:
     from distilabel.typing import StepOutput
@@ -152,7 +153,11 @@ def shared_reason(
 def describe(item: Mapping[str, object], noun: str = "movie") -> str:
     """A one-line reason for the seed's own item, from its metadata only ("a 1990s crime thriller by Michael Mann")."""
     fields = parse_metadata_text(item.get("metadata_text"))
-    what = " ".join(part for part in [_decade(item.get("year")), " ".join(fields.get("genre", [])[:2]) or None, noun] if part)
+    what = " ".join(
+        part
+        for part in [_decade(item.get("year")), " ".join(fields.get("genre", [])[:2]) or None, noun]
+        if part
+    )
     article = "an" if what[:1].lower() in "aeiou" else "a"
     director = fields.get("director") or []
     star = fields.get("star") or []
@@ -182,11 +187,15 @@ class GroundedAnswer(Step):
     answer task (`parsed_titles`, `parsed_reasons`), so grounding and curation treat both alike."""
 
     catalogue_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
-        default=None, description="catalogue.parquet of the seeds.")
+        default=None, description="catalogue.parquet of the seeds."
+    )
     n_recommendations: RuntimeParameter[int] = Field(default=_GENERATION.n_recommendations)
     collaborative_weight: RuntimeParameter[float] = Field(default=_GENERATION.grounded.collaborative_weight)
     content_weight: RuntimeParameter[float] = Field(default=_GENERATION.grounded.content_weight)
-    item_noun: RuntimeParameter[str] = Field(default=_GENERATION.item_noun)
+    domain: RuntimeParameter[str] = Field(
+        default=DEFAULT_DOMAIN, description="The domain pack (its item noun)."
+    )
+    item_noun: Optional[RuntimeParameter[str]] = Field(default=None)  # noqa: UP045 (None: the pack's, per item)
 
     _items: dict = PrivateAttr(default_factory=dict)
     _titles: dict = PrivateAttr(default_factory=dict)
@@ -222,12 +231,19 @@ class GroundedAnswer(Step):
         exclude = mentioned_ids(said, self._titles) - {target}
         content = self._index.neighbors(target, 3 * self.n_recommendations)
         collaborative = [str(i) for i in row.get("neighbor_ids") or [] if str(i) in self._items]
-        ids = grounded_list(target, collaborative, content, self.n_recommendations,
-                            (self.collaborative_weight, self.content_weight), exclude)
+        ids = grounded_list(
+            target,
+            collaborative,
+            content,
+            self.n_recommendations,
+            (self.collaborative_weight, self.content_weight),
+            exclude,
+        )
         anchor = self._items.get(target, {"title": row.get("title")})
+        noun = self.item_noun or load_pack(self.domain).noun_for(row)
         titles = [display_title(self._items[i]) for i in ids if i in self._items]
-        reasons = [describe(anchor, self.item_noun)] + [
-            shared_reason(anchor, self._items[i], display_title(anchor), self.item_noun) for i in ids[1:]
+        reasons = [describe(anchor, noun)] + [
+            shared_reason(anchor, self._items[i], display_title(anchor), noun) for i in ids[1:]
         ]
         return titles, reasons[: len(titles)]
 
@@ -235,11 +251,27 @@ class GroundedAnswer(Step):
         rows = []
         for row in inputs:
             if row.get("skip_reason") or str(row.get("item_id")) not in self._items:
-                rows.append({**row, "recommended_raw": None, "parsed_titles": [], "parsed_reasons": [],
-                             "model_name": GROUNDED_MODEL_NAME})
+                rows.append(
+                    {
+                        **row,
+                        "recommended_raw": None,
+                        "parsed_titles": [],
+                        "parsed_reasons": [],
+                        "model_name": GROUNDED_MODEL_NAME,
+                    }
+                )
                 continue
             titles, reasons = self.answer(row)
-            raw = "\n".join(f"{rank}. {title} - {why}" for rank, (title, why) in enumerate(zip(titles, reasons), 1))
-            rows.append({**row, "recommended_raw": raw, "parsed_titles": titles, "parsed_reasons": reasons,
-                         "model_name": GROUNDED_MODEL_NAME})
+            raw = "\n".join(
+                f"{rank}. {title} - {why}" for rank, (title, why) in enumerate(zip(titles, reasons), 1)
+            )
+            rows.append(
+                {
+                    **row,
+                    "recommended_raw": raw,
+                    "parsed_titles": titles,
+                    "parsed_reasons": reasons,
+                    "model_name": GROUNDED_MODEL_NAME,
+                }
+            )
         yield rows

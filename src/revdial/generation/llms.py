@@ -60,12 +60,15 @@ class EmbeddedLlamaCpp(LLM):
     """
 
     model_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
-        default=None, description="GGUF file (default: embedded SmolLM2).")
+        default=None, description="GGUF file (default: embedded SmolLM2)."
+    )
     n_ctx: RuntimeParameter[int] = Field(default=2048, description="Context window in tokens.")
     n_threads: RuntimeParameter[int] = Field(default=2, description="CPU threads for llama.cpp.")
     seed: RuntimeParameter[int] = Field(default=0, description="Sampling seed (per request, so runs repeat).")
     n_parallel: RuntimeParameter[int] = Field(
-        default=8, description="Sequences decoded together (llama.cpp slots); a batch's prompts run concurrently.")
+        default=8,
+        description="Sequences decoded together (llama.cpp slots); a batch's prompts run concurrently.",
+    )
 
     # RecommendItems sends (chat, {"format": "json", "schema": ...}) and the schema becomes a llama.cpp grammar.
     supports_input_schema: ClassVar[bool] = True
@@ -205,19 +208,31 @@ def check_endpoint(spec: OpenAILLMConfig, timeout: float = PREFLIGHT_TIMEOUT_S) 
     try:
         response = httpx.get(f"{base}/models", headers=headers, timeout=timeout)
         if response.status_code in (404, 405):
-            response = httpx.post(f"{base}/chat/completions", headers=headers, timeout=timeout, json={
-                "model": spec.model, "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]})
+            response = httpx.post(
+                f"{base}/chat/completions",
+                headers=headers,
+                timeout=timeout,
+                json={
+                    "model": spec.model,
+                    "max_tokens": 1,
+                    "messages": [{"role": "user", "content": "ping"}],
+                },
+            )
     except httpx.HTTPError as error:
         raise EndpointError(f"{where}: unreachable ({type(error).__name__}: {error})"[:300]) from None
     if response.status_code in (401, 403):
-        raise EndpointError(f"{where}: the key in ${spec.api_key_env} was refused (HTTP {response.status_code})")
+        raise EndpointError(
+            f"{where}: the key in ${spec.api_key_env} was refused (HTTP {response.status_code})"
+        )
     if response.status_code == 404:
         raise EndpointError(f"{where}: model {spec.model!r} not found (HTTP 404)")
     if response.status_code >= 400:
         raise EndpointError(f"{where}: HTTP {response.status_code} ({response.text[:120]!r})")
     served = _served_models(response)
     if served and spec.model not in served:
-        raise EndpointError(f"{where}: model {spec.model!r} is not served; it serves: {', '.join(served[:10])}")
+        raise EndpointError(
+            f"{where}: model {spec.model!r} is not served; it serves: {', '.join(served[:10])}"
+        )
 
 
 def _served_models(response: Any) -> list[str]:
@@ -238,6 +253,14 @@ def build_openai(spec: OpenAILLMConfig) -> LLM:
             f"generation.llm.api_key_env: environment variable {spec.api_key_env!r} is not set "
             "(local servers such as vLLM, llama.cpp or Ollama accept any non-empty value)"
         )
-    where = {"base_url": spec.base_url} if spec.base_url else {}  # else distilabel's: OPENAI_BASE_URL or OpenAI
-    return OpenAILLM(model=spec.model, api_key=key, timeout=max(1, round(spec.timeout)), max_retries=spec.max_retries,
-                     generation_kwargs=spec.generation_kwargs, **where)
+    where = (
+        {"base_url": spec.base_url} if spec.base_url else {}
+    )  # else distilabel's: OPENAI_BASE_URL or OpenAI
+    return OpenAILLM(
+        model=spec.model,
+        api_key=key,
+        timeout=max(1, round(spec.timeout)),
+        max_retries=spec.max_retries,
+        generation_kwargs=spec.generation_kwargs,
+        **where,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # "1. Title", "1) Title", "- Title", "* Title", "• Title", "#1: Title"
@@ -20,7 +21,7 @@ _PREFIX_RE = re.compile(
     r"^\s*(?:user|seeker|request|query|assistant|recommender|answer|here(?:'s| is) (?:my|the|a) [\w ]+?)\s*:\s*",
     re.IGNORECASE,
 )
-_MAX_TITLE_CHARS = 120
+_MAX_TITLE_CHARS = 120  # the movie domain's; a domain pack sets its own (title.max_chars)
 
 
 @dataclass(frozen=True)
@@ -61,25 +62,36 @@ def parse_request(text: str | None) -> str:
     return request
 
 
-def parse_recommendations(text: str | None, max_items: int = 10) -> list[Recommendation]:
+def parse_recommendations(
+    text: str | None,
+    max_items: int = 10,
+    max_title_chars: int = _MAX_TITLE_CHARS,
+    known_titles: Mapping[str, str] | None = None,
+) -> list[Recommendation]:
     """A ranked list of titles from a JSON object/array or from a numbered/bulleted/plain list.
 
-    Duplicates (same title, case-insensitive) keep their first rank.
+    Duplicates (same title, case-insensitive) keep their first rank; titles longer than `max_title_chars` are
+    chatter, not titles, and are left out. `known_titles` maps the titles the prompt showed (shortened for display)
+    to the whole titles: a line that starts with one keeps it whole ("Duct Tape - Waterproof - a reason" is not cut
+    at its first dash) and a shortened one written back is given its whole title, so both can ground.
     """
     if not text:
         return []
     data = _load_json(text)
+    known = {shown.casefold(): whole for shown, whole in (known_titles or {}).items()}
+    known.update({whole.casefold(): whole for whole in (known_titles or {}).values()})
     if data is not None:
         items = _from_json(data)
     elif '"title"' in text:
         items = _from_truncated_json(text)  # JSON cut off by the token limit: keep the complete entries
     else:
-        items = _from_lines(text)
+        items = _from_lines(text, known)
+    items = [_whole(item, known) for item in items]
     seen: set[str] = set()
     unique = []
     for item in items:
         key = item.title.casefold()
-        if key and key not in seen and len(item.title) <= _MAX_TITLE_CHARS:
+        if key and key not in seen and len(item.title) <= max_title_chars:
             seen.add(key)
             unique.append(item)
     return unique[:max_items]
@@ -90,7 +102,7 @@ def split_title_year(text: str) -> tuple[str, int | None]:
     match = _YEAR_RE.search(text)
     if not match:
         return text.strip(), None
-    title = (text[: match.start()] + text[match.end():]).strip()
+    title = (text[: match.start()] + text[match.end() :]).strip()
     return title, int(match.group("year"))
 
 
@@ -131,36 +143,73 @@ def _from_json(data: object) -> list[Recommendation]:
     return [item for item in items if item.title]
 
 
-_TITLE_FIELD_RE = re.compile(r'"title"\s*:\s*"(?P<title>[^"]+)"(?:\s*,\s*"reason"\s*:\s*"(?P<reason>[^"]*)")?')
+# a JSON string: escaped quotes (\") and backslashes stay inside it
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+_TITLE_FIELD_RE = re.compile(
+    rf'"title"\s*:\s*(?P<title>{_JSON_STRING})(?:\s*,\s*"reason"\s*:\s*(?P<reason>{_JSON_STRING}))?'
+)
 
 
 def _from_truncated_json(text: str) -> list[Recommendation]:
     items = []
     for match in _TITLE_FIELD_RE.finditer(text):
-        title, year = split_title_year(match.group("title"))
-        items.append(Recommendation(_clean_title(title), year, (match.group("reason") or "").strip()))
+        title, year = split_title_year(_json_string(match.group("title")))
+        reason = _json_string(match.group("reason")) if match.group("reason") else ""
+        items.append(Recommendation(_clean_title(title), year, reason.strip()))
     return [item for item in items if item.title]
 
 
-def _from_lines(text: str) -> list[Recommendation]:
+def _json_string(literal: str) -> str:
+    """The text of a JSON string literal (quotes included); its inside as written when it does not decode."""
+    try:
+        return str(json.loads(literal))
+    except ValueError:
+        return literal[1:-1]
+
+
+def _whole(item: Recommendation, known: Mapping[str, str]) -> Recommendation:
+    """`item` with the whole title of a title the prompt showed shortened."""
+    whole = known.get(item.title.casefold())
+    if not whole:
+        return item
+    title, year = split_title_year(whole)
+    return Recommendation(title, year or item.year, item.reason)
+
+
+def _known_prefix(body: str, known: Mapping[str, str]) -> tuple[str, str] | None:
+    """(whole title, rest) when `body` starts with a title the prompt showed (the longest such), else None."""
+    stripped = body.lstrip("\"'\u201c\u2018*_")
+    folded = stripped.casefold()
+    for form in sorted(known, key=len, reverse=True):
+        if folded.startswith(form) and not stripped[len(form) : len(form) + 1].isalnum():
+            rest = stripped[len(form) :].lstrip("\"'\u201d\u2019*_")
+            return known[form], rest
+    return None
+
+
+def _from_lines(text: str, known: Mapping[str, str] | None = None) -> list[Recommendation]:
     lines = [line for line in text.splitlines() if line.strip()]
     listed = [m.group("body") for line in lines if (m := _ITEM_RE.match(line))]
     if not listed:
         # No list markers: a comma/semicolon list of titles in one line, or one title per line.
         candidates = lines if len(lines) > 1 else re.split(r"[;,]\s+", lines[0]) if lines else []
         listed = [line for line in candidates if not line.rstrip().endswith(":")]
-    return [item for item in (_from_text_entry(body) for body in listed) if item.title]
+    return [item for item in (_from_text_entry(body, known or {}) for body in listed) if item.title]
 
 
-def _from_text_entry(body: str) -> Recommendation:
+def _from_text_entry(body: str, known: Mapping[str, str] | None = None) -> Recommendation:
     body = body.strip()
+    prefix = _known_prefix(body, known) if known else None
+    if prefix:
+        title, year = split_title_year(prefix[0])
+        return Recommendation(title, year, _reason(prefix[1]))
     quoted = _QUOTED_RE.match(body)
     year = _YEAR_RE.search(body)
     if quoted:
         title_part, rest = quoted.group("title"), quoted.group("rest")
     elif year:
         # "Thor: Ragnarok (2017): fun" - a bracketed year ends the title, colons and all.
-        title_part, rest = body[: year.end()], body[year.end():]
+        title_part, rest = body[: year.end()], body[year.end() :]
     else:
         parts = _DASH_SPLIT_RE.split(body, maxsplit=1)
         if len(parts) == 1:
@@ -172,9 +221,12 @@ def _from_text_entry(body: str) -> Recommendation:
     if year is None:
         rest_year = _YEAR_RE.match(rest)
         if rest_year:
-            year, rest = int(rest_year.group("year")), rest[rest_year.end():]
-    reason = re.sub(r"^\s*(?:[-\u2013\u2014:,]|because|since)\s*", "", rest, flags=re.IGNORECASE).strip()
-    return Recommendation(_clean_title(title), year, reason)
+            year, rest = int(rest_year.group("year")), rest[rest_year.end() :]
+    return Recommendation(_clean_title(title), year, _reason(rest))
+
+
+def _reason(rest: str) -> str:
+    return re.sub(r"^\s*(?:[-\u2013\u2014:,]|because|since)\s*", "", rest, flags=re.IGNORECASE).strip()
 
 
 def _clean_title(title: str) -> str:

@@ -35,6 +35,7 @@ from revdial.curation.steps import (
     KeepCandidates,
     ScrubPII,
 )
+from revdial.domains import DEFAULT_DOMAIN, load_pack
 from revdial.generation.tasks import ContinueDialogue, GenerateRequest, PlanRequests, RecommendItems
 
 
@@ -47,6 +48,7 @@ class SynthesisPlan:
     seeds_dir: str
     catalogue_path: str
     llm: LLM
+    domain: str = DEFAULT_DOMAIN  # the domain pack (revdial.domains): templates, nouns, styles, title rules
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     curation: CurationConfig = field(default_factory=CurationConfig)
@@ -81,8 +83,13 @@ def selection_steps(plan: SynthesisPlan) -> tuple[Any, Any]:
         select_kwargs["labelled_seed_ids"] = list(plan.labelled_seed_ids)
     selection = plan.selection
     select = SelectSeeds(
-        name="select_seeds", strategy=selection.strategy, budget=selection.budget, mode=selection.mode,
-        seed=selection.seed, params=dict(selection.params), **select_kwargs,
+        name="select_seeds",
+        strategy=selection.strategy,
+        budget=selection.budget,
+        mode=selection.mode,
+        seed=selection.seed,
+        params=dict(selection.params),
+        **select_kwargs,
     )
     top_b = KeepTopB(name="keep_top_b", budget=plan.budget)
     seeds >> features >> select >> top_b
@@ -164,17 +171,26 @@ def answer_step(plan: SynthesisPlan, common: dict[str, Any]) -> Any:
         from revdial.generation.grounded import GroundedAnswer
 
         return GroundedAnswer(
-            name="recommend_items", catalogue_path=plan.catalogue_path, n_recommendations=generation.n_recommendations,
+            name="recommend_items",
+            catalogue_path=plan.catalogue_path,
+            n_recommendations=generation.n_recommendations,
             collaborative_weight=generation.grounded.collaborative_weight,
-            content_weight=generation.grounded.content_weight, item_noun=generation.item_noun,
+            content_weight=generation.grounded.content_weight,
+            domain=plan.domain,
+            item_noun=generation.item_noun,
         )
     return RecommendItems(
-        name="recommend_items", n_recommendations=generation.n_recommendations, structured=generation.structured,
-        max_new_tokens=generation.max_new_tokens.get("answer"), **common
+        name="recommend_items",
+        n_recommendations=generation.n_recommendations,
+        structured=generation.structured,
+        max_new_tokens=generation.max_new_tokens.get("answer"),
+        **common,
     )
 
 
-def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tuple[Any, Any]] = selection_steps) -> Pipeline:
+def build_pipeline(
+    plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tuple[Any, Any]] = selection_steps
+) -> Pipeline:
     """The synthesis Pipeline; `upstream` makes the seeds-to-top-B part (a parameter so that tests of the
     generation half can start from a handful of fixed rows)."""
     with SynthesisPipeline(
@@ -183,12 +199,18 @@ def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tupl
         _, top_b = upstream(plan)
         generation, curation = plan.generation, plan.curation
         scrub = ScrubPII(name="scrub_pii", max_review_chars=curation.max_review_chars)
-        fan_out = PlanRequests(name="plan_requests", k=generation.k, styles=list(generation.styles),
-                               rng_seed=generation.rng_seed)
+        styles = generation.styles or list(load_pack(plan.domain).styles)
+        fan_out = PlanRequests(
+            name="plan_requests", k=generation.k, styles=list(styles), rng_seed=generation.rng_seed
+        )
         common = {
-            "llm": plan.llm, "item_noun": generation.item_noun, "max_total_tokens": generation.max_total_tokens,
+            "llm": plan.llm,
+            "domain": plan.domain,
+            "item_noun": generation.item_noun,
+            "max_total_tokens": generation.max_total_tokens,
             "max_consecutive_failures": generation.max_consecutive_failures,
-            "ledger_path": plan.ledger_path, "llm_cache_path": plan.llm_cache_path,
+            "ledger_path": plan.ledger_path,
+            "llm_cache_path": plan.llm_cache_path,
             "input_batch_size": generation.batch_size,
             # prompts are reproducible from the templates; the raw outputs stay (reject details quote them)
             "add_raw_input": False,
@@ -199,22 +221,33 @@ def build_pipeline(plan: SynthesisPlan, upstream: Callable[[SynthesisPlan], tupl
         chain = top_b >> scrub >> fan_out >> requests
         # Multi-turn: before the final answer, the recommender asks and the seeker replies, n_turns - 1 times.
         for turn in range(1, generation.n_turns):
-            ask = ContinueDialogue(name=f"recommender_turn_{turn}", speaker="assistant",
-                                   max_new_tokens=limits.get("turn"), **common)
-            reply = ContinueDialogue(name=f"seeker_turn_{turn}", speaker="user", max_new_tokens=limits.get("turn"),
-                                     **common)
+            ask = ContinueDialogue(
+                name=f"recommender_turn_{turn}",
+                speaker="assistant",
+                max_new_tokens=limits.get("turn"),
+                **common,
+            )
+            reply = ContinueDialogue(
+                name=f"seeker_turn_{turn}", speaker="user", max_new_tokens=limits.get("turn"), **common
+            )
             chain = chain >> ask >> reply
         recommend = answer_step(plan, common)
         ground = GroundRecommendations(
-            name="ground_recommendations", catalogue_path=plan.catalogue_path, threshold=curation.grounding_threshold
+            name="ground_recommendations",
+            catalogue_path=plan.catalogue_path,
+            threshold=curation.grounding_threshold,
         )
         curate = CurateRows(
-            name="curate_rows", on_hallucination=curation.on_hallucination, dedup=curation.dedup.enabled,
-            dedup_threshold=curation.dedup.threshold, **curation.filters.model_dump(),
+            name="curate_rows",
+            domain=plan.domain,
+            on_hallucination=curation.on_hallucination,
+            dedup=curation.dedup.enabled,
+            dedup_threshold=curation.dedup.threshold,
+            **curation.filters.model_dump(),
         )
         chain >> recommend >> ground >> curate
         curate >> [
-            FormatSFT(name=DEFAULT_CONFIG, item_noun=generation.item_noun),
+            FormatSFT(name=DEFAULT_CONFIG, domain=plan.domain, item_noun=generation.item_noun),
             CollectRejects(name=REJECTS_CONFIG),
             KeepCandidates(name=CANDIDATES_CONFIG),
         ]

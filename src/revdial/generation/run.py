@@ -44,7 +44,7 @@ class AccountingError(RuntimeError):
 def resolve_path(value: str | Path, base: Path) -> Path:
     text = str(value)
     if text.startswith("pkg://"):
-        return DATA_DIR / text[len("pkg://"):]
+        return DATA_DIR / text[len("pkg://") :]
     path = Path(text).expanduser()
     return path if path.is_absolute() else (base / path)
 
@@ -64,7 +64,7 @@ def with_overrides(selection: SelectionConfig, **options: Any) -> SelectionConfi
 def redact(value: Any) -> Any:
     """A config echo safe to write: the cards' rule (api_key, hf_token, secret, ...; token *counts* such as
     max_new_tokens stay readable), except that `api_key_env` stays, as it only names the variable holding the key."""
-    from revdial.hub.cards import redact as redact_secrets
+    from revdial.redact import redact as redact_secrets
 
     return redact_secrets(value, keep=frozenset({"api_key_env"}))
 
@@ -86,7 +86,10 @@ def prepare_seeds(raw: dict[str, Any], base: Path, work_dir: Path, label: str) -
 
     if "source" not in raw:
         raise SynthesisConfigError(f"{label}: no `source` section (what the seeds are made from)")
-    seeds_dir = work_dir / f"seeds-{_hash({'name': raw.get('name'), 'domain': raw.get('domain'), 'source': raw['source'], 'base': str(base)})}"
+    seeds_dir = (
+        work_dir
+        / f"seeds-{_hash({'name': raw.get('name'), 'domain': raw.get('domain'), 'source': raw['source'], 'base': str(base)})}"
+    )
     if (seeds_dir / "catalogue.parquet").exists() and (seeds_dir / "dataset_info.json").exists():
         return seeds_dir
     build = build_seeds(load_seeds_config(raw, base_dir=base))
@@ -117,26 +120,40 @@ def make_plan(
     parsed, raw, base, label = load_pipeline_config(config)
     selection = with_overrides(parsed.selection, budget=budget, strategy=strategy, features=features)
     generation, curation = parsed.generation, parsed.curation
-    out_dir = Path(out) if out is not None else resolve_path(parsed.output.dir or f"runs/{parsed.name}", Path.cwd())
+    out_dir = (
+        Path(out) if out is not None else resolve_path(parsed.output.dir or f"runs/{parsed.name}", Path.cwd())
+    )
     out_dir = out_dir.resolve()
     llm = build_llm(generation.llm)
     if isinstance(generation.llm, OpenAILLMConfig) and generation.llm.preflight:
-        check_endpoint(generation.llm)  # a dead endpoint, a refused key or an unknown model fail here, in seconds
+        check_endpoint(
+            generation.llm
+        )  # a dead endpoint, a refused key or an unknown model fail here, in seconds
     work_dir = work_dir_of(out_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     seeds_dir = seeds_dir or prepare_seeds(raw, base, work_dir, label)
 
-    echo = redact({
-        "name": parsed.name, "domain": parsed.domain, "selection": selection.model_dump(),
-        "generation": generation.model_dump(), "curation": curation.model_dump(), "output": {"dir": str(out_dir)},
-        "labelled_seed_ids": len(labelled_seed_ids or []),
-    })
+    echo = redact(
+        {
+            "name": parsed.name,
+            "domain": parsed.domain,
+            "selection": selection.model_dump(),
+            "generation": generation.model_dump(),
+            "curation": curation.model_dump(),
+            "output": {"dir": str(out_dir)},
+            "labelled_seed_ids": len(labelled_seed_ids or []),
+        }
+    )
     cache_dir = os.environ.get("DISTILABEL_CACHE_DIR") or str(work_dir / "cache")
     plan = SynthesisPlan(
         name=parsed.name,
+        domain=parsed.domain,
         seeds_dir=str(seeds_dir),
         catalogue_path=str(seeds_dir / "catalogue.parquet"),
-        llm=llm, selection=selection, generation=generation, curation=curation,
+        llm=llm,
+        selection=selection,
+        generation=generation,
+        curation=curation,
         labelled_seed_ids=list(labelled_seed_ids) if labelled_seed_ids else None,
         # One ledger per distinct run setup, so a resumed run continues its count and a new setup starts at 0.
         ledger_path=str(work_dir / f"tokens-{_hash(echo)}.json"),
@@ -167,7 +184,12 @@ def synthesize(
 
         quiet_libraries()
     plan, echo, out_dir = make_plan(
-        config, budget=budget, strategy=strategy, out=out, features=features, labelled_seed_ids=labelled_seed_ids
+        config,
+        budget=budget,
+        strategy=strategy,
+        out=out,
+        features=features,
+        labelled_seed_ids=labelled_seed_ids,
     )
     return run_plan(plan, echo, out_dir, started=started, ray=ray, quiet=quiet, verbose=verbose)
 
@@ -209,7 +231,9 @@ def run_plan(
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:
-            raise SynthesisConfigError("--ray runs the pipeline on a Ray cluster and needs Ray: pip install 'ray[default]'")
+            raise SynthesisConfigError(
+                "--ray runs the pipeline on a Ray cluster and needs Ray: pip install 'ray[default]'"
+            )
         pipeline = pipeline.ray()
     try:
         distiset = complete_distiset(_run_pipeline(pipeline, plan, quiet=quiet, verbose=verbose))
@@ -221,12 +245,15 @@ def run_plan(
     selected, expected = len(set(distiset["candidates"]["train"]["seed_id"])), expected_selection(plan)
     if selected < expected:
         state.write_text(json.dumps({"status": "stopped"}))
-        raise SynthesisInterrupted(f"synthesis stopped with {selected} of {expected} selected seeds through the "
-                                   f"pipeline; {resume}")
+        raise SynthesisInterrupted(
+            f"synthesis stopped with {selected} of {expected} selected seeds through the pipeline; {resume}"
+        )
     for name in ("default", "rejects", "candidates", "distiset_configs"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     # One shard per split: datasets cannot reload an empty split saved with zero shards.
-    distiset.save_to_disk(out_dir, num_shards={"train": 1}, save_card=False, save_pipeline_config=True, save_pipeline_log=True)
+    distiset.save_to_disk(
+        out_dir, num_shards={"train": 1}, save_card=False, save_pipeline_config=True, save_pipeline_log=True
+    )
     # Next to distilabel's pipeline.yaml and pipeline.log: every other entry of OUT must be a config, or
     # `Distiset.load_from_disk(OUT)` fails on it.
     configs_dir = out_dir / "distiset_configs"

@@ -77,17 +77,25 @@ def build_summary(distiset: Any, plan: Any, echo: dict[str, Any], wall_time_s: f
         "reject_reasons": dict(Counter(r for r in _column(candidates, "reject_reason") if r).most_common()),
         "rejected_seed_reasons": dict(Counter(_column(rejects, "reason")).most_common()),
         "accounting": {
-            "seeds_selected": len(selected), "seeds_kept": len(kept_seeds), "seeds_rejected": len(rejected_seeds),
-            "ok": len(selected) == len(kept_seeds) + len(rejected_seeds) and not (kept_seeds & rejected_seeds)
+            "seeds_selected": len(selected),
+            "seeds_kept": len(kept_seeds),
+            "seeds_rejected": len(rejected_seeds),
+            "ok": len(selected) == len(kept_seeds) + len(rejected_seeds)
+            and not (kept_seeds & rejected_seeds)
             and len(selected) == selection_size(plan, pool),
         },
         "hallucination": {
-            "titles_recommended": titles_total, "titles_hallucinated": titles_hallucinated,
+            "titles_recommended": titles_total,
+            "titles_hallucinated": titles_hallucinated,
             "rate": round(titles_hallucinated / titles_total, 4) if titles_total else None,
             "policy": plan.curation.on_hallucination,
         },
-        "tokens": {"input": tokens_in, "output": tokens_out, "total": tokens_in + tokens_out,
-                   "cap": plan.generation.max_total_tokens or None},
+        "tokens": {
+            "input": tokens_in,
+            "output": tokens_out,
+            "total": tokens_in + tokens_out,
+            "cap": plan.generation.max_total_tokens or None,
+        },
         "wall_time_s": round(wall_time_s, 2),
         "config": echo,
     }
@@ -121,7 +129,9 @@ def plot_funnel(summary: dict[str, Any], path: Path) -> Path:
         right.set_axis_off()
     rate = summary["hallucination"]["rate"]
     right.set_title("rejected rows by reason")
-    left.set_title(f"{summary['name']}: synthesis funnel\n(hallucination rate {rate if rate is not None else 'n/a'})")
+    left.set_title(
+        f"{summary['name']}: synthesis funnel\n(hallucination rate {rate if rate is not None else 'n/a'})"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -148,4 +158,6 @@ def print_summary(summary: dict[str, Any], out_dir: Path) -> None:
     )
     console.print(f"[bold]dataset:[/] {out_dir}  (configs default, rejects, candidates)")
     console.print(f"summary, funnel plot, pipeline.yaml: {out_dir / 'distiset_configs'}")
-    console.print(f'open it: python -c "import datasets; print(datasets.load_from_disk(\'{out_dir}/default\'))"')
+    console.print(
+        f"open it: python -c \"import datasets; print(datasets.load_from_disk('{out_dir}/default'))\""
+    )

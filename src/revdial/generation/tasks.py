@@ -1,5 +1,5 @@
 """distilabel Tasks that write the dialogues: a user request per (seed, style), optional extra turns, and the
-recommendation answer. Prompts are templates/*.jinja; parsing is parsing.py.
+recommendation answer. Prompts are the domain pack's templates (revdial.prompts); parsing is parsing.py.
 
 Rows that cannot be generated (an earlier stage failed, or the token budget is spent) pass through without an
 LLM call, carrying `skip_reason`, so that the curation steps can account for every selected seed.
@@ -15,31 +15,42 @@ from distilabel.steps.tasks import Task
 from pydantic import Field
 
 from revdial.config import GenerationConfig
+from revdial.domains import DEFAULT_DOMAIN, load_pack
 from revdial.generation.calls import CallFailed, call_llm
 from revdial.generation.parsing import parse_recommendations, parse_request
-from revdial.generation.prompts import render, sample_styles
+from revdial.prompts import exemplars, render, sample_styles
 
 if TYPE_CHECKING:
     from distilabel.typing import ChatType, StepOutput
 
 
-def recommendation_schema(target: str, n_recommendations: int) -> dict[str, Any]:
+def recommendation_schema(target: str, n_recommendations: int, max_title_chars: int = 80) -> dict[str, Any]:
     """The JSON schema of an answer, for backends that enforce one per prompt (llama.cpp grammars): the target
     item is pinned first (it is the ground truth the generator is told to recommend), the other titles are free,
     so that what the model invents is still measured as hallucination."""
     item = {
         "type": "object",
-        "properties": {"title": {"type": "string", "maxLength": 80}, "reason": {"type": "string", "maxLength": 120}},
+        "properties": {
+            "title": {"type": "string", "maxLength": max_title_chars},
+            "reason": {"type": "string", "maxLength": 120},
+        },
         "required": ["title", "reason"],
     }
     first = {**item, "properties": {**item["properties"], "title": {"const": target}}}
     return {
         "type": "object",
         # One prefix item per position: llama.cpp's llguidance ignores `prefixItems` once `items` is present.
-        "properties": {"recommendations": {"type": "array", "prefixItems": [first] + [item] * (n_recommendations - 1),
-                                           "minItems": n_recommendations, "maxItems": n_recommendations}},
+        "properties": {
+            "recommendations": {
+                "type": "array",
+                "prefixItems": [first] + [item] * (n_recommendations - 1),
+                "minItems": n_recommendations,
+                "maxItems": n_recommendations,
+            }
+        },
         "required": ["recommendations"],
     }
+
 
 # Task defaults are the config's (revdial.config).
 _GENERATION = GenerationConfig()
@@ -49,8 +60,13 @@ class PlanRequests(Step):
     """Fan each seed out into k rows, one per request, each with a style sampled by a seeded RNG."""
 
     k: RuntimeParameter[int] = Field(default=_GENERATION.k, description="Requests generated per seed.")
-    styles: RuntimeParameter[list[str]] = Field(default=_GENERATION.styles, description="Request styles to sample from.")
-    rng_seed: RuntimeParameter[int] = Field(default=_GENERATION.rng_seed, description="Seed of the style sampler.")
+    styles: RuntimeParameter[list[str]] = Field(
+        default=list(load_pack(DEFAULT_DOMAIN).styles),
+        description="Request styles to sample from (the domain's).",
+    )
+    rng_seed: RuntimeParameter[int] = Field(
+        default=_GENERATION.rng_seed, description="Seed of the style sampler."
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -72,7 +88,14 @@ class _DialogueTask(Task):
     """Shared behaviour: domain wording, and rows that an earlier stage already lost pass through without a call.
     The call itself (cache, token cap, failures) is `calls.call_llm`."""
 
-    item_noun: RuntimeParameter[str] = Field(default=_GENERATION.item_noun, description="What is recommended, in prompts.")
+    domain: RuntimeParameter[str] = Field(
+        default=DEFAULT_DOMAIN,
+        description="The domain pack (revdial.domains) whose templates and words are used.",
+    )
+    item_noun: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
+        default=None,
+        description="What is recommended, in prompts (None: the pack's, or the item's own kind).",
+    )
     max_total_tokens: RuntimeParameter[int] = Field(
         default=0, description="Stop calling the LLM once the run has used this many tokens (0: no cap)."
     )
@@ -83,14 +106,21 @@ class _DialogueTask(Task):
         default=None, description="File shared by all tasks of the run that counts tokens and failed calls."
     )
     llm_cache_path: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
-        default=None, description="SQLite file of finished LLM calls, shared by the run's tasks (see LLMCallCache)."
+        default=None,
+        description="SQLite file of finished LLM calls, shared by the run's tasks (see LLMCallCache).",
     )
     max_new_tokens: Optional[RuntimeParameter[int]] = Field(  # noqa: UP045 (distilabel reads Optional)
-        default=None, description="Token limit of this task's answers (None: the backend's generation_kwargs)."
+        default=None,
+        description="Token limit of this task's answers (None: the backend's generation_kwargs).",
     )
 
     def _can_generate(self, row: dict[str, Any]) -> bool:
         return not row.get("skip_reason")
+
+    def _words(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The template variables every prompt of this row shares: the domain and the item's noun."""
+        noun = self.item_noun or load_pack(self.domain).noun_for(row)
+        return {"domain": self.domain, "item_noun": noun}
 
     def _task_generation_kwargs(self) -> dict[str, Any]:
         """Generation settings this task adds to the backend's (e.g. JSON mode for the answers only)."""
@@ -99,10 +129,14 @@ class _DialogueTask(Task):
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         live = [row for row in inputs if self._can_generate(row)]
         outputs = call_llm(
-            self.llm, self._format_inputs(live) if live else [],
+            self.llm,
+            self._format_inputs(live) if live else [],
             generation_kwargs={**(self.llm.get_generation_kwargs() or {}), **self._task_generation_kwargs()},
-            cache_path=self.llm_cache_path, ledger_path=self.ledger_path, max_total_tokens=self.max_total_tokens,
-            max_consecutive_failures=self.max_consecutive_failures, warn=self._logger.warning,
+            cache_path=self.llm_cache_path,
+            ledger_path=self.ledger_path,
+            max_total_tokens=self.max_total_tokens,
+            max_consecutive_failures=self.max_consecutive_failures,
+            warn=self._logger.warning,
         )
         by_position = iter(zip(live, outputs))
         rows = []
@@ -121,7 +155,9 @@ class _DialogueTask(Task):
 
     def _row(self, row: dict[str, Any], output: Any) -> dict[str, Any]:
         """The output row: the parsed answer, or the row with its outputs empty and the reason it has none."""
-        formatted = [] if output is None or isinstance(output, CallFailed) else self._format_outputs(output, row)
+        formatted = (
+            [] if output is None or isinstance(output, CallFailed) else self._format_outputs(output, row)
+        )
         if formatted:
             return {**row, **formatted[0], "model_name": self.llm.model_name, "skip_reason": None}
         reason = output.reason if isinstance(output, CallFailed) else None
@@ -148,29 +184,44 @@ class GenerateRequest(_DialogueTask):
         return super()._can_generate(row) and bool(row.get("seed_text"))
 
     def format_input(self, input: dict[str, Any]) -> "ChatType":
+        words = self._words(input)
         variables = {
-            "item_noun": self.item_noun,
+            **words,
             # Small models copy what they see: the request prompt never shows the target's title.
-            "seed_text": mask_title(input["seed_text"], input["title"], f"this {self.item_noun}"),
+            "seed_text": mask_title(
+                load_pack(self.domain).seed_text(input), input["title"], f"this {words['item_noun']}"
+            ),
             "title": input["title"],
             "history_liked": list(input.get("history_liked") or []),
             "history_disliked": list(input.get("history_disliked") or []),
         }
         instruction = render(f"style_{input['style']}", **variables)
+        # an exemplar that happens to name the target would show it: it is left out
+        examples = [
+            e for e in exemplars(input["style"], self.domain) if mask_title(e, input["title"], "") == e
+        ]
         return [
-            {"role": "system", "content": render("request_system", item_noun=self.item_noun)},
-            {"role": "user", "content": render("request", style_instruction=instruction, **variables)},
+            {"role": "system", "content": render("request_system", **words)},
+            {
+                "role": "user",
+                "content": render("request", style_instruction=instruction, exemplars=examples, **variables),
+            },
         ]
 
     def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
         request = parse_request(output)
-        return {"request": request or None, "conversation": [{"role": "user", "content": request}] if request else None}
+        return {
+            "request": request or None,
+            "conversation": [{"role": "user", "content": request}] if request else None,
+        }
 
 
 class ContinueDialogue(_DialogueTask):
     """Multi-turn mode: add one turn, either the recommender's clarifying question or the seeker's reply."""
 
-    speaker: RuntimeParameter[str] = Field(default="assistant", description="assistant (question) | user (reply)")
+    speaker: RuntimeParameter[str] = Field(
+        default="assistant", description="assistant (question) | user (reply)"
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -186,9 +237,14 @@ class ContinueDialogue(_DialogueTask):
     def format_input(self, input: dict[str, Any]) -> "ChatType":
         conversation = list(input["conversation"])
         template = "recommender_question" if self.speaker == "assistant" else "seeker_turn"
+        words = self._words(input)
         prompt = render(
-            template, item_noun=self.item_noun, conversation=conversation,
-            seed_text=mask_title(input["seed_text"], input["title"], f"this {self.item_noun}"),
+            template,
+            conversation=conversation,
+            seed_text=mask_title(
+                load_pack(self.domain).seed_text(input), input["title"], f"this {words['item_noun']}"
+            ),
+            **words,
         )
         return [{"role": "user", "content": prompt}]
 
@@ -203,9 +259,11 @@ class RecommendItems(_DialogueTask):
     """Answer the conversation with a ranked list; the seed item is the answer to include, neighbours are offered."""
 
     n_recommendations: RuntimeParameter[int] = Field(
-        default=_GENERATION.n_recommendations, description="Titles asked for per answer.")
+        default=_GENERATION.n_recommendations, description="Titles asked for per answer."
+    )
     structured: RuntimeParameter[bool] = Field(
-        default=False, description="Ask for JSON (enforced by the backend where it can) instead of a numbered list."
+        default=False,
+        description="Ask for JSON (enforced by the backend where it can) instead of a numbered list.",
     )
 
     @property
@@ -220,20 +278,42 @@ class RecommendItems(_DialogueTask):
         return super()._can_generate(row) and bool(row.get("conversation"))
 
     def format_input(self, input: dict[str, Any]) -> Any:
+        # The target is shown whole (the answer must ground to it); the other candidates only for display.
         target = f"{input['title']} ({input['year']})" if input.get("year") else input["title"]
+        words, rules = self._words(input), load_pack(self.domain).title
+        candidates = list(input.get("neighbor_titles") or [])[: max(self.n_recommendations * 2, 4)]
         prompt = render(
-            "recommend", item_noun=self.item_noun, conversation=list(input["conversation"]), target=target,
-            candidates=list(input.get("neighbor_titles") or [])[: max(self.n_recommendations * 2, 4)],
-            n_recommendations=self.n_recommendations, structured=self.structured,
+            "recommend",
+            conversation=list(input["conversation"]),
+            target=target,
+            candidates=[rules.display(title) for title in candidates],
+            n_recommendations=self.n_recommendations,
+            structured=self.structured,
+            **words,
         )
         chat = [
-            {"role": "system", "content": render("recommend_system", item_noun=self.item_noun)},
+            {"role": "system", "content": render("recommend_system", **words)},
             {"role": "user", "content": prompt},
         ]
         if self.structured and getattr(self.llm, "supports_input_schema", False):
             # distilabel's structured input: (chat, structured output) for backends that take a schema per prompt
-            return (chat, {"format": "json", "schema": recommendation_schema(target, self.n_recommendations)})
+            return (
+                chat,
+                {
+                    "format": "json",
+                    "schema": recommendation_schema(
+                        target, self.n_recommendations, max(len(target), rules.display_chars)
+                    ),
+                },
+            )
         return chat
+
+    def _shown_titles(self, row: dict[str, Any], rules: Any) -> dict[str, str]:
+        """The titles this row's prompt shows, as shown -> whole (the target whole, candidates shortened)."""
+        target = f"{row['title']} ({row['year']})" if row.get("year") else row.get("title")
+        candidates = list(row.get("neighbor_titles") or [])[: max(self.n_recommendations * 2, 4)]
+        shown = {rules.display(title): title for title in candidates}
+        return {**shown, target: target} if target else shown
 
     def _task_generation_kwargs(self) -> dict[str, Any]:
         kwargs = super()._task_generation_kwargs()
@@ -242,13 +322,18 @@ class RecommendItems(_DialogueTask):
         return kwargs
 
     def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
-        items = parse_recommendations(output, max_items=max(self.n_recommendations * 2, 5))
+        rules = load_pack(self.domain).title
+        items = parse_recommendations(
+            output,
+            max_items=max(self.n_recommendations * 2, 5),
+            max_title_chars=rules.max_chars,
+            known_titles=self._shown_titles(input or {}, rules),
+        )
         return {
             "recommended_raw": output,
             "parsed_titles": [item.display for item in items],
             "parsed_reasons": [item.reason for item in items],
         }
-
 
 
 def mask_title(text: str, title: str, replacement: str) -> str:

@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard,
 
 from revdial.contract import COLUMN_DOCS
 from revdial.paths import PACKAGE_DIR, REPO_DIR
+from revdial.redact import redact
 
 __all__ = [
     "PAPER_BIBTEX",
@@ -61,29 +63,6 @@ PAPER_BIBTEX = """@misc{surana2025reviews,
 SPLIT_FILE = "{config}/{split}-00000-of-00001.parquet"
 """Where a config's split lands in the pushed repo; the card's `configs` point `data_files` at it."""
 
-# From least to most restrictive; anything not listed ranks with "other" (its own terms must be read).
-_LICENSE_ORDER = [
-    "cc0-1.0",
-    "pddl",
-    "unlicense",
-    "mit",
-    "bsd-2-clause",
-    "bsd-3-clause",
-    "apache-2.0",
-    "odc-by",
-    "cc-by-3.0",
-    "cc-by-4.0",
-    "odbl",
-    "cc-by-sa-3.0",
-    "cc-by-sa-4.0",
-    "cc-by-nc-4.0",
-    "cc-by-nc-sa-4.0",
-    "cc-by-nd-4.0",
-    "cc-by-nc-nd-4.0",
-    "other",
-    "unknown",
-]
-
 
 @dataclass(frozen=True)
 class SourceInfo:
@@ -103,68 +82,27 @@ class SourceInfo:
         return self.hub_id or self.id or re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
 
 
-_MOVIELENS = SourceInfo(
-    name="MovieLens ml-latest-small (GroupLens)",
-    id="movielens-ml-latest-small",
-    license="other",
-    url="https://grouplens.org/datasets/movielens/",
-    license_name="movielens-non-commercial-research",
-    license_link="https://files.grouplens.org/datasets/movielens/ml-latest-small-README.html",
-    citation="F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History and Context. "
-    "ACM TiiS 5, 4: 19:1-19:19. https://doi.org/10.1145/2827872",
-)
-_REDIAL = SourceInfo(
-    name="ReDial (Li et al., 2018)",
-    id="redial",
-    license="cc-by-4.0",
-    url="https://redialdata.github.io/website/",
-    citation="Raymond Li, Samira Kahou, Hannes Schulz, Vincent Michalski, Laurent Charlin, Chris Pal. 2018. "
-    "Towards Deep Conversational Recommendations. NeurIPS 2018.",
-)
-_IEVALM = SourceInfo(
-    name="iEvaLM-CRS movie metadata",
-    id="ievalm-crs",
-    license="mit",
-    url="https://github.com/RUCAIBox/iEvaLM-CRS",
-    citation="Xiaolei Wang, Xinyu Tang, Wayne Xin Zhao, Jingyuan Wang, Ji-Rong Wen. 2023. Rethinking the Evaluation "
-    "for Conversational Recommendation in the Era of Large Language Models. EMNLP 2023.",
-)
-_AMAZON = SourceInfo(
-    name="Amazon Reviews 2023 (McAuley Lab)",
-    license="other",
-    hub_id="McAuley-Lab/Amazon-Reviews-2023",
-    url="https://amazon-reviews-2023.github.io/",
-    license_name="amazon-reviews-2023-terms",
-    license_link="https://amazon-reviews-2023.github.io/",
-)
-_MOVIELENS_100K = SourceInfo(
-    name="MovieLens 100K (GroupLens)",
-    id="movielens-100k",
-    license="other",
-    url="https://grouplens.org/datasets/movielens/100k/",
-    license_name="movielens-non-commercial-research",
-    license_link="https://files.grouplens.org/datasets/movielens/ml-100k-README.txt",
-    citation=_MOVIELENS.citation,
-)
-_SCRAPED_REVIEWS = SourceInfo(
-    name="Scraped user movie reviews (1999saki/Enhancing-Movie-Recommendations)",
-    id="scraped-movie-reviews",
-    license="unknown",
-    url="https://github.com/1999saki/Enhancing-Movie-Recommendations",
-)
-# Recognised from a source config's paths, for runs whose YAML has no `card.sources` list. The bundled sample's
-# sources are in src/revdial/data/movies_sample/README.md.
-_KNOWN_SOURCES: dict[str, tuple[SourceInfo, ...]] = {
-    "movies_sample": (_REDIAL, _IEVALM, _MOVIELENS),
-    "ml-latest-small": (_MOVIELENS,),
-    "ml-100k": (_MOVIELENS_100K,),
-    "redial": (_REDIAL,),
-    "ievalm": (_IEVALM,),
-    "movie_reviews": (_SCRAPED_REVIEWS,),
-    "amazon-reviews-2023": (_AMAZON,),
-    "amazon_reviews_2023": (_AMAZON,),
-}
+SOURCES_FILE = Path(__file__).resolve().parent / "sources.yaml"
 
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, Any]:
+    """sources.yaml: the licence order, the known seed sources (with the strings that recognise them), the
+    benchmarks' display names."""
+    return yaml.safe_load(SOURCES_FILE.read_text(encoding="utf-8"))
+
+
+def _license_order() -> list[str]:
+    return list(_registry()["license_order"])
+
+
+def known_sources() -> dict[str, tuple[SourceInfo, list[str]]]:
+    """key -> (the source, the strings of a `source` section that name it)."""
+    out = {}
+    for key, entry in _registry()["sources"].items():
+        fields = {k: v for k, v in entry.items() if k != "match"}
+        out[key] = (SourceInfo(**fields), list(entry["match"]))
+    return out
 
 
 class CardError(RuntimeError):
@@ -187,13 +125,14 @@ def most_restrictive_license(licenses: Iterable[str]) -> str:
     """The most restrictive of Hub licence ids ("cc-by-4.0", "mit", "other", ...); "unknown" when given none."""
 
     def rank(license: str) -> int:
-        return _LICENSE_ORDER.index(license if license in _LICENSE_ORDER else "other")
+        order = _license_order()
+        return order.index(license if license in order else "other")
 
     licenses = list(licenses)
     if not licenses:
         return "unknown"
     worst = max(licenses, key=rank)
-    return worst if worst in _LICENSE_ORDER else "other"
+    return worst if worst in _license_order() else "other"
 
 
 def size_category(n: int) -> str:
@@ -248,9 +187,9 @@ def resolve_sources(config: Mapping[str, Any] | None) -> list[SourceInfo]:
     source = config.get("source") or {}
     text = json.dumps(source, default=str).lower()
     found: list[SourceInfo] = []
-    for needle, infos in _KNOWN_SOURCES.items():
-        if needle in text:
-            found.extend(info for info in infos if info not in found)
+    for info, needles in known_sources().values():
+        if info not in found and any(needle in text for needle in needles):
+            found.append(info)
     return found
 
 
@@ -261,16 +200,14 @@ def eval_results_from_metrics(
 ) -> list[EvalResult]:
     """{benchmark: {"recall@10": 0.12, "ndcg@10": 0.07}} -> EvalResults the Hub shows as a `model-index`.
 
-    Benchmarks "redial" and "inspired" get their pretty names and default splits (test / dev).
+    Benchmarks named in sources.yaml (redial, inspired, he2023-redial, ...) get their display names and default
+    splits.
     """
-    known = {
-        "redial": ("ReDial", "test"),
-        "redial-crslab": ("ReDial (CRSLab split)", "test"),
-        "inspired": ("INSPIRED", "dev"),
-    }
+    known = _registry()["benchmarks"]
     results = []
     for benchmark, values in metrics.items():
-        pretty, split = known.get(benchmark.lower(), (benchmark, "test"))
+        entry = known.get(benchmark.lower(), {"name": benchmark, "split": "test"})
+        pretty, split = entry["name"], entry["split"]
         split = (splits or {}).get(benchmark, split)
         for metric, value in values.items():
             kind, _, k = metric.lower().partition("@")
@@ -472,32 +409,123 @@ def _run_numbers(run: SynthesisRun) -> dict[str, Any]:
     return numbers
 
 
-def _summary_value(summary: Mapping[str, Any], *paths: str) -> Any:
-    for path in paths:
-        node: Any = summary
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if node is not None:
-            return node
-    return None
-
-
 def _steps_table(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Rows in/out per step from the summary, in either {step: {in, out}} or [{name, rows_in, rows_out}] shape."""
-    steps = _summary_value(summary, "rows_per_step", "steps")
-    rows: list[dict[str, Any]] = []
-    if isinstance(steps, Mapping):
-        steps = [{"name": k, **(v if isinstance(v, Mapping) else {"rows_out": v})} for k, v in steps.items()]
-    for step in steps or []:
-        if isinstance(step, Mapping):
-            rows.append(
-                {
-                    "name": step.get("name") or step.get("step"),
-                    "rows_in": step.get("rows_in", step.get("in")),
-                    "rows_out": step.get("rows_out", step.get("out")),
-                }
-            )
-    return rows
+    """Rows in/out per step, from the summary's `rows_per_step` ({step: {in, out}}, as build_summary writes it)."""
+    steps = summary.get("rows_per_step") or {}
+    return [{"name": name, "rows_in": io.get("in"), "rows_out": io.get("out")} for name, io in steps.items()]
+
+
+@dataclass
+class CardLicense:
+    """The dataset's licence: given, configured (`card.license`), or the most restrictive of its sources'."""
+
+    license: str
+    name: str | None = None
+    link: str | None = None
+
+
+def card_license(
+    sources: Sequence[SourceInfo], card_section: Mapping[str, Any], given: str | None
+) -> CardLicense:
+    chosen = given or card_section.get("license") or most_restrictive_license([s.license for s in sources])
+    if chosen != "other":
+        return CardLicense(chosen)
+    name, link = card_section.get("license_name"), card_section.get("license_link")
+    other = [s for s in sources if s.license not in _license_order()[:-2]]
+    if other and not name:
+        name, link = other[0].license_name, other[0].license_link
+    return CardLicense(chosen, name, link)
+
+
+@dataclass
+class CardSetup:
+    """What the run was asked to do: the domain, the stages' settings and the prompt templates."""
+
+    domain: str
+    selection: dict[str, Any]
+    generation: dict[str, Any]
+    curation: dict[str, Any]
+    config_yaml: str
+    templates: list[str]
+
+
+@dataclass
+class CardFacts:
+    """What the run did: counts from the saved rows (`numbers`) and from summary.json, and which files it left."""
+
+    numbers: dict[str, Any]
+    schemas: dict[str, list[dict[str, str]]]
+    rows: dict[str, dict[str, int]]
+    steps: list[dict[str, Any]]
+    tokens_in: int | None
+    tokens_out: int | None
+    wall_time_s: float | None
+    hallucination_rate: float | None
+    hallucination_policy: str | None
+    funnel: dict[str, int] | None
+    row_reject_reasons: dict[str, int]
+    argilla: dict[str, Any] | None
+    has_funnel: bool
+    has_pipeline: bool
+
+
+def card_setup(run: SynthesisRun, config: Mapping[str, Any]) -> CardSetup:
+    # What the run did (CLI overrides included) beats what the YAML asked for.
+    selection = {**(config.get("selection") or {}), **(run.summary.get("selection") or {})}
+    stages = {k: config[k] for k in ("selection", "generation", "curation") if k in config}
+    domain = config.get("domain") or run.summary.get("domain")
+    return CardSetup(
+        domain=_domain_label(domain),
+        selection=selection,
+        generation=dict(config.get("generation") or {}),
+        curation=dict(config.get("curation") or {}),
+        config_yaml=yaml.safe_dump(stages, sort_keys=False).strip() if stages else "",
+        templates=_prompt_templates(domain),
+    )
+
+
+def card_facts(run: SynthesisRun, config: Mapping[str, Any]) -> CardFacts:
+    summary = run.summary
+    tokens = summary.get("tokens") or {}
+    hallucination = summary.get("hallucination") or {}
+    return CardFacts(
+        numbers=_run_numbers(run),
+        schemas={
+            name: [
+                {"name": col, "type": _type_name(feat), "doc": COLUMN_DOCS.get(col, "")}
+                for col, feat in dd[next(iter(dd))].features.items()
+            ]
+            for name, dd in run.datasets.items()
+        },
+        rows={name: {split: len(ds) for split, ds in dd.items()} for name, dd in run.datasets.items()},
+        steps=_steps_table(summary),
+        tokens_in=tokens.get("input"),
+        tokens_out=tokens.get("output"),
+        wall_time_s=summary.get("wall_time_s"),
+        hallucination_rate=hallucination.get("rate"),
+        hallucination_policy=hallucination.get("policy")
+        or (config.get("curation") or {}).get("on_hallucination"),
+        funnel=summary.get("funnel"),
+        row_reject_reasons=summary.get("reject_reasons") or {},
+        argilla=summary.get("argilla"),
+        has_funnel=run.funnel_png is not None,
+        has_pipeline=run.pipeline_yaml is not None,
+    )
+
+
+def _merge_distilabel(
+    card_data: DatasetCardData, tags: list[str], distilabel_card: DatasetCard | None
+) -> str:
+    """distilabel's card metadata fills what revdial's does not set; its body (demoted) is returned to append."""
+    if distilabel_card is None:
+        return ""
+    for key, value in distilabel_card.data.to_dict().items():
+        if key == "tags":
+            # distilabel tags every dataset "rlaif"; no AI feedback is used here.
+            card_data.tags = tags + [t for t in value or [] if t not in tags and t != "rlaif"]
+        elif card_data.get(key) is None:
+            card_data[key] = value
+    return _demote_headings(_strip_title(distilabel_card.text))
 
 
 def render_dataset_card(
@@ -515,9 +543,10 @@ def render_dataset_card(
 
     `config` is the pipeline YAML as a dict (default: the config echo in summary.json). Its `card` section may set
     `license`, `license_name`, `license_link`, `pretty_name`, `language` and `sources` (list of {name, license, url,
-    hub_id}); otherwise sources are recognised from the `source` section and the licence is the most restrictive of
-    theirs. `license` here overrides all of that. `distilabel_card` (distilabel's own card of the Distiset) is merged
-    under revdial's: its metadata fills what revdial's does not set, its body is appended.
+    hub_id}); otherwise sources are recognised from the `source` section (hub/sources.yaml) and the licence is the
+    most restrictive of theirs. `license` here overrides all of that. `distilabel_card` (distilabel's own card of the
+    Distiset) is merged under revdial's: its metadata fills what revdial's does not set, its body is appended.
+    The template sees `repo_id`, `sources`, `setup` (CardSetup), `facts` (CardFacts) and the card data's fields.
     """
     if not isinstance(run, SynthesisRun):
         run = load_synthesis(run)
@@ -525,113 +554,39 @@ def render_dataset_card(
     config = redact(dict(config if config is not None else (run.summary.get("config") or {})))
     card_section = dict(config.get("card") or _pipeline_yaml_for(config.get("name")).get("card") or {})
     sources = resolve_sources(config)
-    chosen = license or card_section.get("license") or most_restrictive_license([s.license for s in sources])
-    license_name = license_link = None
-    if chosen == "other":
-        license_name = card_section.get("license_name")
-        license_link = card_section.get("license_link")
-        other = [s for s in sources if s.license not in _LICENSE_ORDER[:-2]]
-        if other and not license_name:
-            license_name, license_link = other[0].license_name, other[0].license_link
-
-    numbers = _run_numbers(run)
-    domain = config.get("domain") or _summary_value(run.summary, "domain") or "items"
+    terms = card_license(sources, card_section, license)
+    setup = card_setup(run, config)
+    tags = ["synthetic", "distilabel", "conversational-recommendation", "revdial", setup.domain]
     # The size of the dataset people load: the default config (rejects and candidates are bookkeeping).
     default_rows = sum(len(split) for split in run.datasets["default"].values())
-    tags = ["synthetic", "distilabel", "conversational-recommendation", "revdial", str(domain)]
-    source_datasets = [s.source_id for s in sources] or ["original"]
     card_data = DatasetCardData(
         pretty_name=pretty_name or card_section.get("pretty_name") or repo_id.split("/")[-1],
         language=card_section.get("language", language),
-        license=chosen,
-        license_name=license_name,
-        license_link=license_link,
+        license=terms.license,
+        license_name=terms.name,
+        license_link=terms.link,
         task_categories=["text-generation"],
         task_ids=["dialogue-modeling"],
         tags=tags,
         size_categories=size_category(max(default_rows, 1)),
-        source_datasets=source_datasets,
+        source_datasets=[s.source_id for s in sources] or ["original"],
         annotations_creators=["machine-generated"],
         language_creators=["machine-generated"],
         multilinguality="monolingual",
         configs=card_configs(run.configs),
     )
-    distilabel_body = ""
-    if distilabel_card is not None:
-        for key, value in distilabel_card.data.to_dict().items():
-            if key == "tags":
-                # distilabel tags every dataset "rlaif"; no AI feedback is used here.
-                extra = [t for t in value or [] if t not in tags and t != "rlaif"]
-                card_data.tags = tags + extra
-            elif card_data.get(key) is None:
-                card_data[key] = value
-        distilabel_body = _demote_headings(_strip_title(distilabel_card.text))
-
-    schemas = {
-        name: [
-            {"name": col, "type": _type_name(feat), "doc": COLUMN_DOCS.get(col, "")}
-            for col, feat in dd[next(iter(dd))].features.items()
-        ]
-        for name, dd in run.datasets.items()
-    }
-    rows = {name: {split: len(ds) for split, ds in dd.items()} for name, dd in run.datasets.items()}
-    generation = config.get("generation") or {}
-    # What the run did (CLI overrides included) beats what the YAML asked for.
-    selection = {**(config.get("selection") or {}), **(run.summary.get("selection") or {})}
+    distilabel_body = _merge_distilabel(card_data, tags, distilabel_card)
     template = Path(template_path) if template_path else templates_dir() / "dataset_card.md.j2"
     return DatasetCard.from_template(
         card_data,
         template_path=str(template),
         repo_id=repo_id,
-        domain=domain,
         sources=sources,
-        config=config,
-        selection=selection,
-        generation=generation,
-        curation=config.get("curation") or {},
-        numbers=numbers,
-        summary=run.summary,
-        steps=_steps_table(run.summary),
-        tokens_in=_summary_value(run.summary, "tokens.input", "tokens.in", "input_tokens", "tokens_in"),
-        tokens_out=_summary_value(run.summary, "tokens.output", "tokens.out", "output_tokens", "tokens_out"),
-        wall_time_s=_summary_value(run.summary, "wall_time_s", "wall_s", "wall_time"),
-        hallucination_rate=_summary_value(run.summary, "hallucination.rate", "hallucination_rate"),
-        hallucination_policy=_summary_value(run.summary, "hallucination.policy")
-        or (config.get("curation") or {}).get("on_hallucination"),
-        funnel=_summary_value(run.summary, "funnel")
-        if isinstance(run.summary.get("funnel"), Mapping)
-        else None,
-        row_reject_reasons=_summary_value(run.summary, "reject_reasons") or {},
-        templates=_generation_templates(),
-        schemas=schemas,
-        rows=rows,
-        argilla=run.summary.get("argilla") if isinstance(run.summary.get("argilla"), Mapping) else None,
-        has_funnel=run.funnel_png is not None,
-        has_pipeline=run.pipeline_yaml is not None,
+        setup=setup,
+        facts=card_facts(run, config),
         distilabel_body=distilabel_body,
         bibtex=PAPER_BIBTEX,
-        config_yaml=yaml.safe_dump(
-            {k: config[k] for k in ("selection", "generation", "curation") if k in config}, sort_keys=False
-        ).strip(),
     )
-
-
-# "hf_token", "access_token", "api_key" but not "max_new_tokens".
-_SECRET_KEY_RE = re.compile(
-    r"(api[_-]?key|secret|password|passwd|authorization|credential|(^|_)token$|(^|_)key$)", re.IGNORECASE)
-
-
-def redact(value: Any, keep: frozenset[str] = frozenset()) -> Any:
-    """A copy of a config with the values of secret-looking keys (api_key, token, ...) replaced by "<redacted>";
-    keys named in `keep` (lower case) are left as they are."""
-    if isinstance(value, Mapping):
-        return {
-            k: "<redacted>" if str(k).lower() not in keep and _SECRET_KEY_RE.search(str(k)) else redact(v, keep)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(v, keep) for v in value]
-    return value
 
 
 _HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -651,9 +606,29 @@ def _yaml_block(mapping: Mapping[str, Any]) -> str:
     return yaml.safe_dump(_plain(redact(dict(mapping))), sort_keys=False).strip()
 
 
-def _generation_templates() -> list[str]:
-    folder = PACKAGE_DIR / "generation" / "templates"
-    return sorted(p.name for p in folder.glob("*.jinja")) if folder.is_dir() else []
+def _domain_label(domain: str | None) -> str:
+    """A pack's name for the card ("products"; a pack folder by its pack name); "items" when the run named none."""
+    from revdial.domains import DomainError, load_pack
+
+    if not domain:
+        return "items"
+    try:
+        return load_pack(domain).name
+    except DomainError:
+        return str(domain)
+
+
+def _prompt_templates(domain: str | None) -> list[str]:
+    """The prompt templates a run of `domain` used: the pack's own, then the shared ones it does not override."""
+    from revdial.domains import SHARED_TEMPLATES, DomainError, load_pack
+
+    try:
+        pack = load_pack(domain)
+    except DomainError:
+        return []
+    own = sorted(p.name for p in pack.templates.glob("*.jinja"))
+    shared = sorted(p.name for p in SHARED_TEMPLATES.glob("*.jinja") if p.name not in own)
+    return [f"{pack.name}/templates/{name}" for name in own] + [f"shared/{name}" for name in shared]
 
 
 def _strip_title(text: str) -> str:
@@ -673,6 +648,16 @@ def _demote_headings(text: str) -> str:
 
 
 # --- model card -------------------------------------------------------------------------------------------------------
+def _results_table(results: Sequence[EvalResult]) -> dict[str, dict[str, float]]:
+    """{dataset name: {metric name: value}} for the card's results table."""
+    table: dict[str, dict[str, float]] = {}
+    for result in results:
+        table.setdefault(result.dataset_name, {})[result.metric_name or result.metric_type] = (
+            result.metric_value
+        )
+    return table
+
+
 def render_model_card(
     *,
     base_model: str,
@@ -705,12 +690,11 @@ def render_model_card(
     model_name = model_name or f"{str(base_model).rstrip('/').split('/')[-1]}-revdial-crs"
     results = list(eval_results or []) + eval_results_from_metrics(metrics or {})
     datasets_list = [dataset] if isinstance(dataset, str) else list(dataset or [])
-    hub_datasets = [d for d in datasets_list if _is_hub_id(d)]
     card_data = ModelCardData(
         model_name=model_name,
         # Hub metadata takes Hub ids only; a local path stays in the card's text.
         base_model=base_model if _is_hub_id(base_model) else None,
-        datasets=hub_datasets or None,
+        datasets=[d for d in datasets_list if _is_hub_id(d)] or None,
         eval_results=results or None,
         language=language,
         license=_model_license(license, dataset),
@@ -719,11 +703,7 @@ def render_model_card(
         tags=["revdial", "conversational-recommendation", "trl", "sft", *(["lora"] if lora else []), *tags],
     )
     template = Path(template_path) if template_path else templates_dir() / "model_card.md.j2"
-    table: dict[str, dict[str, float]] = {}
-    for result in results:
-        table.setdefault(result.dataset_name, {})[result.metric_name or result.metric_type] = (
-            result.metric_value
-        )
+    table = _results_table(results)
     return ModelCard.from_template(
         card_data,
         template_path=str(template),

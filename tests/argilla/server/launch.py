@@ -52,9 +52,25 @@ def start_redis(port: int, workdir: Path) -> subprocess.Popen:
     if not Path(redis).exists():
         sys.exit("redis-server not found: run tests/argilla/server/setup.sh")
     proc = subprocess.Popen(
-        [redis, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--protected-mode", "yes", "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent,  # noqa: PLW1509  (started before any thread)
+        [
+            redis,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--protected-mode",
+            "yes",
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509  (started before any thread)
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -83,8 +99,16 @@ def prepare_database(users: dict) -> None:
     migrate_db(revision="head")
     for username, user in users.items():
         with contextlib.redirect_stdout(io.StringIO()):  # it echoes the API key; keep keys out of the log
-            asyncio.run(_create(first_name=username, username=username, role=user["role"],
-                                password=user["password"], api_key=user["api_key"], workspace=[WORKSPACE]))
+            asyncio.run(
+                _create(
+                    first_name=username,
+                    username=username,
+                    role=user["role"],
+                    password=user["password"],
+                    api_key=user["api_key"],
+                    workspace=[WORKSPACE],
+                )
+            )
     # the pooled SQLite connections belong to the event loops above; uvicorn starts its own
     asyncio.run(async_engine.dispose())
 
@@ -107,7 +131,9 @@ def wait_until_serving(url: str, api_key: str, server_thread: threading.Thread, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--info", type=Path, required=True, help="Write the connection info JSON here.")
-    parser.add_argument("--home", type=Path, default=None, help="ARGILLA_HOME_PATH (default: a temporary folder).")
+    parser.add_argument(
+        "--home", type=Path, default=None, help="ARGILLA_HOME_PATH (default: a temporary folder)."
+    )
     parser.add_argument("--port", type=int, default=0, help="HTTP port (default: a free one).")
     args = parser.parse_args()
 
@@ -115,9 +141,15 @@ def main() -> None:
     home.mkdir(parents=True, exist_ok=True)
     redis_port, http_port = free_port(), args.port or free_port()
     users = {
-        "revdial-owner": {"role": "owner", "password": secrets.token_urlsafe(12), "api_key": secrets.token_urlsafe(24)},
+        "revdial-owner": {
+            "role": "owner",
+            "password": secrets.token_urlsafe(12),
+            "api_key": secrets.token_urlsafe(24),
+        },
         "revdial-annotator": {
-            "role": "annotator", "password": secrets.token_urlsafe(12), "api_key": secrets.token_urlsafe(24),
+            "role": "annotator",
+            "password": secrets.token_urlsafe(12),
+            "api_key": secrets.token_urlsafe(24),
         },
     }
     env = {
@@ -175,7 +207,10 @@ def main() -> None:
         tmp = args.info.with_suffix(".tmp")
         tmp.write_text(json.dumps(info, indent=2))
         tmp.replace(args.info)  # readers never see a half-written file
-        print(f"argilla-server ready at {url} in {time.monotonic() - started:.1f} s (info: {args.info})", flush=True)
+        print(
+            f"argilla-server ready at {url} in {time.monotonic() - started:.1f} s (info: {args.info})",
+            flush=True,
+        )
 
         while server_thread.is_alive() and not stopping.is_set():
             stopping.wait(0.5)

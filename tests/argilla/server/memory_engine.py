@@ -62,12 +62,19 @@ def _response_document(response: Response) -> dict[str, Any]:
         "id": response.id,
         "status": str(response.status.value if hasattr(response.status, "value") else response.status),
         "user_id": response.user_id,
-        "values": {question: (value or {}).get("value") for question, value in (response.values or {}).items()},
+        "values": {
+            question: (value or {}).get("value") for question, value in (response.values or {}).items()
+        },
     }
 
 
 def _suggestion_document(suggestion: Suggestion) -> dict[str, Any]:
-    return {"type": suggestion.type, "agent": suggestion.agent, "score": suggestion.score, "value": suggestion.value}
+    return {
+        "type": suggestion.type,
+        "agent": suggestion.agent,
+        "score": suggestion.score,
+        "value": suggestion.value,
+    }
 
 
 def _record_document(record: Record) -> dict[str, Any]:
@@ -81,7 +88,9 @@ def _record_document(record: Record) -> dict[str, Any]:
         "inserted_at": record.inserted_at,
         "updated_at": record.updated_at,
         "metadata": {
-            prop.name: metadata[prop.name] for prop in dataset.metadata_properties if metadata.get(prop.name) is not None
+            prop.name: metadata[prop.name]
+            for prop in dataset.metadata_properties
+            if metadata.get(prop.name) is not None
         },
         "responses": {response.id: _response_document(response) for response in record.responses},
         "suggestions": {s.question.name: _suggestion_document(s) for s in record.suggestions},
@@ -134,7 +143,9 @@ def _matches(doc: dict, filter: Filter) -> bool:
     if isinstance(scope, ResponseFilterScope):
         responses = _user_responses(doc, scope.user)
         if scope.question:
-            return _matches_values([v for r in responses for v in _as_list(r["values"].get(scope.question))], filter)
+            return _matches_values(
+                [v for r in responses for v in _as_list(r["values"].get(scope.question))], filter
+            )
         if scope.property == "status" and isinstance(filter, TermsFilter):
             values = {str(v.value if hasattr(v, "value") else v) for v in filter.values}
             pending = ResponseStatusFilter.pending.value in values and not responses
@@ -161,7 +172,9 @@ def _sort_value(doc: dict, scope: Any) -> Any:
         return doc.get(scope.property)
     if isinstance(scope, ResponseFilterScope):
         key = scope.question or scope.property
-        values = [r["values"].get(key) if scope.question else r.get(key) for r in _user_responses(doc, scope.user)]
+        values = [
+            r["values"].get(key) if scope.question else r.get(key) for r in _user_responses(doc, scope.user)
+        ]
         numbers = [v for v in values if isinstance(v, (int, float))]
         if numbers:
             return sum(numbers) / len(numbers)
@@ -186,7 +199,9 @@ def _terms_metrics(values: Iterable[Any]) -> TermsMetrics:
         for term in _as_list(value):
             counts[str(term)] = counts.get(str(term), 0) + 1
             total += 1
-    return TermsMetrics(total=total, values=[TermsMetrics.TermCount(term=t, count=c) for t, c in counts.items()])
+    return TermsMetrics(
+        total=total, values=[TermsMetrics.TermCount(term=t, count=c) for t, c in counts.items()]
+    )
 
 
 @SearchEngine.register(engine_name=ENGINE_NAME)
@@ -264,7 +279,9 @@ class MemorySearchEngine(SearchEngine):
     async def get_dataset_user_progress(self, dataset: Dataset, user: User) -> dict:
         if dataset.is_draft:
             return {}
-        statuses = [r["status"] for doc in _INDEXES.get(dataset.id, {}).values() for r in _user_responses(doc, user)]
+        statuses = [
+            r["status"] for doc in _INDEXES.get(dataset.id, {}).values() for r in _user_responses(doc, user)
+        ]
         metrics = _terms_metrics(statuses)
         return {"total": metrics.total, **{m.term: m.count for m in metrics.values}}
 
@@ -294,7 +311,9 @@ class MemorySearchEngine(SearchEngine):
         if metadata_property.type == MetadataPropertyType.terms:
             return _terms_metrics(values)
         metrics_class = (
-            IntegerMetadataMetrics if metadata_property.type == MetadataPropertyType.integer else FloatMetadataMetrics
+            IntegerMetadataMetrics
+            if metadata_property.type == MetadataPropertyType.integer
+            else FloatMetadataMetrics
         )
         return metrics_class(min=min(values) if values else None, max=max(values) if values else None)
 

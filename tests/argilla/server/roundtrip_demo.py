@@ -25,13 +25,21 @@ ROOT = HERE.parents[2]
 
 
 def start_server(workdir: Path) -> tuple[subprocess.Popen, dict]:
-    python = Path(os.environ.get("ARGILLA_SERVER_VENV", ROOT / ".cache" / "argilla-server-venv")) / "bin" / "python"
+    python = (
+        Path(os.environ.get("ARGILLA_SERVER_VENV", ROOT / ".cache" / "argilla-server-venv"))
+        / "bin"
+        / "python"
+    )
     if not python.exists():
         sys.exit(f"{python} not found: run bash tests/argilla/server/setup.sh first")
     info = workdir / "info.json"
     log = open(workdir / "server.log", "w")  # noqa: SIM115  (lives as long as the server)
-    proc = subprocess.Popen([str(python), str(HERE / "launch.py"), "--info", str(info)], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(python), str(HERE / "launch.py"), "--info", str(info)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while not info.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -61,8 +69,11 @@ def annotate(server: dict, dataset: str) -> dict[str, int]:
             values["flags"] = flags
         annotator.api.records.create_record_response(
             record._server_id,
-            UserResponseModel(values={q: {"value": v} for q, v in values.items()}, status="submitted",
-                              user_id=annotator.me.id),
+            UserResponseModel(
+                values={q: {"value": v} for q, v in values.items()},
+                status="submitted",
+                user_id=annotator.me.id,
+            ),
         )
         counts["answered"] += 1
     return counts
@@ -87,8 +98,13 @@ def main() -> None:
         pushed = push_to_argilla(args.directory, "revdial-demo", server["workspace"])
         repushed = push_to_argilla(args.directory, "revdial-demo", server["workspace"])
         answered = annotate(server, "revdial-demo")
-        pulled = pull_from_argilla("revdial-demo", args.pulled or workdir / "pulled", server["workspace"],
-                                   min_quality=args.min_quality, source=args.directory)
+        pulled = pull_from_argilla(
+            "revdial-demo",
+            args.pulled or workdir / "pulled",
+            server["workspace"],
+            min_quality=args.min_quality,
+            source=args.directory,
+        )
         done = time.perf_counter()
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -99,7 +115,9 @@ def main() -> None:
     print(f"re-push: {repushed.created} created, {repushed.updated} updated")
     print(f"annotate: {answered}")
     print(f"pull: {pulled.records} records, statuses {pulled.statuses}, corrected {pulled.corrected}")
-    print(f"pull: labelled config {pulled.records} rows, default config {pulled.kept} rows; dropped {pulled.dropped}")
+    print(
+        f"pull: labelled config {pulled.records} rows, default config {pulled.kept} rows; dropped {pulled.dropped}"
+    )
     print(f"pulled Distiset: {pulled.out}")
 
 
