@@ -17,6 +17,8 @@ __all__ = [
     "duplicate_of",
     "leaks_title",
     "missing_target",
+    "partial_leak",
+    "request_problem",
 ]
 
 _WORD_RE = re.compile(r"[\w'’-]+")
@@ -29,7 +31,75 @@ REASONS = {
     "leak": "the request names the target title",
     "missing_target": "the recommendation list does not contain the target item",
     "duplicate": "a near-duplicate of an earlier request",
+    "cut_off": "the request stops mid-sentence (the token cap cut it)",
+    "instructions": "the request talks to the assistant about writing, or echoes the prompt, instead of asking",
+    "unparseable": "markup, chat-control tokens or noise instead of a request",
 }
+
+# Chat-control tokens of the common template families, markup, and runs of symbols: not something a user types.
+_NOISE_RE = re.compile(
+    r"<\|[^|>]{1,40}\|>|</?s>|\[/?INST\]|<<SYS>>|</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?>|```|^\s*#{1,6}\s"
+    r"|^\s*(?:[-*]\s|\d+\.\s)|[{}\[\]|\\]{2,}|[^\w\s]{6,}",
+    re.MULTILINE,
+)
+# Openings (and echoes of the prompt) that address the assistant or describe a writing task rather than ask for items.
+_INSTRUCTION_RE = re.compile(
+    r"^\W*(?:sure|okay|ok|certainly|of course|here(?:'s| is| are)|below is|write|compose|create|draft|generate"
+    r"|title|item|user review|review|request|message|note|as an ai|i am an ai|i'm an ai)\b|^\W*(?:hey|hi|hello|dear) (?!there\b)\w+,"
+    r"|\b(?:as an ai|language model|your (?:message|request|review) (?:is|has been)|successfully crafted"
+    r"|i(?:'m| am) going to write|help you (?:craft|write)|in one paragraph|the user's preferences)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = ".!?\"'”’)…"
+
+
+def request_problem(request: str) -> str | None:
+    """None when `request` reads as a user's request, else the reason code: "unparseable" (markup, control tokens,
+    symbol noise), "instructions" (addresses the assistant or echoes the prompt) or "cut_off" (stops mid-sentence)."""
+    text = request.strip()
+    if _NOISE_RE.search(text):
+        return "unparseable"
+    if _INSTRUCTION_RE.search(text):
+        return "instructions"
+    if text and text[-1] not in _SENTENCE_END and _dangling(text):
+        return "cut_off"
+    return None
+
+
+# A request that ends on one of these (or on a comma or dash) stopped mid-sentence; one ending on a content word
+# without punctuation ("a tense crime film for tonight") is how people type.
+_FUNCTION_WORDS = frozenset(
+    "a an the and or but nor for to of in on at with without my your his her their our its that which who whom whose"
+    " as by from into onto than so if when while like about some any this these those is are was were be been being"
+    " i you we they he she it me us them very really just also such more most not no because since until".split()
+)
+
+
+def _dangling(text: str) -> bool:
+    if text[-1] in ",;:-–—(":
+        return True
+    words = _WORD_RE.findall(text.lower())
+    return bool(words) and words[-1] in _FUNCTION_WORDS
+
+
+def partial_leak(request: str, title: str) -> str | None:
+    """The word of `request` that names a distinctive word of `title` in another form ("the Focker family" for
+    Meet the Fockers), or None. A distinctive word has 5+ letters; the request's word must be written as a name
+    (capitalised) and share its stem (the title word without a plural or possessive ending)."""
+    base, _ = split_year(title)
+
+    def stem(word: str) -> str:
+        word = normalize_title(word)
+        for ending in ("'s", "s"):
+            if word.endswith(ending) and len(word) - len(ending) >= 5:
+                return word[: -len(ending)]
+        return word
+
+    stems = {stem(word) for word in _WORD_RE.findall(strip_accents(base)) if len(word) >= 5}
+    for word in _WORD_RE.findall(strip_accents(request)):
+        if word[:1].isupper() and len(word) >= 5 and stem(word) in stems:
+            return word
+    return None
 
 
 def leaks_title(request: str, title: str, rules: TitleRules | None = None) -> bool:

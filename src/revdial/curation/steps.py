@@ -16,7 +16,14 @@ from pydantic import Field, PrivateAttr
 
 from revdial.config import CurationConfig
 from revdial.contract import DEFAULT_COLUMNS, REJECTS_COLUMNS
-from revdial.curation.filters import check_length, duplicate_of, leaks_title, missing_target
+from revdial.curation.filters import (
+    check_length,
+    duplicate_of,
+    leaks_title,
+    missing_target,
+    partial_leak,
+    request_problem,
+)
 from revdial.curation.grounding import Catalogue
 from revdial.curation.pii import scrub_pii
 from revdial.domains import DEFAULT_DOMAIN, load_pack
@@ -203,8 +210,14 @@ class CurateRows(GlobalStep):
         )
         if length:
             return ("filters", length, f"request: {request[:200]}")
+        problem = request_problem(request)
+        if problem:
+            return ("filters", problem, f"request: {request[:200]}")
         if self.reject_leaks and leaks_title(request, row["title"], load_pack(self.domain).title):
             return ("filters", "leak", f"request names {row['title']!r}: {request[:200]}")
+        partial = self.reject_leaks and partial_leak(request, row["title"])
+        if partial:
+            return ("filters", "leak", f"request names {row['title']!r} as {partial!r}: {request[:200]}")
         if not row.get("conversation") or row.get("parsed_titles") is None:
             return ("generation", "empty", "no conversation to answer (a turn failed)")
         if not row.get("parsed_titles"):

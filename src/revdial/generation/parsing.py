@@ -59,7 +59,19 @@ def parse_request(text: str | None) -> str:
         request = _PREFIX_RE.sub("", request).strip()
         if len(request) >= 2 and request[0] in "\"'\u201c" and request[-1] in "\"'\u201d":
             request = request[1:-1].strip()
-    return request
+    return whole_sentences(request)
+
+
+_SENTENCE_END_RE = re.compile(r"[.!?…][\"'”’)]*(?=\s|$)")
+
+
+def whole_sentences(text: str, min_chars: int = 15) -> str:
+    """`text` up to its last complete sentence when a token cap cut it mid-sentence (at least `min_chars` kept);
+    unchanged when it ends a sentence or has no earlier sentence end (the filters then call it cut off)."""
+    if not text or text[-1] in ".!?…\"'”’)":
+        return text
+    ends = [m.end() for m in _SENTENCE_END_RE.finditer(text) if m.end() >= min_chars]
+    return text[: ends[-1]].strip() if ends else text
 
 
 def parse_recommendations(
