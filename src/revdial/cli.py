@@ -158,6 +158,9 @@ def evaluate(
     dtype: str = typer.Option("bfloat16", "--dtype", help="bfloat16 | float32 (transformers backend)."),
     backend: str = typer.Option(
         "auto", "--backend", help="auto | llamacpp | transformers. auto: llama.cpp for llama-shaped local models."),
+    decoding: Optional[str] = typer.Option(
+        None, "--decoding", help="greedy | penalty | distinct | sample (default: distinct for local models, greedy "
+        "for openai:). distinct: K different titles, repeats re-asked with their first token banned."),
 ) -> None:
     """Recall/NDCG/MRR@K of a model (or of its recorded replies) on ReDial or INSPIRED, with bootstrap CIs."""
     from revdial.crs.evaluate import eval_command
@@ -165,7 +168,7 @@ def evaluate(
     eval_command(
         model=model, benchmark=benchmark, data=data, limit=limit, out=out, k=k, batch_size=batch_size,
         max_new_tokens=max_new_tokens, dtype=dtype, backend=backend, predictions=predictions, protocol=protocol,
-        mean=mean, popularity_from_test=popularity_from_test,
+        mean=mean, popularity_from_test=popularity_from_test, decoding=decoding,
     )
 
 

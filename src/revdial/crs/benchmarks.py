@@ -15,8 +15,12 @@ Formats:
 - `redial-crslab`: the CRSLab-style processed test used by He et al. (CIKM'23, `llm_zero_shot_crs/test.jsonl`):
   one line per recommendation turn, `rec` holds DBpedia entity ids; the catalogue is `item_ids.json` mapped through
   `entity2id.json`, titles read off the DBpedia resource names ("Water_(1985_film)" -> "Water", 1985).
-- `inspired`: the original INSPIRED TSV (Hayati et al. 2020; `dev.tsv`, `test.tsv`): a recommender utterance with a
-  `movies` cell recommends those titles. INSPIRED has no item ids, so an item id is the canonical "Title (Year)" of
+- `inspired`: the original INSPIRED TSV (Hayati et al. 2020; `dev.tsv`, `test.tsv`), one speaker's consecutive
+  utterances merged into a turn. The recommended titles of a turn are those of UniCRS's entity linking of the same
+  split (`../../unicrs/<split>.jsonl[.gz]`, `movie_name`; the linking CRSLab and He et al.'s processed test derive
+  from: every recommender turn that links a movie is scored, a first-turn one with an empty context, as He does),
+  each given the year of the dialogue's `movie_dict` title of that name; without that file, the TSV `movies` cells
+  (which link words such as "Marvel (2008)"), and `Benchmark.target_source` says which. INSPIRED has no item ids, so an item id is the canonical "Title (Year)" of
   the `movie_dict` column; the catalogue is every title of the file's `movie_dict`s plus, when present, the DBpedia
   movie list of He et al. (`../../llm_zero_shot_crs/item_ids.json`). Training side: instructLF's
   `inspired_train.csv` (contexts of the train split with the titles recommended).
