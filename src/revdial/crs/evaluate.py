@@ -262,6 +262,10 @@ def _transformers_complete(model, tokenizer, prompt: str, options: GenerationOpt
         kwargs: dict = {"max_new_tokens": max_tokens, "do_sample": seed is not None}
         if banned:
             kwargs["bad_words_ids"] = [[token] for token in sorted(banned)]
+        if "\n" in stop and tokenizer.eos_token_id is not None:
+            kwargs["suppress_tokens"] = [
+                tokenizer.eos_token_id
+            ]  # a line is asked for: the list may not end here
         if seed is not None:
             torch.manual_seed(seed)
             kwargs.update(temperature=options.temperature, top_p=0.95)
@@ -470,6 +474,8 @@ def _llamacpp_complete(server, tokenizer, prompt: str, options: GenerationOption
         }
         if banned:
             request["logit_bias"] = [[token, False] for token in sorted(banned)]
+        if "\n" in stop:
+            request["ignore_eos"] = True  # a line is asked for: the list may not end here
         if seed is not None:
             request.update(seed=seed, top_p=0.95)
         if options.decoding == "penalty":
@@ -480,8 +486,9 @@ def _llamacpp_complete(server, tokenizer, prompt: str, options: GenerationOption
         if "error" in response:
             raise RuntimeError(f"llama.cpp: {response['error']}")
         text = response["choices"][0].get("text") or ""
-        # the server's OpenAI-shaped reply carries no token ids; the text's own tokens start with the one sampled
-        return text, tokenizer(text, add_special_tokens=False)["input_ids"][:1]
+        # the server's OpenAI-shaped reply carries no token ids; the text's own tokens start with the one sampled, and
+        # an empty line began with the line break
+        return text, tokenizer(text or "\n", add_special_tokens=False)["input_ids"][:1]
 
     return complete
 
