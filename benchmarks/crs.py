@@ -39,7 +39,7 @@ def time_eval(turns: int, k: int, backend: str, batch_size: int = 32) -> tuple[f
     report, _ = evaluate(
         "revdial://smollm2-135m-instruct",
         bench,
-        GenerationOptions(k=k, batch_size=batch_size, dtype="bfloat16", backend=backend),
+        GenerationOptions(k=k, batch_size=batch_size, dtype="bfloat16", backend=backend, decoding="greedy"),
         n_resamples=100,
     )
     return time.perf_counter() - started, report

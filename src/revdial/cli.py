@@ -305,6 +305,12 @@ def evaluate(
         "--backend",
         help="auto | llamacpp | transformers. auto: llama.cpp for llama-shaped local models.",
     ),
+    decoding: Optional[str] = typer.Option(
+        None,
+        "--decoding",
+        help="greedy | penalty | distinct | sample (default: distinct for local models, greedy "
+        "for openai:). distinct: K different titles, repeats re-asked with their first token banned.",
+    ),
 ) -> None:
     """Recall/NDCG/MRR@K of a model (or of its recorded replies) on ReDial or INSPIRED, with bootstrap CIs."""
     from revdial.config import missing_local_path
@@ -330,6 +336,7 @@ def evaluate(
         protocol=protocol,
         mean=mean,
         popularity_from_test=popularity_from_test,
+        decoding=decoding,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pytest
 
@@ -41,6 +42,66 @@ def test_inspired_merges_utterances_and_uses_titles_as_ids(inspired_tsv):
     assert turn.mentioned_ids == ["Heat (1995)"]
     assert [m["role"] for m in turn.context] == ["assistant", "user"]
     assert len(bench.catalogue) == 4  # every movie_dict title, including never-recommended Jaws
+
+
+def _write_unicrs(inspired_tsv, dialogues: list[list[dict]]) -> None:
+    folder = inspired_tsv.parent.parent.parent / "unicrs"
+    folder.mkdir(exist_ok=True)
+    (folder / "dev.jsonl").write_text("".join(json.dumps(d) + "\n" for d in dialogues))
+
+
+def _linked(role: str, *names: str) -> dict:
+    return {"text": "", "role": role, "movie_name": list(names)}
+
+
+def test_inspired_targets_follow_the_unicrs_linking_with_years_from_movie_dict(inspired_tsv):
+    # The TSV's `movies` cell says The Matrix + Alien; the UniCRS linking of the same (merged) turns says The Matrix
+    # and Jaws: the linking wins, and bare names take the year of the dialogue's movie_dict title.
+    _write_unicrs(
+        inspired_tsv,
+        [
+            [
+                _linked("RECOMMENDER"),
+                _linked("SEEKER", "Heat"),
+                _linked("RECOMMENDER", "The Matrix", "Jaws"),
+                _linked("SEEKER"),
+            ]
+        ],
+    )
+    bench = load_benchmark("inspired", inspired_tsv)
+    assert bench.target_source.startswith("UniCRS/CRSLab entity linking")
+    assert [t.target_ids for t in bench.turns] == [["The Matrix (1999)", "Jaws (1975)"]]
+    assert bench.turns[0].mentioned_ids == ["Heat (1995)"]
+
+
+def test_inspired_first_turn_recommendation_is_kept_with_an_empty_context_like_he2023(inspired_tsv):
+    _write_unicrs(
+        inspired_tsv,
+        [
+            [
+                _linked("RECOMMENDER", "Brand New Film"),
+                _linked("SEEKER"),
+                _linked("RECOMMENDER"),
+                _linked("SEEKER"),
+            ]
+        ],
+    )
+    bench = load_benchmark("inspired", inspired_tsv)
+    assert [(t.context, t.target_ids) for t in bench.turns] == [
+        ([], ["Brand New Film"])
+    ]  # no year known: bare
+    assert "Brand New Film" in bench.titles()
+
+
+def test_inspired_linking_that_does_not_align_is_an_error_naming_the_line(inspired_tsv):
+    _write_unicrs(inspired_tsv, [[_linked("RECOMMENDER"), _linked("SEEKER"), _linked("RECOMMENDER")]])
+    with pytest.raises(
+        BenchmarkFormatError, match=r"dev.jsonl: line 1: its 3 turns do not align with TSV dialogue d1"
+    ):
+        load_benchmark("inspired", inspired_tsv)
+    (inspired_tsv.parent.parent.parent / "unicrs" / "dev.jsonl").write_text('{"text": "hi"}\n')
+    with pytest.raises(BenchmarkFormatError, match=r"dev.jsonl: line 1: a UniCRS dialogue is a list"):
+        load_benchmark("inspired", inspired_tsv)
 
 
 def test_wrong_format_names_the_file_and_the_missing_fields(tmp_path, inspired_tsv):
@@ -185,3 +246,15 @@ def test_sft_rows_answer_the_evaluation_prompt_with_the_turns_recommendations(re
     assert len(rows) == len(bench.turns)
     assert rows[1]["prompt"][0]["role"] == "system" and rows[1]["prompt"][-1]["role"] == "user"
     assert rows[1]["completion"] == [{"role": "assistant", "content": "1. Alien (1979)\n2. Heat (1995)"}]
+
+
+@pytest.mark.shared_data
+def test_real_inspired_dev_is_scored_on_the_unicrs_linking_like_he2023_test(shared_data):
+    """Issue 10, defect 5: the TSV `movies` column links words ("Marvel (2008)" x9); UniCRS's linking of the same 99
+    dialogues (He et al.'s test derives from it) gives 246 recommendation turns and 272 (turn, target) pairs."""
+    bench = load_benchmark("inspired", shared_data / "inspired/original/dialog_data/dev.tsv.gz")
+    targets = [i for t in bench.turns for i in t.target_ids]
+    assert bench.target_source.startswith("UniCRS/CRSLab entity linking")
+    assert (len(bench.turns), len(targets)) == (246, 272)
+    assert not any(t.startswith(("Marvel", "November", "Kevin (")) for t in targets)
+    assert all(re.search(r"\(\d{4}\)$", t) for t in targets)  # every linked name found its movie_dict year

@@ -15,8 +15,12 @@ Formats:
 - `redial-crslab`: the CRSLab-style processed test used by He et al. (CIKM'23, `llm_zero_shot_crs/test.jsonl`):
   one line per recommendation turn, `rec` holds DBpedia entity ids; the catalogue is `item_ids.json` mapped through
   `entity2id.json`, titles read off the DBpedia resource names ("Water_(1985_film)" -> "Water", 1985).
-- `inspired`: the original INSPIRED TSV (Hayati et al. 2020; `dev.tsv`, `test.tsv`): a recommender utterance with a
-  `movies` cell recommends those titles. INSPIRED has no item ids, so an item id is the canonical "Title (Year)" of
+- `inspired`: the original INSPIRED TSV (Hayati et al. 2020; `dev.tsv`, `test.tsv`), one speaker's consecutive
+  utterances merged into a turn. The recommended titles of a turn are those of UniCRS's entity linking of the same
+  split (`../../unicrs/<split>.jsonl[.gz]`, `movie_name`; the linking CRSLab and He et al.'s processed test derive
+  from: every recommender turn that links a movie is scored, a first-turn one with an empty context, as He does),
+  each given the year of the dialogue's `movie_dict` title of that name; without that file, the TSV `movies` cells
+  (which link words such as "Marvel (2008)"), and `Benchmark.target_source` says which. INSPIRED has no item ids, so an item id is the canonical "Title (Year)" of
   the `movie_dict` column; the catalogue is every title of the file's `movie_dict`s plus, when present, the DBpedia
   movie list of He et al. (`../../llm_zero_shot_crs/item_ids.json`). Training side: instructLF's
   `inspired_train.csv` (contexts of the train split with the titles recommended).
@@ -72,6 +76,7 @@ class Benchmark:
     train_source: str | None = None
     skipped: dict[str, int] = field(default_factory=dict)
     entity_names: dict[str, str] = field(default_factory=dict)  # He et al.'s name of every entity (he2023-*)
+    target_source: str | None = None  # where the targets come from, when a loader has a choice (inspired)
 
     def titles(self) -> dict[str, str]:
         return {row["item_id"]: row["title"] for row in self.catalogue}
@@ -439,31 +444,32 @@ def load_inspired(path: Path) -> Benchmark:
             # The released dev.tsv has a few cells with a missing quote; the titles still end in "(Year)".
             movie_dict = dict.fromkeys(m.group(2) for m in _QUOTED_TITLE_RE.finditer(row["movie_dict"]))
             repaired += 1
-        for title in movie_dict:
-            add_title(str(title))
+        row["_dict"] = [t for t in (add_title(str(title)) for title in movie_dict) if t]
         row["_movies"] = [t for t in map(add_title, row["movies"].split(";")) if t]
         dialogues.setdefault(row["dialog_id"], []).append(row)
 
-    turns: list[EvalTurn] = []
     skipped: Counter[str] = Counter()
     if repaired:
         skipped["movie_dict cells repaired (not a dict literal)"] = repaired
-    for dialog_id, utterances in dialogues.items():
-        merged: list[tuple[str, str, list[str]]] = []
-        for row in utterances:
-            role = "user" if row["speaker"].strip().upper() == "SEEKER" else "assistant"
-            text = clean_utterance(row["text"])
-            if merged and merged[-1][0] == role:
-                merged[-1] = (role, f"{merged[-1][1]} {text}".strip(), merged[-1][2] + row["_movies"])
-            else:
-                merged.append((role, text, list(row["_movies"])))
+    merged_dialogues = {d: _merge_inspired(utterances) for d, utterances in dialogues.items()}
+    linking = _unicrs_file(path)
+    if linking is not None:
+        dict_titles = {d: [t for row in rows for t in row["_dict"]] for d, rows in dialogues.items()}
+        _relink_unicrs(linking, merged_dialogues, dict_titles, by_key, add_title)
+        target_source = f"UniCRS/CRSLab entity linking: {linking}"
+    else:
+        target_source = (
+            f"the TSV `movies` column (no UniCRS linking next to {path.name}; mis-linked words kept)"
+        )
+    turns: list[EvalTurn] = []
+    for dialog_id, merged in merged_dialogues.items():
         mentioned: list[str] = []
         for index, (role, text, movies) in enumerate(merged):
             movies = list(dict.fromkeys(movies))
             if role == "assistant" and movies:
-                if index == 0:
+                if index == 0 and linking is None:
                     skipped["recommendation in the first turn (no context)"] += 1
-                else:
+                else:  # He et al. score a first-turn recommendation too, with an empty context
                     context = [{"role": r, "content": t} for r, t, _ in merged[:index]]
                     turns.append(
                         EvalTurn(dialog_id, str(index), context, movies, list(dict.fromkeys(mentioned)))
@@ -480,7 +486,78 @@ def load_inspired(path: Path) -> Benchmark:
     popularity, train_source = {}, None
     if train is not None:
         popularity, train_source = _inspired_popularity(train, catalogue), str(train)
-    return Benchmark("inspired", str(path), turns, catalogue, popularity, train_source, dict(skipped))
+    bench = Benchmark("inspired", str(path), turns, catalogue, popularity, train_source, dict(skipped))
+    bench.target_source = target_source
+    return bench
+
+
+def _merge_inspired(utterances: list[dict]) -> list[tuple[str, str, list[str]]]:
+    """(role, text, titles) per turn: consecutive utterances of one speaker merged, as UniCRS and CRSLab do."""
+    merged: list[tuple[str, str, list[str]]] = []
+    for row in utterances:
+        role = "user" if row["speaker"].strip().upper() == "SEEKER" else "assistant"
+        text = clean_utterance(row["text"])
+        if merged and merged[-1][0] == role:
+            merged[-1] = (role, f"{merged[-1][1]} {text}".strip(), merged[-1][2] + row["_movies"])
+        else:
+            merged.append((role, text, list(row["_movies"])))
+    return merged
+
+
+def _unicrs_file(path: Path) -> Path | None:
+    """UniCRS's linking of the same split (`inspired/unicrs/<split>.jsonl[.gz]`), next to `original/dialog_data/`."""
+    split = path.name.split(".")[0]
+    folder = path.parent.parent.parent / "unicrs"
+    return next(
+        (folder / f"{split}{ext}" for ext in (".jsonl.gz", ".jsonl") if (folder / f"{split}{ext}").exists()),
+        None,
+    )
+
+
+def _unicrs_dialogues(path: Path) -> list[list[dict]]:
+    """UniCRS's jsonl: one dialogue per line, a list of turns ({text, role, movie_name, ...})."""
+    dialogues = []
+    with _open_text(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise BenchmarkFormatError(f"{path}: line {line_number}: not JSON ({error.msg})") from None
+            if not isinstance(record, list) or not all(isinstance(t, dict) for t in record):
+                raise BenchmarkFormatError(
+                    f"{path}: line {line_number}: a UniCRS dialogue is a list of turn objects"
+                )
+            dialogues.append(record)
+    return dialogues
+
+
+def _relink_unicrs(
+    path: Path, merged: dict[str, list], dict_titles: dict[str, list[str]], by_key: dict[str, str], add_title
+) -> None:
+    """Replace each merged turn's titles by UniCRS's `movie_name`s (the linking CRSLab and He et al.'s test use: a
+    recommender turn recommends the movies linked in it), each with the year of the TSV `movie_dict` title of the same
+    name (the dialogue's own first, then the file's), else the bare name. Dialogues align by order, turn by turn."""
+    from revdial.curation.grounding import normalize_title, split_year
+
+    lines = _unicrs_dialogues(path)
+    if len(lines) != len(merged):
+        raise BenchmarkFormatError(
+            f"{path}: {len(lines)} dialogues, but the TSV has {len(merged)}; the linking must be of the same split"
+        )
+    for line_number, (dialog_id, turns), linked in zip(range(1, len(lines) + 1), merged.items(), lines):
+        roles = ["assistant" if str(t.get("role", "")).upper() == "RECOMMENDER" else "user" for t in linked]
+        if roles != [role for role, _, _ in turns]:
+            raise BenchmarkFormatError(
+                f"{path}: line {line_number}: its {len(linked)} turns do not align with TSV dialogue {dialog_id} "
+                f"({len(turns)} turns after merging one speaker's consecutive utterances)"
+            )
+        own = {normalize_title(split_year(t)[0]): t for t in reversed(dict_titles.get(dialog_id, []))}
+        for index, ((role, text, _), link) in enumerate(zip(turns, linked)):
+            names = [str(n) for n in link.get("movie_name") or []]
+            relinked = [own.get(normalize_title(n)) or by_key.get(normalize_title(n)) or n for n in names]
+            turns[index] = (role, text, [t for t in map(add_title, relinked) if t])
 
 
 def _inspired_popularity(path: Path, catalogue: list[dict]) -> dict[str, int]:

@@ -34,6 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from revdial.crs.benchmarks import Benchmark, EvalTurn, load_benchmark
+from revdial.crs.decoding import (
+    DECODINGS,
+    DEFAULT_DECODING,
+    LINE_TOKENS,
+    Complete,
+    DecodeStats,
+    decode,
+    summarise_stats,
+)
 from revdial.crs.metrics import KS, score_turns
 from revdial.prompts import build_messages, system_prompt
 
@@ -58,6 +67,10 @@ class GenerationOptions:
     backend: str = "auto"  # auto | llamacpp | transformers
     n_parallel: int = 8  # llama.cpp slots; 8 and 16 measured equal on 2 cores
     n_threads: int = 2
+    decoding: str | None = None  # revdial.crs.decoding.DECODINGS; None: DEFAULT_DECODING, greedy for openai:
+    n_samples: int = 4  # decoding="sample": lists merged
+    temperature: float = 0.8  # decoding="sample"
+    decode_stats: dict = field(default_factory=dict)  # filled by the backend: calls per turn, rejected lines
 
 
 _LIST_LINE_RE = re.compile(r"^\s*(?:#?\d{1,2}\s*[.)]\s*|[-*\u2022]\s+)(?P<body>\S.*?)\s*$")
@@ -167,6 +180,9 @@ def generate_transformers(
     from tqdm.auto import tqdm
 
     model, tokenizer = load_model(model_ref, dtype=options.dtype)
+    options.decoding = options.decoding or DEFAULT_DECODING
+    if options.decoding != "greedy":
+        return _decode_transformers(model, tokenizer, conversations, options, progress)
     # The answer is started for the model ("1.") so that even a weak zero-shot model writes a list, not chat.
     prompts = [_render_prompt(tokenizer, m, options.max_prompt_tokens) + LIST_START for m in conversations]
     max_new_tokens = options.max_new_tokens or 10 * options.k
@@ -193,6 +209,66 @@ def generate_transformers(
         bar.update(len(batch))
     bar.close()
     return outputs
+
+
+def _decode_transformers(
+    model, tokenizer, conversations, options: GenerationOptions, progress: bool
+) -> list[str]:
+    """`revdial.crs.decoding` one prompt at a time (distinct: line by line with `bad_words_ids` bans)."""
+    from tqdm.auto import tqdm
+
+    if options.decoding == "penalty":
+        raise EvaluationError(
+            "decoding 'penalty' (DRY) is a llama.cpp sampler; use --backend llamacpp or --decoding distinct"
+        )
+    max_new_tokens = options.max_new_tokens or 10 * options.k
+    texts, stats = [], []
+    for messages in tqdm(conversations, desc=f"generating ({options.decoding})", disable=not progress):
+        prompt = _render_prompt(tokenizer, messages, options.max_prompt_tokens)
+        text, cost = decode(
+            options.decoding,
+            _transformers_complete(model, tokenizer, prompt, options),
+            options.k,
+            max_new_tokens,
+            n_samples=options.n_samples,
+        )
+        texts.append(text)
+        stats.append(cost)
+    options.decode_stats = summarise_stats(stats)
+    return texts
+
+
+def _transformers_complete(model, tokenizer, prompt: str, options: GenerationOptions) -> Complete:
+    import torch
+
+    def complete(
+        answer: str, max_tokens: int, banned: frozenset[int], stop: Sequence[str], seed: int | None
+    ) -> tuple[str, list[int]]:
+        encoded = tokenizer(prompt + answer, return_tensors="pt", add_special_tokens=False)
+        kwargs: dict = {"max_new_tokens": max_tokens, "do_sample": seed is not None}
+        if banned:
+            kwargs["bad_words_ids"] = [[token] for token in sorted(banned)]
+        if "\n" in stop and tokenizer.eos_token_id is not None:
+            kwargs["suppress_tokens"] = [
+                tokenizer.eos_token_id
+            ]  # a line is asked for: the list may not end here
+        if seed is not None:
+            torch.manual_seed(seed)
+            kwargs.update(temperature=options.temperature, top_p=0.95)
+        with torch.inference_mode():
+            generated = model.generate(
+                **encoded,
+                **kwargs,
+                pad_token_id=tokenizer.pad_token_id,
+                stop_strings=list(stop),
+                tokenizer=tokenizer,
+            )
+        new = generated[0, encoded["input_ids"].shape[1] :].tolist()
+        text = tokenizer.decode(new, skip_special_tokens=True)
+        cut = min((text.find(s) for s in stop if s in text), default=len(text))
+        return text[:cut], new[:1]
+
+    return complete
 
 
 class _ListDone:
@@ -272,6 +348,11 @@ def generate_openai(
     from openai import OpenAI
     from tqdm.auto import tqdm
 
+    if options.decoding not in ("greedy", None):
+        raise EvaluationError(
+            f"decoding {options.decoding!r} needs token-level control; an OpenAI-compatible server decodes greedily "
+            "(temperature 0): use --decoding greedy"
+        )
     client = OpenAI()
 
     def one(messages: list[dict[str, str]]) -> str:
@@ -304,48 +385,98 @@ def generate_llamacpp(
     from revdial.crs.gguf_export import cached_gguf
     from revdial.crs.student import resolve_model
 
+    options.decoding = options.decoding or DEFAULT_DECODING
     gguf_path = cached_gguf(model_ref)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(model_ref))
-    prompts = [_render_prompt(tokenizer, m, options.max_prompt_tokens) + LIST_START for m in conversations]
+    prompts = [_render_prompt(tokenizer, m, options.max_prompt_tokens) for m in conversations]
     max_new_tokens = options.max_new_tokens or 10 * options.k
     params = xllamacpp.CommonParams()
     params.model.path = str(gguf_path)
     params.n_parallel = options.n_parallel
     # per slot: the longest prompt (templates can overshoot max_prompt_tokens by a turn) plus the answer
     longest = max((len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts), default=0)
-    params.n_ctx = (longest + max_new_tokens + 16) * options.n_parallel
+    # distinct decoding writes line by line: up to K lines of LINE_TOKENS plus their numbers
+    room = (
+        max(max_new_tokens, options.k * (LINE_TOKENS + 4))
+        if options.decoding == "distinct"
+        else max_new_tokens
+    )
+    params.n_ctx = (longest + room + 16) * options.n_parallel
     params.verbosity = -1
     for cpu in (params.cpuparams, params.cpuparams_batch):
         cpu.n_threads = options.n_threads
         cpu.poll = 0  # sleep between graph runs; spinning threads starve each other on a small CPU
     server = xllamacpp.Server(params)
+    stats: list[DecodeStats] = [DecodeStats()] * len(prompts)
 
-    def one(prompt: str) -> str:
-        response = server.handle_completions(
-            {
-                "prompt": prompt,
-                "max_tokens": max_new_tokens,
-                "temperature": 0.0,
-                "repeat_penalty": 1.0,
-                "stop": [f"\n{options.k + 1}."],
-                "cache_prompt": False,
-            }
+    def one(index: int) -> str:
+        text, stats[index] = decode(
+            options.decoding,
+            _llamacpp_complete(server, tokenizer, prompts[index], options),
+            options.k,
+            max_new_tokens,
+            n_samples=options.n_samples,
         )
+        return text
+
+    with ThreadPoolExecutor(max_workers=options.n_parallel) as pool:
+        bar = tqdm(
+            pool.map(one, range(len(prompts))),
+            total=len(prompts),
+            desc=f"generating (llama.cpp, {options.decoding})",
+            unit="turn",
+            disable=not progress,
+        )
+        texts = list(bar)
+    options.decode_stats = summarise_stats(stats)
+    return texts
+
+
+# DRY ("don't repeat yourself") penalises a token that would extend a sequence already in the answer; list
+# punctuation breaks sequences, so "\n3. (" is never penalised but a second "Heat" is.
+DRY_PENALTY = {
+    "dry_multiplier": 0.8,
+    "dry_base": 1.75,
+    "dry_allowed_length": 2,
+    "dry_sequence_breakers": ["\n", "(", ")", ".", ":"],
+}
+
+
+def _llamacpp_complete(server, tokenizer, prompt: str, options: GenerationOptions) -> Complete:
+    """One llama.cpp completion of `prompt` + the answer so far, as `revdial.crs.decoding` asks for it."""
+    # a decoding that calls again with a longer answer reuses the slot's KV cache; greedy keeps one fresh pass
+    cache = options.decoding in ("distinct", "sample")
+
+    def complete(
+        answer: str, max_tokens: int, banned: frozenset[int], stop: Sequence[str], seed: int | None
+    ) -> tuple[str, list[int]]:
+        request = {
+            "prompt": prompt + answer,
+            "max_tokens": max_tokens,
+            "temperature": 0.0 if seed is None else options.temperature,
+            "repeat_penalty": 1.0,
+            "stop": list(stop),
+            "cache_prompt": cache,
+        }
+        if banned:
+            request["logit_bias"] = [[token, False] for token in sorted(banned)]
+        if "\n" in stop:
+            request["ignore_eos"] = True  # a line is asked for: the list may not end here
+        if seed is not None:
+            request.update(seed=seed, top_p=0.95)
+        if options.decoding == "penalty":
+            request.update(DRY_PENALTY, dry_penalty_last_n=max_tokens)
+        response = server.handle_completions(request)
         if isinstance(response, str):
             response = json.loads(response)
         if "error" in response:
             raise RuntimeError(f"llama.cpp: {response['error']}")
-        return LIST_START + (response["choices"][0].get("text") or "")
+        text = response["choices"][0].get("text") or ""
+        # the server's OpenAI-shaped reply carries no token ids; the text's own tokens start with the one sampled, and
+        # an empty line began with the line break
+        return text, tokenizer(text or "\n", add_special_tokens=False)["input_ids"][:1]
 
-    with ThreadPoolExecutor(max_workers=options.n_parallel) as pool:
-        bar = tqdm(
-            pool.map(one, prompts),
-            total=len(prompts),
-            desc="generating (llama.cpp)",
-            unit="turn",
-            disable=not progress,
-        )
-        return list(bar)
+    return complete
 
 
 def choose_backend(model: str, backend: str = "auto") -> str:
@@ -437,6 +568,8 @@ def _model_outputs(
             [None] * n, [None] * n, [rank(t) for t in bench.turns], [None] * n, {"popularity_source": source}
         )
     conversations = [build_messages(turn, options.k, options.item_noun) for turn in bench.turns]
+    if options.decoding is None:
+        options.decoding = "greedy" if model.startswith("openai:") else DEFAULT_DECODING
     if model.startswith("openai:"):
         backend = "openai"
         texts = generate_openai(model.split(":", 1)[1], conversations, options)
@@ -540,6 +673,8 @@ def evaluate(
     options = options or GenerationOptions()
     if protocol not in PROTOCOLS:
         raise EvaluationError(f"unknown protocol {protocol!r}; use {' or '.join(PROTOCOLS)}")
+    if options.decoding is not None and options.decoding not in DECODINGS:
+        raise EvaluationError(f"unknown decoding {options.decoding!r}; use {', '.join(DECODINGS)}")
     if options.k < 1:
         raise EvaluationError(f"K must be at least 1 (got {options.k})")
     if options.k > len(bench.catalogue):
@@ -578,7 +713,7 @@ def evaluate(
             dialog_ids=[t.dialog_id for t in turns],
             n_resamples=n_resamples,
         )
-    report["grounding"] = _grounding_summary(rankings, unmatched, outputs)
+    report["grounding"] = _grounding_summary(rankings, unmatched, outputs, options.k)
     report["generation"] = _generation_summary(options, outputs.backend) if predictions is None else None
     report["wall_time_s"] = round(time.perf_counter() - started, 1)
     report.update(outputs.extra)
@@ -596,7 +731,9 @@ def evaluate(
     return report, rows
 
 
-def _grounding_summary(rankings: list[list[str]], unmatched: list[list[str]], outputs: Outputs) -> dict:
+def _grounding_summary(
+    rankings: list[list[str]], unmatched: list[list[str]], outputs: Outputs, k: int
+) -> dict:
     written = [
         i for i, ids in enumerate(outputs.ids) if ids is None
     ]  # popularity ranks ids: nothing to ground
@@ -607,6 +744,7 @@ def _grounding_summary(rankings: list[list[str]], unmatched: list[list[str]], ou
         "unmatched_titles": n_unmatched,
         "unmatched_rate": n_unmatched / n_titles if n_titles else 0.0,
         "turns_without_any_grounded_item": sum(1 for r in rankings if not r),
+        "turns_with_k_grounded_items": sum(1 for r in rankings if len(r) >= k),
         "mean_list_length": sum(len(r) for r in rankings) / len(rankings) if rankings else 0.0,
     }
 
@@ -619,7 +757,14 @@ def _generation_summary(options: GenerationOptions, backend: str | None) -> dict
         "max_new_tokens": options.max_new_tokens or 10 * options.k,
         "dtype": options.dtype,
         "max_prompt_tokens": options.max_prompt_tokens,
-        "decoding": "greedy",
+        "decoding": options.decoding,
+        **(
+            {"n_samples": options.n_samples, "temperature": options.temperature}
+            if options.decoding == "sample"
+            else {}
+        ),
+        **({"dry": DRY_PENALTY} if options.decoding == "penalty" else {}),
+        "decode_cost": options.decode_stats,
         "system_prompt": system_prompt(options.k, options.item_noun),
     }
 
@@ -678,6 +823,7 @@ def eval_command(
     protocol: str = "revdial",
     mean: str = "pair",
     popularity_from_test: bool = False,
+    decoding: str | None = None,
 ) -> dict:
     """Run (`model`) or re-score (`predictions`) one benchmark; writes the report and, for a run, its predictions
     next to it (`<out>.predictions.jsonl`, the format `--predictions` reads)."""
@@ -687,7 +833,12 @@ def eval_command(
         )
     bench = load_benchmark(benchmark, data, limit=limit)
     options = GenerationOptions(
-        k=k, batch_size=batch_size, max_new_tokens=max_new_tokens, dtype=dtype, backend=backend
+        k=k,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        dtype=dtype,
+        backend=backend,
+        decoding=decoding,
     )
     recorded = load_predictions(predictions, bench) if predictions is not None else None
     report, rows = evaluate(
