@@ -149,7 +149,7 @@ def synthesize(
     strategy: Optional[str] = typer.Option(None, help="Override the selection strategy."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory for the Distiset."),
     ray: bool = typer.Option(
-        False, "--ray", help="Run it on Ray (pip install 'revdial[ray]'): a local cluster on 127.0.0.1 unless --ray-address."
+        False, "--ray", help="Run it on Ray (the ray extra: pip install ray==2.60.0): a local cluster on 127.0.0.1 unless --ray-address."
     ),
     ray_address: Optional[str] = typer.Option(
         None, "--ray-address", help="An existing Ray cluster (ray://HOST:10001, or auto); implies --ray."

@@ -78,9 +78,8 @@ def _synthesize(tmp, name, seeds_dir, monkeypatch, ray_run):
             "max_retries": 3,
             "timeout": 5,
         }
-        plan, echo, out = make_plan(
-            config(llm, budget=N_SEEDS, structured=False), out=tmp / name, seeds_dir=seeds_dir
-        )
+        raw = config(llm, budget=N_SEEDS, structured=False, replicas=2)  # on Ray: two actors per LLM step
+        plan, echo, out = make_plan(raw, out=tmp / name, seeds_dir=seeds_dir)
         run_plan(plan, echo, out, quiet=True, ray=ray_run, upstream=fixed_upstream(seeds_dir))
         assert server.fault_counts, "the server injected no fault"
     return out
