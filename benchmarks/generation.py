@@ -1,7 +1,7 @@
 """Dialogue throughput of the synthesis pipeline against a bare asyncio client, on a loopback OpenAI-compatible
 server with a fixed per-request latency (tests/fakes/server.py, in its own process).
 
-    python benchmarks/generation.py [--latency 0.5] [--concurrency 8 64 256] [--dialogues-per-slot 8]
+    python benchmarks/generation.py [--latency 0.5] [--concurrency 8 64 256] [--dialogues-per-slot 8] [--ray]
 
 A dialogue is two dependent requests (the user request, then the recommendation). The baseline sends them with
 `openai.AsyncOpenAI` under a semaphore of C; the pipeline runs the generation half of `build_pipeline` (PII scrub,
@@ -10,6 +10,10 @@ is how a user sets its concurrency: both LLM steps run at once (request generati
 batch gets its answers), so each gets C/2 (C/(2 x replicas) per replica) to keep at most C requests in flight, as
 the baseline. Throughput is dialogues/s; "steady" counts from the server's first request to
 its last response (excludes distilabel's process start-up), "end-to-end" is the whole `pipeline.run()`.
+
+`--ray` (needs `pip install -e '.[ray]'`) runs the same pipeline a third time with `run_plan(ray=True)`, on the
+loopback-only local Ray cluster `revdial synthesize --ray` starts (its start and stop counted in end-to-end), and
+prints its dialogues/s beside the local pipeline's and the bare client's, with the load average of the run.
 """
 
 import argparse
@@ -115,7 +119,9 @@ def baseline(base_url: str, rows: list[dict], concurrency: int) -> float:
     return time.perf_counter() - started
 
 
-def pipeline_run(base_url: str, rows: list[dict], concurrency: int, replicas: int, work: Path) -> float:
+def pipeline_run(
+    base_url: str, rows: list[dict], concurrency: int, replicas: int, work: Path, ray: bool = False
+) -> float:
     import datasets
 
     from revdial.generation.run import make_plan, run_plan
@@ -140,7 +146,7 @@ def pipeline_run(base_url: str, rows: list[dict], concurrency: int, replicas: in
     import yaml
 
     raw = yaml.safe_load((ROOT / "pipelines" / "movies-sample.yaml").read_text())
-    raw["name"] = f"bench-{concurrency}-{replicas}-{len(rows)}-{time.time_ns()}"
+    raw["name"] = f"bench-{concurrency}-{replicas}-{len(rows)}-{'ray-' if ray else ''}{time.time_ns()}"
     raw["selection"] = {"budget": len(rows)}
     raw["generation"] = {
         **raw["generation"],
@@ -163,7 +169,7 @@ def pipeline_run(base_url: str, rows: list[dict], concurrency: int, replicas: in
     plan, echo, out = make_plan(raw, out=work / raw["name"], seeds_dir=seeds_dir)
     plan.llm_cache_path = None  # every call must reach the server
     started = time.perf_counter()
-    run_plan(plan, echo, out, quiet=True, upstream=upstream, started=started)
+    run_plan(plan, echo, out, quiet=True, upstream=upstream, started=started, ray=ray)
     elapsed = time.perf_counter() - started
     kept = len(datasets.load_from_disk(str(out / "default"))["train"])
     assert kept > 0.9 * len(rows), f"only {kept} of {len(rows)} dialogues kept"
@@ -177,6 +183,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per request at the server")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 64, 256])
     parser.add_argument("--dialogues-per-slot", type=int, default=8, help="dialogues = C x this")
+    parser.add_argument("--ray", action="store_true", help="also run the pipeline on a local Ray cluster")
     parser.add_argument(
         "--replicas",
         type=int,
@@ -188,7 +195,7 @@ def main() -> None:
 
     logging.disable(logging.WARNING)
     process, base_url = serve_in_process(args.latency)
-    results = []
+    results, ray_rows = [], []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for concurrency in args.concurrency:
@@ -215,6 +222,10 @@ def main() -> None:
                     f"C={concurrency}: baseline {base_s:.1f}s, pipeline {pipe_s:.1f}s (steady {steady:.1f}s)",
                     flush=True,
                 )
+                if args.ray:
+                    ray_rows.append(
+                        ray_row(base_url, rows, concurrency, args.replicas, Path(tmp), results[-1])
+                    )
     finally:
         process.terminate()
     ideal = 1 / (2 * args.latency)
@@ -231,6 +242,31 @@ def main() -> None:
             f"{c:>4} {n:>9} {base:>9.1f} {base_inflight:>9} {steady:>9.1f} {steady / base:>6.2f} {e2e:>10.1f} "
             f"{e2e / base:>6.2f} {inflight:>9}"
         )
+    if ray_rows:
+        print(
+            "\nRay (local cluster on 127.0.0.1, started and stopped inside end-to-end); dialogues/s, ratios to the "
+            "bare client / the local pipeline"
+        )
+        print(
+            f"{'C':>4} {'dialogues':>9} {'baseline':>9} {'local e2e':>9} {'ray steady':>10} {'ray e2e':>8} "
+            f"{'/client':>7} {'/local':>6} {'load':>5}"
+        )
+        for c, n, base, local_e2e, ray_steady, ray_e2e, load in ray_rows:
+            print(
+                f"{c:>4} {n:>9} {base:>9.1f} {local_e2e:>9.2f} {ray_steady:>10.1f} {ray_e2e:>8.2f} "
+                f"{ray_e2e / base:>7.3f} {ray_e2e / local_e2e:>6.2f} {load:>5.1f}"
+            )
+
+
+def ray_row(
+    base_url: str, rows: list[dict], concurrency: int, replicas: int, work: Path, local: tuple
+) -> tuple:
+    """(C, dialogues, baseline/s, local e2e/s, ray steady/s, ray e2e/s, 1-min load average after the Ray run)."""
+    ray_s = pipeline_run(base_url, rows, concurrency, replicas, work, ray=True)
+    stats = server_stats(base_url, reset=True)
+    steady = stats["last_response_at"] - stats["first_request_at"]
+    _, n, base, _, _, local_e2e, _ = local
+    return concurrency, n, base, local_e2e, n / steady, n / ray_s, os.getloadavg()[0]
 
 
 if __name__ == "__main__":

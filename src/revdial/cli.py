@@ -181,7 +181,14 @@ def synthesize(
     budget: Optional[int] = typer.Option(None, help="Override the selection budget B."),
     strategy: Optional[str] = typer.Option(None, help="Override the selection strategy."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory for the Distiset."),
-    ray: bool = typer.Option(False, "--ray", help="Run it with Pipeline.ray() (needs `pip install ray`)."),
+    ray: bool = typer.Option(
+        False,
+        "--ray",
+        help="Run it on Ray (the ray extra: pip install ray==2.60.0): a local cluster on 127.0.0.1 unless --ray-address.",
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="An existing Ray cluster (ray://HOST:10001, or auto); implies --ray."
+    ),
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Show distilabel's logs instead of the live line."
     ),
@@ -192,7 +199,15 @@ def synthesize(
     """
     from revdial.generation.run import synthesize_command
 
-    synthesize_command(config=config, budget=budget, strategy=strategy, out=out, ray=ray, verbose=verbose)
+    synthesize_command(
+        config=config,
+        budget=budget,
+        strategy=strategy,
+        out=out,
+        ray=ray,
+        verbose=verbose,
+        ray_address=ray_address,
+    )
 
 
 # --- publishing ------------------------------------------------------------------------------------------------

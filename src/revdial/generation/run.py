@@ -1,7 +1,12 @@
 """`revdial synthesize`: read a pipeline YAML, build the seeds, run the synthesis Pipeline, save the Distiset with
 its summary and funnel plot.
 
-    revdial synthesize --config pipelines/movies-sample.yaml [--budget B] [--strategy S] [--out DIR] [--ray]
+    revdial synthesize --config pipelines/movies-sample.yaml [--budget B] [--strategy S] [--out DIR]
+                       [--ray [--ray-address ADDR]]
+
+`--ray` runs the same pipeline with distilabel's RayPipeline (every step a Ray actor, `replicas` of a step are
+that many actors): on the cluster at ADDR (`ray://host:10001`, or `auto` for the one `ray start` made on this
+machine), or without an address on a local cluster started for the run, bound to 127.0.0.1 only and stopped after.
 
 Python: `synthesize(config, budget=..., strategy=..., out=..., features=..., labelled_seed_ids=...) -> OUT`.
 Re-running the same command after an interruption (Ctrl-C, kill -9) resumes: a finished run is served from
@@ -16,6 +21,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +179,7 @@ def synthesize(
     features: str | None = None,
     labelled_seed_ids: list[str] | None = None,
     ray: bool = False,
+    ray_address: str | None = None,
     quiet: bool = False,
     verbose: bool = False,
 ) -> Path:
@@ -191,7 +199,9 @@ def synthesize(
         features=features,
         labelled_seed_ids=labelled_seed_ids,
     )
-    return run_plan(plan, echo, out_dir, started=started, ray=ray, quiet=quiet, verbose=verbose)
+    return run_plan(
+        plan, echo, out_dir, started=started, ray=ray, ray_address=ray_address, quiet=quiet, verbose=verbose
+    )
 
 
 def run_plan(
@@ -201,6 +211,7 @@ def run_plan(
     *,
     started: float | None = None,
     ray: bool = False,
+    ray_address: str | None = None,
     quiet: bool = False,
     verbose: bool = False,
     upstream: Any = None,
@@ -227,16 +238,11 @@ def run_plan(
     state.write_text(json.dumps({"status": "running"}))
     resume = f"re-run the same command to resume (finished LLM calls are kept in {plan.llm_cache_path})"
     pipeline.run_state_path, pipeline.resume_hint = str(state), resume
-    if ray:
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            raise SynthesisConfigError(
-                "--ray runs the pipeline on a Ray cluster and needs Ray: pip install 'ray[default]'"
-            )
-        pipeline = pipeline.ray()
+    if ray or ray_address:
+        pipeline = ray_pipeline(pipeline, ray_address)
     try:
-        distiset = complete_distiset(_run_pipeline(pipeline, plan, quiet=quiet, verbose=verbose))
+        with local_ray_cluster(pipeline):
+            distiset = complete_distiset(_run_pipeline(pipeline, plan, quiet=quiet, verbose=verbose))
     except KeyboardInterrupt:
         state.write_text(json.dumps({"status": "stopped"}))
         raise SynthesisInterrupted(f"interrupted; {resume}") from None
@@ -277,6 +283,81 @@ def run_plan(
     return out_dir
 
 
+def local_ray_init_kwargs(num_cpus: int | None = None) -> dict[str, Any]:
+    """`ray.init` arguments of the local cluster `--ray` starts without an address: its node address, GCS, raylet
+    and object store on 127.0.0.1 (never the machine's network address), no dashboard, no usage report, and as
+    many CPUs as the machine has (Ray would otherwise start a worker per logical CPU it sees, capped here at 8).
+    Every step is an actor, which takes no CPU once placed, so a small `num_cpus` still runs the whole DAG."""
+    cpus = num_cpus or min(
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8
+    )
+    return {
+        "_node_ip_address": "127.0.0.1",
+        "include_dashboard": False,
+        "num_cpus": cpus,
+        "log_to_driver": False,
+        "configure_logging": False,
+        # The workers import revdial from wherever this process does (a checkout's src/ without an install).
+        "runtime_env": {"env_vars": {"PYTHONPATH": os.pathsep.join(_import_roots())}},
+    }
+
+
+def _import_roots() -> list[str]:
+    import revdial
+
+    roots = [str(Path(revdial.__file__).resolve().parents[1])]
+    return roots + [
+        path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path and path not in roots
+    ]
+
+
+def ray_pipeline(pipeline: Any, address: str | None = None) -> Any:
+    """The RayPipeline of `pipeline`: on the cluster at `address`, or on a loopback-only local one."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise SynthesisConfigError(
+            "--ray runs the pipeline on a Ray cluster and needs Ray: pip install 'revdial[ray]'"
+        )
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report leaves the machine
+    if address:
+        return pipeline.ray(ray_head_node_url=address)
+    _loopback_only()
+    return pipeline.ray(ray_init_kwargs=local_ray_init_kwargs())
+
+
+def _loopback_only() -> None:
+    """Keep a local cluster on 127.0.0.1. Ray resolves a `_node_ip_address` of 127.0.0.1 to the machine's network
+    address unless its single-machine mode is on (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, the macOS/Windows default);
+    in it the GCS, raylet, agents and workers bind and connect to loopback only. The variable reaches the
+    processes the cluster spawns; the flag is also set in this process, where Ray may already be imported."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ.setdefault("RAY_DISABLE_DOCKER_CPU_WARNING", "1")
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+@contextmanager
+def local_ray_cluster(pipeline: Any) -> Iterator[None]:
+    """Stops the local Ray cluster a RayPipeline starts (`ray.shutdown` ends the GCS, raylet, agents and workers it
+    spawned); a cluster already connected before (an address, or the caller's own `ray.init`) is left running."""
+    from distilabel.pipeline import RayPipeline
+
+    owned = False
+    if isinstance(pipeline, RayPipeline):
+        import ray
+
+        owned = not ray.is_initialized()
+    try:
+        yield
+    finally:
+        if owned:
+            import ray
+
+            ray.shutdown()
+
+
 def _run_pipeline(pipeline: Any, plan: Any, *, quiet: bool, verbose: bool) -> Any:
     """pipeline.run; unless verbose, distilabel's console shows only warnings and a live line shows progress."""
     from contextlib import nullcontext
@@ -307,14 +388,28 @@ def _clear_distilabel_cache(pipeline: Any) -> None:
 
 
 def synthesize_command(
-    config: Path, budget: int | None, strategy: str | None, out: Path | None, ray: bool, verbose: bool = False
+    config: Path,
+    budget: int | None,
+    strategy: str | None,
+    out: Path | None,
+    ray: bool,
+    verbose: bool = False,
+    ray_address: str | None = None,
 ) -> None:
     """The `revdial synthesize` command body: one live progress line, then the funnel table, hallucination rate,
     tokens and the dataset's location (`verbose`: distilabel's own logs instead of the live line)."""
     import typer
 
     try:
-        synthesize(config, budget=budget, strategy=strategy, out=out, ray=ray, verbose=verbose)
+        synthesize(
+            config,
+            budget=budget,
+            strategy=strategy,
+            out=out,
+            ray=ray,
+            ray_address=ray_address,
+            verbose=verbose,
+        )
     except SynthesisInterrupted as stop:
         typer.echo(f"\nstopped: {stop}", err=True)
         raise typer.Exit(130) from None
