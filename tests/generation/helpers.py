@@ -31,6 +31,9 @@ def config(
         **(raw.get("generation") or {}),
         "llm": llm or {"backend": "class", "path": "fakes.llm:FakeLLM"},
         "batch_size": 4,
+        # the teacher writes the list, so the tests can script what it says (the sample's own answer is grounded)
+        "answer": "llm",
+        "n_recommendations": 3,
         **generation,
     }
     return raw
