@@ -119,8 +119,7 @@ def test_a_sentinel_key_reaches_no_output_and_no_file_of_any_command(runs):
 def test_user_errors_are_one_line_with_exit_2_and_no_traceback(runs):
     _, results = runs
     for name, done in results.items():
-        # `revdial seeds` prints its own one-line error and exits 1 (revdial.seeds.build.seeds_command)
-        assert done.returncode == (1 if name == "seeds" else 2), (name, done.returncode, done.stderr[-2000:])
+        assert done.returncode == 2, (name, done.returncode, done.stderr[-2000:])
         assert "Traceback" not in done.stderr and "locals" not in done.stderr, name
         lines = [line for line in done.stderr.splitlines() if line.strip() and "Warning" not in line]
         assert len(lines) <= 6, (name, lines)  # click's usage errors take a few lines; ours take one

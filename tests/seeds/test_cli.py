@@ -29,6 +29,6 @@ def test_seeds_command_reports_a_bad_source_without_a_traceback(tmp_path):
         "domain: d\nsource:\n  tables:\n    items: {path: missing.csv, columns: {item_id: a, title: b}}\n"
     )
     result = CliRunner().invoke(app, ["seeds", "--config", str(config), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a user error, like every command's
     assert "missing.csv: the items table's file does not exist" in result.output
     assert "Traceback" not in result.output

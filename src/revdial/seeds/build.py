@@ -511,14 +511,11 @@ def seeds_command(config: Path, out: Path) -> None:
 
     console = Console()
     datasets.disable_progress_bars()  # the status line below is the progress; their bars would tear it
-    try:
-        with console.status("building seeds") as status:
-            build = build_seeds(config, progress=lambda message: status.update(f"[bold]seeds[/]: {message}"))
-            status.update("[bold]seeds[/]: saving")
-            save_seeds(build, out)
-    except SeedSourceError as error:  # a clear one-line message, not a traceback through pandas
-        console.print(f"[bold red]SeedSourceError[/]: {error}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+    # A SeedSourceError reaches the CLI, which prints it as one line (exit 2) like every command's user errors.
+    with console.status("building seeds") as status:
+        build = build_seeds(config, progress=lambda message: status.update(f"[bold]seeds[/]: {message}"))
+        status.update("[bold]seeds[/]: saving")
+        save_seeds(build, out)
     summary = build.summary
     for part in _table_reports(summary):
         console.print(part, highlight=False, soft_wrap=True)
