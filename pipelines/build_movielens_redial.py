@@ -25,20 +25,15 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from build_movies_sample import (
+    imdb_key,
+    read_csv,
+)  # the same CSV reading and IMDb-id keys as the bundled sample
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_OUT = ROOT / "runs" / "data" / "movielens-redial"
 METADATA = ("genre", "director", "star", "writer", "plot", "imdb_id")
-
-
-def read_csv(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def imdb_key(value: str) -> str:
-    return value.strip().lower().removeprefix("tt").lstrip("0")
 
 
 def redial_items(shared: Path) -> list[dict]:

@@ -135,18 +135,23 @@ def _open_text(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+def _json_lines(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, parsed value) of every non-empty line; a line that is not JSON is an error naming it."""
     with _open_text(path) as handle:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                yield line_number, json.loads(line)
             except json.JSONDecodeError as error:
                 raise BenchmarkFormatError(f"{path}: line {line_number} is not JSON ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise BenchmarkFormatError(f"{path}: line {line_number} is not a JSON object")
-            yield line_number, record
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    for line_number, record in _json_lines(path):
+        if not isinstance(record, dict):
+            raise BenchmarkFormatError(f"{path}: line {line_number} is not a JSON object")
+        yield line_number, record
 
 
 def _require(path: Path, line_number: int, record: dict, keys: tuple[str, ...], fmt: str) -> None:
@@ -517,19 +522,12 @@ def _unicrs_file(path: Path) -> Path | None:
 def _unicrs_dialogues(path: Path) -> list[list[dict]]:
     """UniCRS's jsonl: one dialogue per line, a list of turns ({text, role, movie_name, ...})."""
     dialogues = []
-    with _open_text(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise BenchmarkFormatError(f"{path}: line {line_number}: not JSON ({error.msg})") from None
-            if not isinstance(record, list) or not all(isinstance(t, dict) for t in record):
-                raise BenchmarkFormatError(
-                    f"{path}: line {line_number}: a UniCRS dialogue is a list of turn objects"
-                )
-            dialogues.append(record)
+    for line_number, record in _json_lines(path):
+        if not isinstance(record, list) or not all(isinstance(t, dict) for t in record):
+            raise BenchmarkFormatError(
+                f"{path}: line {line_number}: a UniCRS dialogue is a list of turn objects"
+            )
+        dialogues.append(record)
     return dialogues
 
 
