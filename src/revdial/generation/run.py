@@ -367,7 +367,9 @@ def _run_pipeline(pipeline: Any, plan: Any, *, quiet: bool, verbose: bool) -> An
     if verbose:
         return pipeline.run(use_cache=True)
     generation = plan.generation
-    calls = expected_selection(plan) * generation.k * 2 * generation.n_turns  # request, turns, answer per row
+    # per row: the request, 2 calls per extra turn, and the answer unless the list is grounded (no LLM call)
+    per_row = 2 * generation.n_turns - (1 if generation.answer == "grounded" else 0)
+    calls = expected_selection(plan) * generation.k * per_row
     with nullcontext() if quiet else LiveProgress(plan.ledger_path, calls):
         return pipeline.run(use_cache=True, logging_handlers=ConsoleAtLevel())
 
