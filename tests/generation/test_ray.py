@@ -22,11 +22,13 @@ FAULTS = {"429": 0.15, "500": 0.15, "empty": 0.1}  # first attempt of a prompt o
 
 
 class ChildWatch:
-    """Every process descended from this one while it runs (pid and start time, so a reused pid is not one of
-    them), with the addresses they listen on."""
+    """Every process descended from this one that starts while it runs (pid and start time, so a reused pid is not
+    one of them), with the addresses they listen on. Descendants already running before (another test's server)
+    are not the cluster's and are never touched."""
 
     def __init__(self) -> None:
         self.seen: dict[int, float] = {}
+        self.before = {child.pid for child in psutil.Process().children(recursive=True)}
         self.listening: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -42,6 +44,8 @@ class ChildWatch:
     def _watch(self) -> None:
         while not self._stop.is_set():
             for child in psutil.Process().children(recursive=True):
+                if child.pid in self.before:
+                    continue
                 try:
                     if child.pid not in self.seen:
                         self.seen[child.pid] = child.create_time()

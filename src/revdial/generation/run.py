@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -339,9 +339,10 @@ def _loopback_only() -> None:
 
 
 @contextmanager
-def local_ray_cluster(pipeline: Any) -> Iterator[None]:
-    """Stops the local Ray cluster a RayPipeline starts (`ray.shutdown` ends the GCS, raylet, agents and workers it
-    spawned); a cluster already connected before (an address, or the caller's own `ray.init`) is left running."""
+def local_ray_cluster(pipeline: Any, grace_s: float = 15.0) -> Iterator[None]:
+    """Stops the local Ray cluster a RayPipeline starts: `ray.shutdown`, then every process the run started (the
+    GCS, raylet, agents and workers: this process's new descendants) gets `grace_s` to exit and is killed by pid
+    if it has not. A cluster already connected before (an address, or the caller's own `ray.init`) is left running."""
     from distilabel.pipeline import RayPipeline
 
     owned = False
@@ -349,13 +350,24 @@ def local_ray_cluster(pipeline: Any) -> Iterator[None]:
         import ray
 
         owned = not ray.is_initialized()
+    if not owned:
+        yield
+        return
+    import psutil
+
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
     try:
         yield
     finally:
-        if owned:
-            import ray
+        started = [child for child in psutil.Process().children(recursive=True) if child.pid not in before]
+        import ray
 
-            ray.shutdown()
+        ray.shutdown()
+        _, alive = psutil.wait_procs(started, timeout=grace_s)
+        for process in alive:
+            with suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(alive, timeout=5)
 
 
 def _run_pipeline(pipeline: Any, plan: Any, *, quiet: bool, verbose: bool) -> Any:
