@@ -228,13 +228,18 @@ def _header(lines: Sequence[str], counts: dict[str, int]) -> tuple[int, list[str
             name = line.strip()
         if not kind and not name:
             break
-        if name:
-            names.append(name)
-            counts["name"] += 1
-        elif kind != "blank":
-            counts["date" if kind == "date" else "boilerplate"] += 1
+        _tally(kind, name, names, counts)
         at += 1
     return at, names
+
+
+def _tally(kind: str | None, name: str | None, names: list[str], counts: dict[str, int]) -> None:
+    """Count one header/footer line: a reviewer name (kept to replace in the text), a date or other chrome."""
+    if name:
+        names.append(name)
+        counts["name"] += 1
+    elif kind != "blank":
+        counts["date" if kind == "date" else "boilerplate"] += 1
 
 
 def _footer(lines: Sequence[str], start: int, counts: dict[str, int]) -> tuple[int, list[str]]:
@@ -248,11 +253,7 @@ def _footer(lines: Sequence[str], start: int, counts: dict[str, int]) -> tuple[i
         )  # a bare short line there is the review's own
         if not kind and not name:
             break
-        if name:
-            names.append(name)
-            counts["name"] += 1
-        elif kind != "blank":
-            counts["date" if kind == "date" else "boilerplate"] += 1
+        _tally(kind, name, names, counts)
         at -= 1
     return at, names
 
