@@ -222,6 +222,12 @@ class CurationConfig(_Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     filters: FiltersConfig = Field(default_factory=FiltersConfig)
     max_review_chars: int = Field(default=700, ge=1)
+    sft_answer: Literal["list", "reasons"] = Field(
+        default="list",
+        description="list: each SFT row is a `revdial eval` turn (its system prompt with K = "
+        "generation.n_recommendations, a numbered 'Title (Year)' list) | reasons: a chat system prompt, "
+        "each title with its reason",
+    )
 
 
 class OutputConfig(_Section):

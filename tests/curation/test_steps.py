@@ -54,6 +54,7 @@ def _row(**overrides):
         "parsed_reasons": ["heists", "cars"],
         "recommended_item_ids": ["1", "5"],
         "recommended_titles": ["Heat", "Ronin"],
+        "recommended_display_titles": ["Heat (1995)", "Ronin (1998)"],
         "recommended_reasons": ["heists", "cars"],
         "hallucinated_titles": [],
         "model_name": "fake",
@@ -159,12 +160,26 @@ def test_near_duplicate_requests_keep_the_first_and_a_seed_with_one_good_row_is_
 
 def test_format_sft_writes_trl_conversations_for_kept_rows_only():
     rows = [{**_row(), "reject_reason": None}, {**_row(seed_id="s2"), "reject_reason": "leak"}]
-    [out] = _run(FormatSFT(name="default"), rows)
+    [out] = _run(FormatSFT(name="default", answer_format="reasons"), rows)
     assert set(out) == set(DEFAULT_COLUMNS)
     assert [m["role"] for m in out["messages"]] == ["system", "user", "assistant"]
     assert out["prompt"] + out["completion"] == out["messages"]
     assert out["completion"][0]["content"] == "1. Heat - heists\n2. Ronin - cars"
     assert out["target_item_id"] == "1" and out["selection_rank"] == 0
+
+
+def test_format_sft_list_rows_are_the_evaluation_prompt_and_its_answer_format():
+    """A student trained on these rows sees at training time exactly what `revdial eval` shows it."""
+    from revdial.crs.evaluate import parse_titles
+    from revdial.crs.he2023 import extract_names
+    from revdial.prompts import system_prompt
+
+    [out] = _run(FormatSFT(name="default", k=20), [{**_row(), "reject_reason": None}])
+    assert out["prompt"][0] == {"role": "system", "content": system_prompt(20, domain="movies")}
+    answer = out["completion"][0]["content"]
+    assert answer == "1. Heat (1995)\n2. Ronin (1998)"
+    assert parse_titles(answer, 20) == ["Heat (1995)", "Ronin (1998)"]  # revdial eval reads it back whole
+    assert extract_names(answer) == ["Heat", "Ronin"]  # and so does He et al.'s extraction
 
 
 def test_format_sft_keeps_every_turn_of_a_multi_turn_dialogue():

@@ -14,11 +14,8 @@ def rows(n: int = 40, d: int = 5, seed: int = 0) -> list[dict]:
     return [{"seed_id": f"s{i}", "text": f"seed {i}", "features": x.tolist()} for i, x in enumerate(X)]
 
 
-def test_select_seeds_keeps_every_row_and_ranks_the_strategy_order():
-    data = rows()
-    step = SelectSeeds(strategy="kcenter", budget=10, mode="exact")
-    step.load()
-    out = next(step.process(data))
+def test_rank_rows_keeps_every_row_and_ranks_the_strategy_order():
+    out = rank_rows(rows(), "kcenter", 10, mode="exact")
     assert len(out) == 40
     expected = STRATEGIES["kcenter"](
         np.asarray([r["features"] for r in rows()], np.float32), 10, mode="exact"
@@ -31,6 +28,16 @@ def test_select_seeds_keeps_every_row_and_ranks_the_strategy_order():
         r["selection_rank"] == -1 and r["selection_score"] is None for r in unranked
     )
     assert {r["selection_strategy"] for r in out} == {"kcenter"}
+
+
+def test_select_seeds_passes_on_only_the_ranked_seeds_without_their_features():
+    step = SelectSeeds(strategy="kcenter", budget=10, mode="exact")
+    step.load()
+    out = next(step.process(rows()))
+    ranked = rank_rows(rows(), "kcenter", 10, mode="exact")
+    expected = {r["seed_id"]: r["selection_rank"] for r in ranked if r["selection_rank"] >= 0}
+    assert {r["seed_id"]: r["selection_rank"] for r in out} == expected and len(out) == 10
+    assert not any("features" in r for r in out)
 
 
 def test_labelled_seeds_stay_unranked_and_are_selected_around():

@@ -31,7 +31,15 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz, process
 
-__all__ = ["Catalogue", "Match", "normalize_title", "split_year", "strip_accents", "title_aliases"]
+__all__ = [
+    "Catalogue",
+    "Match",
+    "display_title",
+    "normalize_title",
+    "split_year",
+    "strip_accents",
+    "title_aliases",
+]
 
 # Articles that catalogues move to the end ("Matrix, The"; MovieLens also does it for foreign titles: "Haine, La").
 _MOVED_ARTICLES = ("the", "a", "an", "la", "le", "les", "l'", "el", "il", "los", "las", "das", "der", "die")
@@ -77,6 +85,14 @@ def split_year(title: str) -> tuple[str, int | None]:
     if found is None or not found.group("title").strip():
         return text, None
     return found.group("title").strip(), int(found.group("year"))
+
+
+def display_title(title: str, year: object = None) -> str:
+    """ "Heat", 1995 -> "Heat (1995)": how answers and the evaluation prompt write a catalogue item; no year, the title."""
+    try:
+        return f"{title} ({int(float(year))})"  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):  # None, "", NaN
+        return str(title)
 
 
 def _unmove_article(title: str) -> str:

@@ -14,7 +14,7 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.steps import GlobalStep, Step, StepInput
 from pydantic import Field, PrivateAttr
 
-from revdial.config import CurationConfig
+from revdial.config import CurationConfig, GenerationConfig
 from revdial.contract import DEFAULT_COLUMNS, REJECTS_COLUMNS
 from revdial.curation.filters import (
     check_length,
@@ -24,10 +24,10 @@ from revdial.curation.filters import (
     partial_leak,
     request_problem,
 )
-from revdial.curation.grounding import Catalogue
+from revdial.curation.grounding import Catalogue, display_title
 from revdial.curation.pii import scrub_pii
 from revdial.domains import DEFAULT_DOMAIN, load_pack
-from revdial.prompts import render, sft_system_prompt
+from revdial.prompts import render, sft_system_prompt, system_prompt
 from revdial.seeds.render import render_seed
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ _CANDIDATE_DROP = ("features", "text", "metadata_json")
 
 # Step defaults are the config's (revdial.config): a step built without the YAML behaves like the YAML's default.
 _CURATION = CurationConfig()
+_GENERATION = GenerationConfig()
 
 
 class ScrubPII(Step):
@@ -91,7 +92,13 @@ class GroundRecommendations(Step):
 
     @property
     def outputs(self) -> list[str]:
-        return ["recommended_item_ids", "recommended_titles", "recommended_reasons", "hallucinated_titles"]
+        return [
+            "recommended_item_ids",
+            "recommended_titles",
+            "recommended_display_titles",
+            "recommended_reasons",
+            "hallucinated_titles",
+        ]
 
     def load(self) -> None:
         super().load()
@@ -105,7 +112,7 @@ class GroundRecommendations(Step):
         for row in inputs:
             titles = list(row.get("parsed_titles") or [])
             reasons = list(row.get("parsed_reasons") or [])
-            ids, names, why, unmatched = [], [], [], []
+            ids, names, shown, why, unmatched = [], [], [], [], []
             for title, match, reason in zip(
                 titles, self._catalogue.match_many(titles), reasons + [""] * len(titles)
             ):
@@ -114,12 +121,14 @@ class GroundRecommendations(Step):
                 elif match.item_id not in ids:  # two spellings of one item keep the first rank
                     ids.append(match.item_id)
                     names.append(match.title)
+                    shown.append(display_title(match.title, match.year))
                     why.append(reason)
             rows.append(
                 {
                     **row,
                     "recommended_item_ids": ids,
                     "recommended_titles": names,
+                    "recommended_display_titles": shown,
                     "recommended_reasons": why,
                     "hallucinated_titles": unmatched,
                 }
@@ -249,22 +258,41 @@ class FormatSFT(GlobalStep):
     item_noun: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default=None, description="What is recommended (None: the pack's noun)."
     )
+    answer_format: RuntimeParameter[str] = Field(
+        default=_CURATION.sft_answer,
+        description="list: the evaluation prompt and a numbered 'Title (Year)' list | reasons: titles with reasons",
+    )
+    k: RuntimeParameter[int] = Field(
+        default=_GENERATION.n_recommendations, description="K in the evaluation system prompt (list format)."
+    )
 
     @property
     def inputs(self) -> list[str]:
-        return ["reject_reason", "conversation", "recommended_titles", "recommended_item_ids"]
+        return [
+            "reject_reason",
+            "conversation",
+            "recommended_titles",
+            "recommended_display_titles",
+            "recommended_item_ids",
+        ]
 
     @property
     def outputs(self) -> list[str]:
         return list(DEFAULT_COLUMNS)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        system = {"role": "system", "content": sft_system_prompt(self.domain, self.item_noun)}
+        as_list = self.answer_format == "list"
+        system = {
+            "role": "system",
+            "content": system_prompt(self.k, self.item_noun, self.domain)
+            if as_list
+            else sft_system_prompt(self.domain, self.item_noun),
+        }
         rows = []
         for row in inputs:
             if row.get("reject_reason"):
                 continue
-            answer = {"role": "assistant", "content": sft_answer(row)}
+            answer = {"role": "assistant", "content": sft_list(row) if as_list else sft_answer(row)}
             prompt = [system, *[{"role": t["role"], "content": t["content"]} for t in row["conversation"]]]
             rows.append(
                 {
@@ -286,6 +314,12 @@ class FormatSFT(GlobalStep):
                 }
             )
         yield rows
+
+
+def sft_list(row: dict[str, Any]) -> str:
+    """The assistant turn as `revdial eval` asks for it: "1. Heat (1995)" lines, catalogue titles, no reasons."""
+    titles = row.get("recommended_display_titles") or row["recommended_titles"]
+    return render("answer", items=[{"title": title, "year": None, "reason": None} for title in titles])
 
 
 def sft_answer(row: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from revdial.config import GenerationConfig
+from revdial.curation.grounding import display_title
 from revdial.domains import DEFAULT_DOMAIN, load_pack
 
 if TYPE_CHECKING:
@@ -165,12 +166,8 @@ def describe(item: Mapping[str, object], noun: str = "movie") -> str:
     return f"{article} {what}{by}"
 
 
-def display_title(item: Mapping[str, object]) -> str:
-    year = item.get("year")
-    try:
-        return f"{item['title']} ({int(float(year))})"
-    except (TypeError, ValueError):
-        return str(item["title"])
+def _shown(item: Mapping[str, object]) -> str:
+    return display_title(str(item["title"]), item.get("year"))
 
 
 def mentioned_ids(texts: Iterable[str], titles: Mapping[str, str]) -> set[str]:
@@ -241,9 +238,9 @@ class GroundedAnswer(Step):
         )
         anchor = self._items.get(target, {"title": row.get("title")})
         noun = self.item_noun or load_pack(self.domain).noun_for(row)
-        titles = [display_title(self._items[i]) for i in ids if i in self._items]
+        titles = [_shown(self._items[i]) for i in ids if i in self._items]
         reasons = [describe(anchor, noun)] + [
-            shared_reason(anchor, self._items[i], display_title(anchor), noun) for i in ids[1:]
+            shared_reason(anchor, self._items[i], _shown(anchor), noun) for i in ids[1:]
         ]
         return titles, reasons[: len(titles)]
 

@@ -247,7 +247,13 @@ def build_pipeline(
         )
         chain >> recommend >> ground >> curate
         curate >> [
-            FormatSFT(name=DEFAULT_CONFIG, domain=plan.domain, item_noun=generation.item_noun),
+            FormatSFT(
+                name=DEFAULT_CONFIG,
+                domain=plan.domain,
+                item_noun=generation.item_noun,
+                answer_format=curation.sft_answer,
+                k=generation.n_recommendations,
+            ),
             CollectRejects(name=REJECTS_CONFIG),
             KeepCandidates(name=CANDIDATES_CONFIG),
         ]

@@ -2,8 +2,8 @@
 
     LoadSeeds >> ComputeFeatures >> SelectSeeds >> KeepTopB >> (generation)
 
-`SelectSeeds` keeps every row and adds its rank, so one pipeline run at the largest budget serves a budget sweep and
-`KeepTopB` (or a filter on `selection_rank < b`) cuts it.
+`SelectSeeds` passes on the B ranked seeds with their rank, so one pipeline run at the largest budget serves a budget
+sweep and `KeepTopB` (or a filter on `selection_rank < b`) cuts it.
 """
 
 # No `from __future__ import annotations`: distilabel finds the `StepInput` parameter by its evaluated type hint.
@@ -117,10 +117,10 @@ def rank_rows(
 
 
 class SelectSeeds(GlobalStep):
-    """Rank every seed by an active-selection strategy; all rows are kept, ranks are added.
+    """Rank every seed by an active-selection strategy and pass on the B ranked ones, ranks added, features dropped.
 
-    `selection_rank` is 0-based (the order of picks; -1 beyond the budget or for labelled seeds), `selection_score`
-    is the strategy's gain at that pick (null when unranked), `selection_strategy` the strategy's name.
+    `selection_rank` is 0-based (the order of picks), `selection_score` is the strategy's gain at that pick,
+    `selection_strategy` the strategy's name. Seeds beyond the budget and labelled seeds (rank -1) stop here.
     """
 
     strategy: RuntimeParameter[str] = Field(
@@ -154,7 +154,7 @@ class SelectSeeds(GlobalStep):
         return ["selection_rank", "selection_score", "selection_strategy"]
 
     def process(self, inputs: StepInput) -> "StepOutput":
-        yield rank_rows(
+        ranked = rank_rows(
             inputs,
             self.strategy,
             self.budget,
@@ -163,6 +163,13 @@ class SelectSeeds(GlobalStep):
             params=self.params,
             labelled_seed_ids=self.labelled_seed_ids,
         )
+        yield selected_rows(ranked)
+
+
+def selected_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ranked rows without their feature vectors: what the rest of the pipeline reads. Passing the whole pool
+    on, features and all, made an 81k-seed run write an 877 MB batch and spend minutes moving it between steps."""
+    return [{k: v for k, v in row.items() if k != "features"} for row in rows if row["selection_rank"] >= 0]
 
 
 class KeepTopB(Step):
