@@ -72,6 +72,5 @@ def test_a_submitted_response_without_answers_leaves_the_labels_empty():
 
 
 def test_a_discard_outranks_a_draft_when_nobody_submitted():
-    assert aggregate(
-        _answers("u1", status="draft", quality=2) + [(None, None, "u2", "discarded")]
-    ).status == ("discarded")
+    responses = _answers("u1", status="draft", quality=2) + [(None, None, "u2", "discarded")]
+    assert aggregate(responses).status == "discarded"
