@@ -257,16 +257,6 @@ def test_real_inspired_dev_has_rec_turns_and_a_train_side(shared_data):
         assert handle.readline().startswith("dialog_id\tutt_id")
 
 
-def test_sft_rows_answer_the_evaluation_prompt_with_the_turns_recommendations(redial_dir):
-    from revdial.crs.benchmarks import sft_rows
-
-    bench = load_benchmark("redial", redial_dir / "original" / "test_data.jsonl.gz")
-    rows = sft_rows(bench, k=20)
-    assert len(rows) == len(bench.turns)
-    assert rows[1]["prompt"][0]["role"] == "system" and rows[1]["prompt"][-1]["role"] == "user"
-    assert rows[1]["completion"] == [{"role": "assistant", "content": "1. Alien (1979)\n2. Heat (1995)"}]
-
-
 @pytest.mark.shared_data
 def test_real_inspired_dev_is_scored_on_the_unicrs_linking_like_he2023_test(shared_data):
     """Issue 10, defect 5: the TSV `movies` column links words ("Marvel (2008)" x9); UniCRS's linking of the same 99

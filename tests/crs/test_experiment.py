@@ -9,6 +9,7 @@ import pytest
 from datasets import Dataset, DatasetDict
 
 from revdial.crs import experiment as ex
+from revdial.crs.benchmarks import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,3 +150,11 @@ def test_a_typo_in_the_experiment_yaml_is_named(tmp_path, section, named):
     path.write_text(section + "\n")
     with pytest.raises(ex.ExperimentConfigError, match=named):
         ex.load_experiment_config(path)
+
+
+def test_sft_rows_answer_the_evaluation_prompt_with_the_turns_recommendations(redial_dir):
+    bench = load_benchmark("redial", redial_dir / "original" / "test_data.jsonl.gz")
+    rows = ex.sft_rows(bench, k=20)
+    assert len(rows) == len(bench.turns)
+    assert rows[1]["prompt"][0]["role"] == "system" and rows[1]["prompt"][-1]["role"] == "user"
+    assert rows[1]["completion"] == [{"role": "assistant", "content": "1. Alien (1979)\n2. Heat (1995)"}]

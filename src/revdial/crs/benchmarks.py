@@ -626,24 +626,3 @@ def _inspired_popularity(path: Path, catalogue: list[dict]) -> dict[str, int]:
             ids, _ = grounder.ground([str(t) for t in titles])
             counts.update(ids)
     return dict(counts)
-
-
-# --- supervised rows from a benchmark's training side ---------------------------------------------------------------
-def sft_rows(bench: Benchmark, k: int = 20, item_noun: str = "movie") -> list[dict]:
-    """Prompt-completion rows (TRL conversational format) from benchmark turns: the evaluation prompt, answered with
-    the turn's recommended titles. Built from a training split, they train an in-domain reference student."""
-    from revdial.prompts import build_messages
-
-    titles = bench.titles()
-    rows = []
-    for turn in bench.turns:
-        answer = "\n".join(f"{rank}. {titles[i]}" for rank, i in enumerate(turn.target_ids, start=1))
-        rows.append(
-            {
-                "prompt": build_messages(turn, k, item_noun),
-                "completion": [{"role": "assistant", "content": answer}],
-                "dialog_id": turn.dialog_id,
-                "target_item_id": turn.target_ids[0],
-            }
-        )
-    return rows

@@ -21,10 +21,13 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from revdial.config import BenchmarkSpec, ConfigError, PipelineConfig, parse, read_yaml
 from revdial.crs.student import STUDENT_TOKEN
+
+if TYPE_CHECKING:
+    from revdial.crs.benchmarks import Benchmark
 
 
 class ExperimentConfigError(ConfigError):
@@ -276,7 +279,7 @@ def build_reference_dataset(reference: dict, out: Path, k: int) -> Path:
     """A benchmark's training side (e.g. ReDial's train split) as prompt-completion rows, in a Distiset-shaped dir."""
     from datasets import Dataset, DatasetDict
 
-    from revdial.crs.benchmarks import load_benchmark, sft_rows, shared_data_dir
+    from revdial.crs.benchmarks import load_benchmark, shared_data_dir
 
     if (out / "default").exists():
         return out
@@ -289,6 +292,26 @@ def build_reference_dataset(reference: dict, out: Path, k: int) -> Path:
     bench = load_benchmark(reference["benchmark"], data, limit=reference.get("limit"))
     DatasetDict({"train": Dataset.from_list(sft_rows(bench, k=k))}).save_to_disk(str(out / "default"))
     return out
+
+
+def sft_rows(bench: Benchmark, k: int = 20, item_noun: str = "movie") -> list[dict]:
+    """Prompt-completion rows (TRL conversational format) from benchmark turns: the evaluation prompt, answered with
+    the turn's recommended titles. Built from a training split, they train an in-domain reference student."""
+    from revdial.prompts import build_messages
+
+    titles = bench.titles()
+    rows = []
+    for turn in bench.turns:
+        answer = "\n".join(f"{rank}. {titles[i]}" for rank, i in enumerate(turn.target_ids, start=1))
+        rows.append(
+            {
+                "prompt": build_messages(turn, k, item_noun),
+                "completion": [{"role": "assistant", "content": answer}],
+                "dialog_id": turn.dialog_id,
+                "target_item_id": turn.target_ids[0],
+            }
+        )
+    return rows
 
 
 def _rows_in(dataset: Path) -> int:
