@@ -83,7 +83,8 @@ def eval_shaped_rows(n: int, k: int = 20) -> list[dict]:
 def time_train(rows: int, use_peft: bool, dataset: str | None, overrides: tuple[str, ...] = ()) -> float:
     from datasets import Dataset, DatasetDict
 
-    from revdial.crs.benchmarks import load_benchmark, sft_rows, shared_data_dir
+    from revdial.crs.benchmarks import load_benchmark, shared_data_dir
+    from revdial.crs.experiment import sft_rows
     from revdial.crs.train import build_trainer, parse_recipe
 
     work = Path(tempfile.mkdtemp(prefix="crs-bench-"))

@@ -64,3 +64,13 @@ def test_a_correction_replaces_the_assistant_turn_in_messages_and_completion(row
     }
     assert corrected["completion"] == [corrected["messages"][-1]]
     assert apply_correction(row, None) is row
+
+
+def test_a_submitted_response_without_answers_leaves_the_labels_empty():
+    labels = aggregate([(None, None, "u1", "submitted")] + _answers("u2", corrected_recommendation="   "))
+    assert labels == Labels("submitted", None, None, [], None, 2)
+
+
+def test_a_discard_outranks_a_draft_when_nobody_submitted():
+    responses = _answers("u1", status="draft", quality=2) + [(None, None, "u2", "discarded")]
+    assert aggregate(responses).status == "discarded"

@@ -93,6 +93,25 @@ def test_inspired_first_turn_recommendation_is_kept_with_an_empty_context_like_h
     assert "Brand New Film" in bench.titles()
 
 
+def test_inspired_without_linking_skips_a_first_turn_recommendation_and_repairs_a_broken_movie_dict(
+    inspired_tsv,
+):
+    lines = [line.split("\t") for line in inspired_tsv.read_text().splitlines()]
+    header = lines[0]
+    lines[1][header.index("movies")] = "Jaws (1975)"  # the recommender's opening turn names a movie
+    lines[2][header.index("movie_dict")] = "{'Up (2009): 0}"  # the closing quote missing
+    inspired_tsv.write_text("".join("\t".join(cells) + "\n" for cells in lines))
+    bench = load_benchmark("inspired", inspired_tsv)
+    assert bench.target_source.startswith("the TSV `movies` column")
+    assert bench.skipped == {
+        "movie_dict cells repaired (not a dict literal)": 1,
+        "recommendation in the first turn (no context)": 1,
+    }
+    assert [t.target_ids for t in bench.turns] == [["The Matrix (1999)", "Alien (1979)"]]
+    assert bench.turns[0].mentioned_ids == ["Jaws (1975)", "Heat (1995)"]
+    assert "Up (2009)" in bench.titles().values()
+
+
 def test_inspired_linking_that_does_not_align_is_an_error_naming_the_line(inspired_tsv):
     _write_unicrs(inspired_tsv, [[_linked("RECOMMENDER"), _linked("SEEKER"), _linked("RECOMMENDER")]])
     with pytest.raises(
@@ -236,16 +255,6 @@ def test_real_inspired_dev_has_rec_turns_and_a_train_side(shared_data):
     assert sum(bench.train_popularity.values()) > 1000
     with gzip.open(shared_data / "inspired/original/dialog_data/dev.tsv.gz", "rt") as handle:
         assert handle.readline().startswith("dialog_id\tutt_id")
-
-
-def test_sft_rows_answer_the_evaluation_prompt_with_the_turns_recommendations(redial_dir):
-    from revdial.crs.benchmarks import sft_rows
-
-    bench = load_benchmark("redial", redial_dir / "original" / "test_data.jsonl.gz")
-    rows = sft_rows(bench, k=20)
-    assert len(rows) == len(bench.turns)
-    assert rows[1]["prompt"][0]["role"] == "system" and rows[1]["prompt"][-1]["role"] == "user"
-    assert rows[1]["completion"] == [{"role": "assistant", "content": "1. Alien (1979)\n2. Heat (1995)"}]
 
 
 @pytest.mark.shared_data

@@ -9,6 +9,7 @@ import pytest
 from datasets import Dataset, DatasetDict
 
 from revdial.crs import experiment as ex
+from revdial.crs.benchmarks import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,3 +150,55 @@ def test_a_typo_in_the_experiment_yaml_is_named(tmp_path, section, named):
     path.write_text(section + "\n")
     with pytest.raises(ex.ExperimentConfigError, match=named):
         ex.load_experiment_config(path)
+
+
+def test_sft_rows_answer_the_evaluation_prompt_with_the_turns_recommendations(redial_dir):
+    bench = load_benchmark("redial", redial_dir / "original" / "test_data.jsonl.gz")
+    rows = ex.sft_rows(bench, k=20)
+    assert len(rows) == len(bench.turns)
+    assert rows[1]["prompt"][0]["role"] == "system" and rows[1]["prompt"][-1]["role"] == "user"
+    assert rows[1]["completion"] == [{"role": "assistant", "content": "1. Alien (1979)\n2. Heat (1995)"}]
+
+
+def _result(row, strategy, budget, value, benchmark="redial", round_number=None, ndcg=0.05):
+    metric = {"mean": value, "ci_low": value - 0.01, "ci_high": value + 0.01}
+    ndcg_metric = None if ndcg is None else {"mean": ndcg, "ci_low": ndcg, "ci_high": ndcg}
+    metrics = {"recall@10": metric, "ndcg@10": ndcg_metric}
+    return {
+        "row": row,
+        "benchmark": benchmark,
+        "strategy": strategy,
+        "budget": budget,
+        "round": round_number,
+        "metrics": {"all_items": metrics},
+    }
+
+
+def test_plots_draw_the_last_rounds_curve_per_strategy_and_baselines_as_lines(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep each figure to look at
+    rows = [
+        _result("zero-shot", "zero-shot", None, 0.01),
+        _result("popularity", "popularity", None, 0.02),
+        _result("reference", "reference", 500, 0.40),  # its budget is its training rows: not drawn
+        *(_result(f"js b{b} r1", "js", b, 0.1 * b, round_number=1) for b in (2, 4)),
+        *(_result(f"js b{b} r2", "js", b, 0.2 * b, round_number=2) for b in (2, 4)),
+        _result("random b2", "random", 2, 0.05, ndcg=None),  # no NDCG@10 reported: absent from that panel
+        _result("zero-shot", "zero-shot", None, 0.03, benchmark="inspired"),
+    ]
+    paths = ex.plot_results(rows, tmp_path)
+    assert paths == [tmp_path / "budget_curves_inspired.png", tmp_path / "budget_curves_redial.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
+    recall, ndcg = figures[1].axes
+    lines = {line.get_label(): line for line in recall.get_lines()}
+    assert sorted(lines) == ["js", "popularity", "random", "zero-shot"]
+    assert list(lines["js"].get_xdata()) == [2, 4] and list(lines["js"].get_ydata()) == [0.4, 0.8]
+    assert (
+        list(lines["popularity"].get_ydata()) == [0.02, 0.02] and lines["popularity"].get_linestyle() == "--"
+    )
+    assert lines["popularity"].get_color() == "grey" and lines["zero-shot"].get_color() == "black"
+    assert len(recall.collections) == 2  # CI bands: js and random
+    assert "random" not in {line.get_label() for line in ndcg.get_lines()}
+    assert recall.get_title() == "redial: recall@10"

@@ -34,35 +34,57 @@ class Labels:
     annotators: int = 0
 
 
-def aggregate(responses: Iterable[tuple[str | None, Any, str, str]]) -> Labels:
-    """Labels from `(question, value, user_id, status)` tuples, one per answered question per user (question None:
-    a response without answers, e.g. a plain discard)."""
+def _answers_by_user(responses: Iterable[tuple[str | None, Any, str, str]]) -> dict[str, dict[str, Any]]:
+    """{user_id: {question: value, "_status": status}}, from the flat response tuples."""
     by_user: dict[str, dict[str, Any]] = {}
     for question, value, user_id, status in responses:
         entry = by_user.setdefault(str(user_id), {"_status": str(status)})
         if question is not None:
             entry[question] = value
+    return by_user
+
+
+def _unsubmitted_status(by_user: dict[str, dict[str, Any]]) -> str:
+    """With no submitted response: discarded if anyone discarded, else draft if anyone drafted, else pending."""
+    statuses = {entry["_status"] for entry in by_user.values()}
+    return next((s for s in ("discarded", "draft") if s in statuses), "pending")
+
+
+def _mean_quality(submitted: list[dict[str, Any]]) -> float | None:
+    ratings = [float(e[QUALITY]) for e in submitted if e.get(QUALITY) is not None]
+    return sum(ratings) / len(ratings) if ratings else None
+
+
+def _majority_relevant(submitted: list[dict[str, Any]]) -> str | None:
+    """ "yes" only when more annotators said yes than anything else (a tie reads "no"); None when nobody answered."""
+    votes = Counter(e[RELEVANT] for e in submitted if e.get(RELEVANT) is not None)
+    if not votes:
+        return None
+    return "yes" if votes["yes"] > sum(n for label, n in votes.items() if label != "yes") else "no"
+
+
+def _first_correction(submitted: list[dict[str, Any]]) -> str | None:
+    """The first non-empty correction (stripped), in the order given (user-id order)."""
+    for entry in submitted:
+        text = entry.get(CORRECTED)
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    return None
+
+
+def aggregate(responses: Iterable[tuple[str | None, Any, str, str]]) -> Labels:
+    """Labels from `(question, value, user_id, status)` tuples, one per answered question per user (question None:
+    a response without answers, e.g. a plain discard)."""
+    by_user = _answers_by_user(responses)
     submitted = [by_user[user] for user in sorted(by_user) if by_user[user]["_status"] == "submitted"]
     if not submitted:
-        statuses = {entry["_status"] for entry in by_user.values()}
-        status = next((s for s in ("discarded", "draft") if s in statuses), "pending")
-        return Labels(status=status)
-
-    ratings = [float(e[QUALITY]) for e in submitted if e.get(QUALITY) is not None]
-    votes = Counter(e[RELEVANT] for e in submitted if e.get(RELEVANT) is not None)
-    relevant = None
-    if votes:
-        relevant = "yes" if votes["yes"] > sum(n for label, n in votes.items() if label != "yes") else "no"
-    flags = sorted({flag for e in submitted for flag in (e.get(FLAGS) or [])})
-    corrections = [
-        e[CORRECTED].strip() for e in submitted if isinstance(e.get(CORRECTED), str) and e[CORRECTED].strip()
-    ]
+        return Labels(status=_unsubmitted_status(by_user))
     return Labels(
         status="submitted",
-        quality=sum(ratings) / len(ratings) if ratings else None,
-        relevant=relevant,
-        flags=flags,
-        corrected=corrections[0] if corrections else None,
+        quality=_mean_quality(submitted),
+        relevant=_majority_relevant(submitted),
+        flags=sorted({flag for e in submitted for flag in (e.get(FLAGS) or [])}),
+        corrected=_first_correction(submitted),
         annotators=len(submitted),
     )
 

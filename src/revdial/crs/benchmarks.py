@@ -35,7 +35,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -411,10 +411,37 @@ _QUOTED_TITLE_RE = re.compile(r"(['\"])(.+?\(\d{4}\))")
 _INSPIRED_COLUMNS = ("dialog_id", "utt_id", "speaker", "text", "movies", "movie_dict")
 
 
-def load_inspired(path: Path) -> Benchmark:
-    from revdial.curation.grounding import normalize_title, split_year
+@dataclass
+class _InspiredTitles:
+    """INSPIRED's item ids, collected as titles are read: the first spelling of each normalised title and year is
+    its canonical "Title (Year)", and `by_key` the first title seen under each normalised name (for bare names)."""
 
-    path = Path(path)
+    canonical: dict[tuple[str, int | None], str] = field(default_factory=dict)
+    by_key: dict[str, str] = field(default_factory=dict)
+
+    def add(self, title: str) -> str | None:
+        """The canonical title of `title` (recorded if new); None for an empty one."""
+        from revdial.curation.grounding import normalize_title, split_year
+
+        title = _clean_title(title)
+        if not title:
+            return None
+        base, year = split_year(title)
+        key = normalize_title(base)
+        if (key, year) not in self.canonical:
+            self.canonical[(key, year)] = title
+            self.by_key.setdefault(key, title)
+        return self.canonical[(key, year)]
+
+    def add_all(self, titles: Iterable[str]) -> list[str]:
+        return [t for t in map(self.add, titles) if t]
+
+    def catalogue(self) -> list[dict]:
+        return [{"item_id": t, "title": t, "year": y} for (_, y), t in self.canonical.items()]
+
+
+def _read_inspired_tsv(path: Path) -> list[dict]:
+    """The TSV's rows, after checking it has every column the loader reads."""
     with _open_text(path) as handle:
         reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = reader.fieldnames or []
@@ -424,76 +451,102 @@ def load_inspired(path: Path) -> Benchmark:
                 f"{path}: column(s) {', '.join(missing)} not found for the INSPIRED TSV format; "
                 f"columns are: {', '.join(header) or '(none)'}"
             )
-        rows = list(reader)
+        return list(reader)
 
-    canonical: dict[tuple[str, int | None], str] = {}
-    by_key: dict[str, str] = {}
 
-    def add_title(title: str) -> str | None:
-        title = _clean_title(title)
-        if not title:
-            return None
-        base, year = split_year(title)
-        key = normalize_title(base)
-        if (key, year) not in canonical:
-            canonical[(key, year)] = title
-            by_key.setdefault(key, title)
-        return canonical[(key, year)]
+def _movie_dict_titles(cell: str) -> tuple[list[str], bool]:
+    """The titles of a `movie_dict` cell, and whether the cell had to be repaired: the released dev.tsv has a few
+    cells with a missing quote, whose titles still end in "(Year)"."""
+    try:
+        movie_dict = ast.literal_eval(cell) if cell.strip() else {}
+    except (ValueError, SyntaxError):
+        return list(dict.fromkeys(m.group(2) for m in _QUOTED_TITLE_RE.finditer(cell))), True
+    return [str(title) for title in movie_dict], False
 
+
+def _inspired_dialogues(rows: list[dict], titles: _InspiredTitles) -> tuple[dict[str, list[dict]], int]:
+    """The rows by dialogue, each with its canonical `_dict` (movie_dict) and `_movies` titles, and how many
+    movie_dict cells were repaired."""
     dialogues: dict[str, list[dict]] = {}
     repaired = 0
     for row in rows:
-        try:
-            movie_dict = ast.literal_eval(row["movie_dict"]) if row["movie_dict"].strip() else {}
-        except (ValueError, SyntaxError):
-            # The released dev.tsv has a few cells with a missing quote; the titles still end in "(Year)".
-            movie_dict = dict.fromkeys(m.group(2) for m in _QUOTED_TITLE_RE.finditer(row["movie_dict"]))
-            repaired += 1
-        row["_dict"] = [t for t in (add_title(str(title)) for title in movie_dict) if t]
-        row["_movies"] = [t for t in map(add_title, row["movies"].split(";")) if t]
+        dict_titles, was_repaired = _movie_dict_titles(row["movie_dict"])
+        repaired += was_repaired
+        row["_dict"] = titles.add_all(dict_titles)
+        row["_movies"] = titles.add_all(row["movies"].split(";"))
         dialogues.setdefault(row["dialog_id"], []).append(row)
+    return dialogues, repaired
 
-    skipped: Counter[str] = Counter()
-    if repaired:
-        skipped["movie_dict cells repaired (not a dict literal)"] = repaired
+
+def _recommendation_turns(
+    dialog_id: str, merged: list[tuple[str, str, list[str]]], score_first_turn: bool
+) -> tuple[list[EvalTurn], int]:
+    """Every recommender turn of one merged dialogue that names a movie, and how many were skipped for being the
+    first turn (He et al. score a first-turn recommendation too, with an empty context: `score_first_turn`)."""
+    turns: list[EvalTurn] = []
+    skipped = 0
+    mentioned: list[str] = []
+    for index, (role, _, movies) in enumerate(merged):
+        movies = list(dict.fromkeys(movies))
+        if role == "assistant" and movies:
+            if index == 0 and not score_first_turn:
+                skipped += 1
+            else:
+                context = [{"role": r, "content": t} for r, t, _ in merged[:index]]
+                turns.append(EvalTurn(dialog_id, str(index), context, movies, list(dict.fromkeys(mentioned))))
+        mentioned.extend(movies)
+    return turns, skipped
+
+
+def _add_dbpedia_titles(path: Path, titles: _InspiredTitles) -> None:
+    """He et al.'s DBpedia movie list joins the catalogue: each title whose name is not there yet."""
+    from revdial.curation.grounding import normalize_title
+
+    dbpedia = path.parent.parent.parent / "llm_zero_shot_crs"
+    for title, year in _dbpedia_catalogue(dbpedia).values():
+        if normalize_title(title) not in titles.by_key:
+            titles.add(f"{title} ({year})" if year else title)
+
+
+def load_inspired(path: Path) -> Benchmark:
+    path = Path(path)
+    titles = _InspiredTitles()
+    dialogues, repaired = _inspired_dialogues(_read_inspired_tsv(path), titles)
     merged_dialogues = {d: _merge_inspired(utterances) for d, utterances in dialogues.items()}
     linking = _unicrs_file(path)
     if linking is not None:
         dict_titles = {d: [t for row in rows for t in row["_dict"]] for d, rows in dialogues.items()}
-        _relink_unicrs(linking, merged_dialogues, dict_titles, by_key, add_title)
+        _relink_unicrs(linking, merged_dialogues, dict_titles, titles.by_key, titles.add)
         target_source = f"UniCRS/CRSLab entity linking: {linking}"
     else:
         target_source = (
             f"the TSV `movies` column (no UniCRS linking next to {path.name}; mis-linked words kept)"
         )
     turns: list[EvalTurn] = []
+    first_turn_skipped = 0
     for dialog_id, merged in merged_dialogues.items():
-        mentioned: list[str] = []
-        for index, (role, text, movies) in enumerate(merged):
-            movies = list(dict.fromkeys(movies))
-            if role == "assistant" and movies:
-                if index == 0 and linking is None:
-                    skipped["recommendation in the first turn (no context)"] += 1
-                else:  # He et al. score a first-turn recommendation too, with an empty context
-                    context = [{"role": r, "content": t} for r, t, _ in merged[:index]]
-                    turns.append(
-                        EvalTurn(dialog_id, str(index), context, movies, list(dict.fromkeys(mentioned)))
-                    )
-            mentioned.extend(movies)
-
-    dbpedia = path.parent.parent.parent / "llm_zero_shot_crs"
-    for title, year in _dbpedia_catalogue(dbpedia).values():
-        key = normalize_title(title)
-        if key not in by_key:
-            add_title(f"{title} ({year})" if year else title)
-    catalogue = [{"item_id": t, "title": t, "year": y} for (_, y), t in canonical.items()]
-    train = _train_file(path, TRAIN_SIDES["he2023-inspired"])
-    popularity, train_source = {}, None
-    if train is not None:
-        popularity, train_source = _inspired_popularity(train, catalogue), str(train)
-    bench = Benchmark("inspired", str(path), turns, catalogue, popularity, train_source, dict(skipped))
-    bench.target_source = target_source
-    return bench
+        dialogue_turns, skipped_here = _recommendation_turns(
+            dialog_id, merged, score_first_turn=linking is not None
+        )
+        turns += dialogue_turns
+        first_turn_skipped += skipped_here
+    _add_dbpedia_titles(path, titles)
+    catalogue = titles.catalogue()
+    popularity, train_source = _he2023_popularity("he2023-inspired", path, catalogue)
+    skipped = {
+        "movie_dict cells repaired (not a dict literal)": repaired,
+        "recommendation in the first turn (no context)": first_turn_skipped,
+    }
+    return Benchmark(
+        "inspired",
+        str(path),
+        turns,
+        catalogue,
+        popularity,
+        train_source,
+        {reason: n for reason, n in skipped.items() if n},
+        target_source=target_source,
+    )
 
 
 def _merge_inspired(utterances: list[dict]) -> list[tuple[str, str, list[str]]]:
@@ -573,24 +626,3 @@ def _inspired_popularity(path: Path, catalogue: list[dict]) -> dict[str, int]:
             ids, _ = grounder.ground([str(t) for t in titles])
             counts.update(ids)
     return dict(counts)
-
-
-# --- supervised rows from a benchmark's training side ---------------------------------------------------------------
-def sft_rows(bench: Benchmark, k: int = 20, item_noun: str = "movie") -> list[dict]:
-    """Prompt-completion rows (TRL conversational format) from benchmark turns: the evaluation prompt, answered with
-    the turn's recommended titles. Built from a training split, they train an in-domain reference student."""
-    from revdial.prompts import build_messages
-
-    titles = bench.titles()
-    rows = []
-    for turn in bench.turns:
-        answer = "\n".join(f"{rank}. {titles[i]}" for rank, i in enumerate(turn.target_ids, start=1))
-        rows.append(
-            {
-                "prompt": build_messages(turn, k, item_noun),
-                "completion": [{"role": "assistant", "content": answer}],
-                "dialog_id": turn.dialog_id,
-                "target_item_id": turn.target_ids[0],
-            }
-        )
-    return rows

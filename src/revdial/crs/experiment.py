@@ -21,10 +21,13 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from revdial.config import BenchmarkSpec, ConfigError, PipelineConfig, parse, read_yaml
 from revdial.crs.student import STUDENT_TOKEN
+
+if TYPE_CHECKING:
+    from revdial.crs.benchmarks import Benchmark
 
 
 class ExperimentConfigError(ConfigError):
@@ -276,7 +279,7 @@ def build_reference_dataset(reference: dict, out: Path, k: int) -> Path:
     """A benchmark's training side (e.g. ReDial's train split) as prompt-completion rows, in a Distiset-shaped dir."""
     from datasets import Dataset, DatasetDict
 
-    from revdial.crs.benchmarks import load_benchmark, sft_rows, shared_data_dir
+    from revdial.crs.benchmarks import load_benchmark, shared_data_dir
 
     if (out / "default").exists():
         return out
@@ -289,6 +292,26 @@ def build_reference_dataset(reference: dict, out: Path, k: int) -> Path:
     bench = load_benchmark(reference["benchmark"], data, limit=reference.get("limit"))
     DatasetDict({"train": Dataset.from_list(sft_rows(bench, k=k))}).save_to_disk(str(out / "default"))
     return out
+
+
+def sft_rows(bench: Benchmark, k: int = 20, item_noun: str = "movie") -> list[dict]:
+    """Prompt-completion rows (TRL conversational format) from benchmark turns: the evaluation prompt, answered with
+    the turn's recommended titles. Built from a training split, they train an in-domain reference student."""
+    from revdial.prompts import build_messages
+
+    titles = bench.titles()
+    rows = []
+    for turn in bench.turns:
+        answer = "\n".join(f"{rank}. {titles[i]}" for rank, i in enumerate(turn.target_ids, start=1))
+        rows.append(
+            {
+                "prompt": build_messages(turn, k, item_noun),
+                "completion": [{"role": "assistant", "content": answer}],
+                "dialog_id": turn.dialog_id,
+                "target_item_id": turn.target_ids[0],
+            }
+        )
+    return rows
 
 
 def _rows_in(dataset: Path) -> int:
@@ -328,6 +351,54 @@ def results_table(rows: list[dict], setting: str = "all_items") -> str:
     return "\n".join(lines)
 
 
+def _last_round_curve(subset: list[dict], strategy: str) -> list[dict]:
+    """A strategy's rows that have a budget, by budget, from its last round only (rows without a round stay)."""
+    points = sorted(
+        (r for r in subset if r["strategy"] == strategy and r["budget"]), key=lambda r: r["budget"]
+    )
+    if not points:
+        return []
+    last = max(p.get("round") or 0 for p in points)
+    return [r for r in points if r.get("round") in (None, last)]
+
+
+def _draw_baselines(axis: Any, subset: list[dict], strategy: str, metric: str, setting: str) -> None:
+    """A dashed horizontal line per row of the strategy (popularity grey, the others black)."""
+    for r in subset:
+        if r["strategy"] == strategy:
+            axis.axhline(
+                r["metrics"][setting][metric]["mean"],
+                linestyle="--",
+                label=strategy,
+                color="grey" if strategy == "popularity" else "black",
+            )
+
+
+def _draw_curve(axis: Any, points: list[dict], strategy: str, metric: str, setting: str) -> None:
+    """The metric's mean against budget, with its 95% CI as a band."""
+    xs = [r["budget"] for r in points]
+    values = [r["metrics"][setting][metric] for r in points]
+    axis.plot(xs, [v["mean"] for v in values], marker="o", label=strategy)
+    axis.fill_between(xs, [v["ci_low"] for v in values], [v["ci_high"] for v in values], alpha=0.2)
+
+
+def _draw_metric(axis: Any, rows: list[dict], benchmark: str, metric: str, setting: str) -> None:
+    """One panel: a curve per strategy with budgets, baselines (and strategies without budgets) as lines; reference
+    students with a budget (their training rows, not seeds) are not drawn."""
+    # a metric at K above the evaluated list length is not reported (None): nothing to plot
+    subset = [r for r in rows if r["benchmark"] == benchmark and r["metrics"][setting].get(metric)]
+    for strategy in sorted({r["strategy"] for r in subset}):
+        points = _last_round_curve(subset, strategy)
+        if strategy in ("popularity", "zero-shot") or not points:
+            _draw_baselines(axis, subset, strategy, metric, setting)
+        elif strategy != "reference":
+            _draw_curve(axis, points, strategy, metric, setting)
+    axis.set_xlabel("budget B (seeds)")
+    axis.set_ylabel(metric)
+    axis.set_title(f"{benchmark}: {metric}")
+    axis.legend(fontsize=8)
+
+
 def plot_results(rows: list[dict], out: Path, setting: str = "all_items") -> list[Path]:
     """Recall@10 and NDCG@10 against budget per strategy (CI bands), baselines as horizontal lines."""
     import matplotlib
@@ -339,38 +410,7 @@ def plot_results(rows: list[dict], out: Path, setting: str = "all_items") -> lis
     for benchmark in sorted({r["benchmark"] for r in rows}):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for axis, metric in zip(axes, ("recall@10", "ndcg@10")):
-            # a metric at K above the evaluated list length is not reported (None): nothing to plot
-            subset = [r for r in rows if r["benchmark"] == benchmark and r["metrics"][setting].get(metric)]
-            for strategy in sorted({r["strategy"] for r in subset}):
-                points = sorted(
-                    (r for r in subset if r["strategy"] == strategy and r["budget"]),
-                    key=lambda r: r["budget"],
-                )
-                points = [
-                    r for r in points if r.get("round") in (None, max(p.get("round") or 0 for p in points))
-                ]
-                if strategy in ("popularity", "zero-shot") or not points:
-                    for r in subset:
-                        if r["strategy"] == strategy:
-                            axis.axhline(
-                                r["metrics"][setting][metric]["mean"],
-                                linestyle="--",
-                                label=strategy,
-                                color="grey" if strategy == "popularity" else "black",
-                            )
-                    continue
-                if strategy == "reference":
-                    continue
-                xs = [r["budget"] for r in points]
-                values = [r["metrics"][setting][metric] for r in points]
-                axis.plot(xs, [v["mean"] for v in values], marker="o", label=strategy)
-                axis.fill_between(
-                    xs, [v["ci_low"] for v in values], [v["ci_high"] for v in values], alpha=0.2
-                )
-            axis.set_xlabel("budget B (seeds)")
-            axis.set_ylabel(metric)
-            axis.set_title(f"{benchmark}: {metric}")
-            axis.legend(fontsize=8)
+            _draw_metric(axis, rows, benchmark, metric, setting)
         fig.tight_layout()
         path = out / f"budget_curves_{benchmark}.png"
         fig.savefig(path, dpi=120)

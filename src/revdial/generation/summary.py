@@ -33,69 +33,99 @@ def selection_size(plan: Any, pool: int) -> int:
     return min(plan.budget, pool - len(plan.labelled_seed_ids or []))
 
 
+def _funnel(pool: int, n_selected: int, candidates: Any, n_kept: int) -> dict[str, int]:
+    """Seeds and rows surviving each stage, pool first, rows kept last."""
+    return {
+        "seeds in pool": pool,
+        "seeds selected": n_selected,
+        "requests planned": len(candidates),
+        "requests generated": sum(1 for r in _column(candidates, "request") if r),
+        "answers parsed": sum(1 for p in _column(candidates, "parsed_titles") if p),
+        "answers grounded": sum(1 for g in _column(candidates, "recommended_item_ids") if g),
+        "rows kept": n_kept,
+    }
+
+
+def _rows_per_step(funnel: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Rows in/out of each pipeline step, read off the funnel."""
+    pool, selected, planned = funnel["seeds in pool"], funnel["seeds selected"], funnel["requests planned"]
+    generated, parsed, grounded = (
+        funnel["requests generated"],
+        funnel["answers parsed"],
+        funnel["answers grounded"],
+    )
+    return {
+        "load_seeds": {"in": pool, "out": pool},
+        "keep_top_b": {"in": pool, "out": selected},
+        "plan_requests": {"in": selected, "out": planned},
+        "generate_request": {"in": planned, "out": generated},
+        "recommend_items": {"in": generated, "out": parsed},
+        "ground_recommendations": {"in": parsed, "out": grounded},
+        "curate_rows": {"in": planned, "out": funnel["rows kept"]},
+    }
+
+
+def _accounting(selected: set[Any], kept: Any, rejects: Any, expected: int) -> dict[str, Any]:
+    """Every selected seed is kept or rejected, never both, and the selection passed on as many as it should."""
+    kept_seeds = set(_column(kept, "seed_id"))
+    rejected_seeds = set(_column(rejects, "seed_id"))
+    return {
+        "seeds_selected": len(selected),
+        "seeds_kept": len(kept_seeds),
+        "seeds_rejected": len(rejected_seeds),
+        "ok": len(selected) == len(kept_seeds) + len(rejected_seeds)
+        and not (kept_seeds & rejected_seeds)
+        and len(selected) == expected,
+    }
+
+
+def _hallucination(candidates: Any, policy: str) -> dict[str, Any]:
+    """Recommended titles that named no catalogue item, over all parsed titles (None when there were none)."""
+    total = sum(len(p or []) for p in _column(candidates, "parsed_titles"))
+    hallucinated = sum(len(h or []) for h in _column(candidates, "hallucinated_titles"))
+    return {
+        "titles_recommended": total,
+        "titles_hallucinated": hallucinated,
+        "rate": round(hallucinated / total, 4) if total else None,
+        "policy": policy,
+    }
+
+
+def _tokens(candidates: Any, cap: int | None) -> dict[str, Any]:
+    tokens_in = sum(int(t or 0) for t in _column(candidates, "tokens_in"))
+    tokens_out = sum(int(t or 0) for t in _column(candidates, "tokens_out"))
+    return {"input": tokens_in, "output": tokens_out, "total": tokens_in + tokens_out, "cap": cap or None}
+
+
+def _generator_model(candidates: Any) -> str | list[str]:
+    """The one model that wrote the candidates, or the sorted list when there were several (or none)."""
+    models = sorted({m for m in _column(candidates, "model_name") if m})
+    return models[0] if len(models) == 1 else models
+
+
+def _count_by(values: list[Any]) -> dict[Any, int]:
+    """Occurrences of each value, most common first."""
+    return dict(Counter(values).most_common())
+
+
 def build_summary(distiset: Any, plan: Any, echo: dict[str, Any], wall_time_s: float) -> dict[str, Any]:
     import datasets
 
     kept, rejects, candidates = (distiset[name]["train"] for name in ("default", "rejects", "candidates"))
     pool = len(datasets.load_from_disk(plan.seeds_dir))
-    seed_ids = _column(candidates, "seed_id")
-    selected = set(seed_ids)
-    kept_seeds = set(_column(kept, "seed_id"))
-    rejected_seeds = set(_column(rejects, "seed_id"))
-    requests = _column(candidates, "request")
-    parsed = _column(candidates, "parsed_titles")
-    grounded = _column(candidates, "recommended_item_ids")
-    hallucinated = _column(candidates, "hallucinated_titles")
-    titles_total = sum(len(p or []) for p in parsed)
-    titles_hallucinated = sum(len(h or []) for h in hallucinated)
-    tokens_in = sum(int(t or 0) for t in _column(candidates, "tokens_in"))
-    tokens_out = sum(int(t or 0) for t in _column(candidates, "tokens_out"))
-    models = sorted({m for m in _column(candidates, "model_name") if m})
-    funnel = {
-        "seeds in pool": pool,
-        "seeds selected": len(selected),
-        "requests planned": len(candidates),
-        "requests generated": sum(1 for r in requests if r),
-        "answers parsed": sum(1 for p in parsed if p),
-        "answers grounded": sum(1 for g in grounded if g),
-        "rows kept": len(kept),
-    }
+    selected = set(_column(candidates, "seed_id"))
+    funnel = _funnel(pool, len(selected), candidates, len(kept))
     return {
         "name": plan.name,
-        "generator_model": models[0] if len(models) == 1 else models,
+        "generator_model": _generator_model(candidates),
         "selection": {"strategy": plan.strategy, "budget": plan.budget, "features": plan.features},
         "funnel": funnel,
-        "rows_per_step": {
-            "load_seeds": {"in": pool, "out": pool},
-            "keep_top_b": {"in": pool, "out": len(selected)},
-            "plan_requests": {"in": len(selected), "out": len(candidates)},
-            "generate_request": {"in": len(candidates), "out": funnel["requests generated"]},
-            "recommend_items": {"in": funnel["requests generated"], "out": funnel["answers parsed"]},
-            "ground_recommendations": {"in": funnel["answers parsed"], "out": funnel["answers grounded"]},
-            "curate_rows": {"in": len(candidates), "out": len(kept)},
-        },
-        "reject_reasons": dict(Counter(r for r in _column(candidates, "reject_reason") if r).most_common()),
-        "rejected_seed_reasons": dict(Counter(_column(rejects, "reason")).most_common()),
-        "accounting": {
-            "seeds_selected": len(selected),
-            "seeds_kept": len(kept_seeds),
-            "seeds_rejected": len(rejected_seeds),
-            "ok": len(selected) == len(kept_seeds) + len(rejected_seeds)
-            and not (kept_seeds & rejected_seeds)
-            and len(selected) == selection_size(plan, pool),
-        },
-        "hallucination": {
-            "titles_recommended": titles_total,
-            "titles_hallucinated": titles_hallucinated,
-            "rate": round(titles_hallucinated / titles_total, 4) if titles_total else None,
-            "policy": plan.curation.on_hallucination,
-        },
-        "tokens": {
-            "input": tokens_in,
-            "output": tokens_out,
-            "total": tokens_in + tokens_out,
-            "cap": plan.generation.max_total_tokens or None,
-        },
+        "rows_per_step": _rows_per_step(funnel),
+        "reject_reasons": _count_by([r for r in _column(candidates, "reject_reason") if r]),
+        "rejected_seed_reasons": _count_by(_column(rejects, "reason")),
+        "accounting": _accounting(selected, kept, rejects, selection_size(plan, pool)),
+        "hallucination": _hallucination(candidates, plan.curation.on_hallucination),
+        "tokens": _tokens(candidates, plan.generation.max_total_tokens),
         "wall_time_s": round(wall_time_s, 2),
         "config": echo,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -163,6 +164,109 @@ def nearest(Y: np.ndarray, A: np.ndarray) -> np.ndarray:
     return out
 
 
+def _pass_sizes(n: int, d: int, mode: str, dim: int | None, picks_per_pass: int | None) -> tuple[int, int]:
+    """(picks per pass, working dimension): one full-dimension pick a pass in exact mode; in fast mode
+    `picks_per_pass` (default N // 1024) and `dim` (default the full dimension up to 200k seeds, 32 above)."""
+    if mode == "exact":
+        return 1, d
+    per_pass = picks_per_pass or max(1, n // 1024)
+    r = dim if dim is not None else (d if n <= 200_000 else 32)
+    return per_pass, min(r, d)
+
+
+def _working_space(
+    X: np.ndarray, labelled: np.ndarray | None, r: int, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The pool and the labelled seeds in an r-dimensional Gaussian random projection, or as they are when r is the
+    full dimension (then the pool may be float16: every use converts the rows it reads)."""
+    d = X.shape[1]
+    if r == d:
+        return X, labelled
+    R = (np.random.default_rng(seed).standard_normal((d, r)) / math.sqrt(r)).astype(np.float32)
+    return project_rows(X, R), None if labelled is None else labelled @ R
+
+
+def _distances_to(Y: np.ndarray, sqn: np.ndarray, Lab: np.ndarray | None) -> np.ndarray:
+    """min over the labelled seeds of ‖y_i − l‖² for every row (inf everywhere without labelled seeds)."""
+    mind = np.full(Y.shape[0], np.inf, np.float32)
+    if Lab is not None:
+        for s in range(0, Lab.shape[0], 1024):
+            min_sq_dist(Y, sqn, Lab[s : s + 1024], out=mind)
+    return mind
+
+
+def _candidates(mind: np.ndarray, m: int) -> np.ndarray:
+    """The m rows with the largest mind, in index order (ties go to the lower index, whatever the values outside the
+    top m)."""
+    n = mind.size
+    return np.sort(np.argpartition(-mind, m - 1)[:m]) if m < n else np.arange(n)
+
+
+def _farthest_first(
+    local: np.ndarray, Yc: np.ndarray, sqc: np.ndarray, k: int
+) -> tuple[list[int], list[float]]:
+    """k farthest-first picks among candidate rows `Yc` whose distances to the chosen seeds are `local` (updated in
+    place): their positions among the candidates, and the distance of each when it was picked."""
+    rows: list[int] = []
+    scores: list[float] = []
+    for _ in range(k):
+        j = int(np.argmax(local))
+        rows.append(j)
+        scores.append(float(np.sqrt(max(local[j], 0.0))))
+        if k > 1:  # in-batch update: later picks of this pass keep away from earlier ones
+            np.minimum(local, np.maximum(sqc - 2.0 * (Yc @ Yc[j]) + sqc[j], 0.0), out=local)
+        local[j] = -1.0
+    return rows, scores
+
+
+@dataclass
+class _Traversal:
+    """The pool in working space, mind_i = min ‖y_i − c‖² over the labelled and chosen seeds (−1 once picked), the
+    lazy updater where passes are large enough, and the picks so far with their scores."""
+
+    Y: np.ndarray
+    sqn: np.ndarray
+    mind: np.ndarray
+    lazy: LazyDistances | None = None
+    order: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+    def start_at_the_mean(self) -> None:
+        """The first pick: the seed nearest the pool mean, scored by its distance to the mean."""
+        to_mu = min_sq_dist(self.Y, self.sqn, pool_mean(self.Y)[None, :])
+        first = int(np.argmin(to_mu))
+        self.order.append(first)
+        self.scores.append(float(np.sqrt(to_mu[first])))
+        min_sq_dist(self.Y, self.sqn, as_float32(self.Y[first][None, :]), out=self.mind)
+        self.mind[first] = -1.0
+
+    def use_lazy_updates(self, budget: int) -> None:
+        """From here on, a pass's distance update is `LazyDistances`' (told about a first pick already made)."""
+        self.lazy = LazyDistances(self.Y, self.sqn, self.mind, budget)
+        if self.order:
+            self.lazy.total, self.lazy.centres[0] = 1, as_float32(self.Y[self.order[0]])
+            self.lazy.base[:], self.lazy.upto[:] = self.mind, 1
+
+    def run_pass(self, k: int, wanted: int, budget: int) -> None:
+        """k picks, farthest-first among the `wanted` seeds (fewer if fewer remain) with the largest mind, then mind
+        min-updated for the whole batch unless the budget is reached (the last pass's distances would choose
+        nothing)."""
+        n = self.mind.size
+        cand = _candidates(self.mind, min(n - len(self.order), wanted))
+        Yc = as_float32(self.Y[cand])
+        rows, scores = _farthest_first(self.mind[cand].copy(), Yc, self.sqn[cand], k)
+        batch = [int(cand[j]) for j in rows]
+        self.order.extend(batch)
+        self.scores.extend(scores)
+        if len(self.order) < budget and self.lazy is not None:
+            self.lazy.add(Yc[rows], min(n - len(self.order), wanted))
+        elif len(self.order) < budget:
+            min_sq_dist(self.Y, self.sqn, Yc[rows], out=self.mind)
+        if self.lazy is not None:
+            self.lazy.picked(batch)
+        self.mind[batch] = -1.0
+
+
 @strategy
 def kcenter(
     X: np.ndarray,
@@ -192,61 +296,17 @@ def kcenter(
     A float16 pool (a memmap) is read in blocks; only the projection (N × dim float32) is held in memory.
     """
     n, d = X.shape
-    rng = np.random.default_rng(seed)
-    if mode == "exact":
-        per_pass, r = 1, d
-    else:
-        per_pass = picks_per_pass or max(1, n // 1024)
-        r = dim if dim is not None else (d if n <= 200_000 else 32)
-        r = min(r, d)
-    if r < d:
-        R = (rng.standard_normal((d, r)) / math.sqrt(r)).astype(np.float32)
-        Y = project_rows(X, R)
-        Lab = None if labelled is None else labelled @ R
-    else:
-        Y, Lab = X, labelled  # Y may be float16: every use below converts the rows it reads
+    per_pass, r = _pass_sizes(n, d, mode, dim, picks_per_pass)
+    Y, Lab = _working_space(X, labelled, r, seed)
     sqn = sq_norms(Y)
-    mind = np.full(n, np.inf, np.float32)
-    if Lab is not None:
-        for s in range(0, Lab.shape[0], 1024):
-            min_sq_dist(Y, sqn, Lab[s : s + 1024], out=mind)
-    order: list[int] = []
-    scores: list[float] = []
+    traversal = _Traversal(Y, sqn, _distances_to(Y, sqn, Lab))
     if Lab is None:
-        to_mu = min_sq_dist(Y, sqn, pool_mean(Y)[None, :])
-        first = int(np.argmin(to_mu))
-        order.append(first)
-        scores.append(float(np.sqrt(to_mu[first])))
-        min_sq_dist(Y, sqn, as_float32(Y[first][None, :]), out=mind)
-        mind[first] = -1.0
+        traversal.start_at_the_mean()
         report(progress, 1)
-    lazy = LazyDistances(Y, sqn, mind, budget) if mode == "fast" and per_pass >= PRUNE_MIN else None
-    if lazy is not None and order:
-        lazy.total, lazy.centres[0] = 1, as_float32(Y[first])
-        lazy.base[:], lazy.upto[:] = mind, 1
-    while len(order) < budget:
-        k = min(per_pass, budget - len(order))
-        m = min(n - len(order), candidate_factor * per_pass)
-        # sorted: ties between equal distances go to the lower index, whatever the values outside the top m
-        cand = np.sort(np.argpartition(-mind, m - 1)[:m]) if m < n else np.arange(n)
-        local = mind[cand].copy()
-        Yc, sqc = as_float32(Y[cand]), sqn[cand]
-        batch, rows = [], []
-        for _ in range(k):
-            j = int(np.argmax(local))
-            batch.append(int(cand[j]))
-            rows.append(j)
-            scores.append(float(np.sqrt(max(local[j], 0.0))))
-            if k > 1:  # in-batch update: later picks of this pass keep away from earlier ones
-                np.minimum(local, np.maximum(sqc - 2.0 * (Yc @ Yc[j]) + sqc[j], 0.0), out=local)
-            local[j] = -1.0
-        order.extend(batch)
-        if len(order) < budget and lazy is not None:
-            lazy.add(Yc[rows], min(n - len(order), candidate_factor * per_pass))
-        elif len(order) < budget:  # the last pass's distances would choose nothing
-            min_sq_dist(Y, sqn, Yc[rows], out=mind)
-        if lazy is not None:
-            lazy.picked(batch)
-        mind[batch] = -1.0
+    if mode == "fast" and per_pass >= PRUNE_MIN:
+        traversal.use_lazy_updates(budget)
+    while len(traversal.order) < budget:
+        k = min(per_pass, budget - len(traversal.order))
+        traversal.run_pass(k, candidate_factor * per_pass, budget)
         report(progress, k)
-    return Selection(np.asarray(order, np.int64), np.asarray(scores, np.float32))
+    return Selection(np.asarray(traversal.order, np.int64), np.asarray(traversal.scores, np.float32))
