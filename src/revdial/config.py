@@ -162,6 +162,11 @@ class GenerationConfig(_Section):
         description="llm: the teacher writes the list (the paper) | grounded: the seed item + its neighbours, no LLM",
     )
     grounded: GroundedAnswerConfig = Field(default_factory=GroundedAnswerConfig)
+    seed_parts: list[Literal["metadata", "review", "history", "neighbours"]] = Field(
+        default_factory=lambda: ["metadata", "review", "history", "neighbours"],
+        description="what of a seed the prompts show besides the item (revdial.seeds.render.SEED_PARTS); "
+        "leave one out to measure what it is worth",
+    )
     styles: list[str] | None = Field(default=None, description="request styles; None: all of the domain's")
     k: int = Field(default=1, ge=1, description="requests per seed")
     n_turns: int = Field(
@@ -256,6 +261,17 @@ class ReferenceSpec(_Section):
     train_overrides: dict[str, Any] = Field(default_factory=dict)
 
 
+class AblationSpec(_Section):
+    """One synthesis config change, trained and evaluated like a strategy row: `set` maps dotted keys of the
+    synthesis config (`generation.answer`, `generation.grounded.content_weight`, `source.tables.items.metadata`)
+    to their value in this row."""
+
+    label: str
+    set: dict[str, Any] = Field(min_length=1)
+    strategy: str | None = Field(default=None, description="None: the experiment's first strategy")
+    budget: int | None = Field(default=None, ge=1, description="None: the experiment's largest budget")
+
+
 class ExperimentTrain(_Section):
     recipe: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
@@ -286,6 +302,7 @@ class ExperimentSection(_Section):
         default_factory=lambda: ["zero_shot", "popularity"]
     )
     reference: list[ReferenceSpec] = Field(default_factory=list)
+    ablations: list[AblationSpec] = Field(default_factory=list)
     train: ExperimentTrain = Field(default_factory=ExperimentTrain)
     eval: ExperimentEval = Field(default_factory=ExperimentEval)
 

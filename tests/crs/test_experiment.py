@@ -19,7 +19,13 @@ def _fake_synthesis(calls: list):
 
     def synthesize(config, *, budget, strategy, out, features=None, labelled_seed_ids=None):
         calls.append(
-            {"strategy": strategy, "budget": budget, "features": features, "labelled": labelled_seed_ids}
+            {
+                "strategy": strategy,
+                "budget": budget,
+                "features": features,
+                "labelled": labelled_seed_ids,
+                "config": config,
+            }
         )
         offset = len(labelled_seed_ids or [])
         rows = []
@@ -72,7 +78,7 @@ def _config(tmp_path: Path, tiny_lm: Path, redial_dir: Path, rounds: int = 1) ->
 
 
 def test_both_shipped_experiment_configs_load():
-    for name in ("experiment-cpu.yaml", "experiment-gpu.yaml"):
+    for name in ("experiment-cpu.yaml", "experiment-gpu.yaml", "experiment-movielens.yaml"):
         cfg = ex.load_experiment_config(ROOT / "pipelines" / name)
         assert cfg.synthesis_config.exists() and cfg.recipe.exists()
         assert cfg.budgets == sorted(cfg.budgets) and cfg.strategies
@@ -202,3 +208,91 @@ def test_plots_draw_the_last_rounds_curve_per_strategy_and_baselines_as_lines(tm
     assert len(recall.collections) == 2  # CI bands: js and random
     assert "random" not in {line.get_label() for line in ndcg.get_lines()}
     assert recall.get_title() == "redial: recall@10"
+
+
+def test_an_ablation_changes_dotted_keys_and_keeps_table_paths_pointing_at_the_same_files(tmp_path):
+    path = ROOT / "pipelines" / "movielens-redial.yaml"
+    config = ex.ablated_config(
+        path,
+        {
+            "generation.answer": "llm",
+            "generation.grounded.content_weight": 0,
+            "source.seeds_from": ["ratings"],
+        },
+    )
+    assert config["generation"]["answer"] == "llm" and config["generation"]["grounded"]["content_weight"] == 0
+    assert config["generation"]["grounded"]["collaborative_weight"] == 1.0  # siblings untouched
+    assert config["source"]["seeds_from"] == ["ratings"]
+    items = Path(config["source"]["tables"]["items"]["path"])
+    assert items.is_absolute() and items == (ROOT / "runs/data/movielens-redial/items.jsonl.gz").resolve()
+    with pytest.raises(ex.ExperimentConfigError, match="ablation key 'name.x': 'name' is not a section"):
+        ex.ablated_config(path, {"name.x": 1})
+
+
+def test_an_ablation_row_synthesizes_the_changed_config_and_trains_and_evaluates_like_a_strategy(
+    tmp_path, monkeypatch
+):
+    from revdial.generation import run
+
+    calls: list = []
+    monkeypatch.setattr(run, "synthesize", _fake_synthesis(calls))
+    trained: list = []
+    monkeypatch.setattr(
+        ex, "train_cached", lambda cfg, data, out, extra=None: trained.append((data, out)) or out
+    )
+    monkeypatch.setattr(ex, "evaluate_cached", lambda cfg, model, spec, out: _fake_report(0.1))
+    path = tmp_path / "experiment.yaml"
+    path.write_text(
+        json.dumps(
+            {
+                "experiment": {
+                    "synthesis_config": str(ROOT / "pipelines" / "movielens-redial.yaml"),
+                    "strategies": ["js"],
+                    "budgets": [2, 3],
+                    "baselines": [],
+                    "ablations": [{"label": "no-content", "set": {"generation.grounded.content_weight": 0}}],
+                    "eval": {"benchmarks": ["redial"]},
+                },
+                "output": {"dir": str(tmp_path / "exp")},
+            }
+        )
+    )
+    result = ex.run_experiment(ex.load_experiment_config(path))
+    ablation = calls[-1]
+    assert (ablation["strategy"], ablation["budget"]) == ("js", 3)
+    assert ablation["config"]["generation"]["grounded"]["content_weight"] == 0
+    assert [r["row"] for r in result["rows"]][-1] == "ablation-no-content-js-B3"
+    assert result["rows"][-1]["ablation"] == "no-content"
+    assert trained[-1][0].name == "ablation-no-content-js-B3"
+    assert (tmp_path / "exp" / "ablations_redial.png").stat().st_size > 0
+
+
+def _fake_report(mean: float) -> dict:
+    cell = {"mean": mean, "ci_low": mean / 2, "ci_high": mean * 2}
+    metrics = {m: cell for m in ("recall@1", "recall@10", "recall@50", "ndcg@10")}
+    return {
+        "n_turns": 3,
+        "metrics": {setting: {"n_turns": 3, **metrics} for setting in ("all_items", "exclude_mentioned")},
+    }
+
+
+def test_the_ablation_chart_compares_zero_shot_the_full_design_and_each_change():
+    def row(name, strategy, budget, ablation=None):
+        return {
+            "row": name,
+            "strategy": strategy,
+            "budget": budget,
+            "benchmark": "b",
+            **_fake_report(0.1),
+            **({"ablation": ablation} if ablation else {}),
+        }
+
+    rows = [
+        row("zero-shot", "zero-shot", 0),
+        row("js-B2", "js", 2),
+        row("js-B4", "js", 4),
+        row("random-B4", "random", 4),
+        row("ablation-x", "js", 4, "x"),
+    ]
+    bars = ex._ablation_bars(rows, "b", "recall@10", "all_items")
+    assert [r["row"] for r in bars] == ["zero-shot", "js-B4", "ablation-x"]

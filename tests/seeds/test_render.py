@@ -58,3 +58,28 @@ def test_a_rating_outside_the_scale_is_never_rendered():
         text = render_seed({"title": "Heat", "review_text": "Great.", "rating": rating})
         assert text == "Item: Heat\nUser review: Great.", rating
     assert "rating 5/5" in render_seed({"title": "Heat", "review_text": "Great.", "rating": 5.0})
+
+
+def test_seed_parts_leave_out_exactly_the_parts_not_named():
+    row = {
+        "title": "Heat",
+        "year": 1995,
+        "metadata_text": "genre: crime",
+        "review_text": "Great shootout.",
+        "rating": 4.5,
+        "history_liked": ["Ronin"],
+        "history_disliked": ["Cats"],
+        "neighbor_titles": ["Collateral"],
+    }
+    assert render_seed(row, parts=["history", "neighbours"]).splitlines() == [
+        "Item: Heat (1995)",
+        "User rating: 4.5/5",  # the review goes, the user's rating stays
+        "User also liked: Ronin",
+        "User disliked: Cats",
+        "Often liked together with: Collateral",
+    ]
+    assert render_seed(row, parts=["metadata", "review"]).splitlines() == [
+        "Item: Heat (1995)",
+        "About: genre: crime",
+        "User review (rating 4.5/5): Great shootout.",
+    ]

@@ -55,6 +55,7 @@ class ExperimentConfig:
     backend: str
     baselines: list[str]
     reference: list[dict[str, Any]]
+    ablations: list[dict[str, Any]]
     out: Path
     n_resamples: int
 
@@ -95,18 +96,49 @@ def load_experiment_config(path: Path | str) -> ExperimentConfig:
         backend=evaluation.backend,
         baselines=list(section.baselines),
         reference=[ref.model_dump(exclude_none=True) for ref in section.reference],
+        ablations=[ablation.model_dump() for ablation in section.ablations],
         out=Path(parsed.output.dir or "runs/experiment"),
         n_resamples=evaluation.n_resamples,
     )
 
 
 # --- stages (each cached on disk) -----------------------------------------------------------------------------------
-def synthesize_cached(cfg: ExperimentConfig, strategy: str, budget: int, out: Path, **kwargs: Any) -> Path:
+def synthesize_cached(
+    cfg: ExperimentConfig,
+    strategy: str,
+    budget: int,
+    out: Path,
+    config: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Path:
+    """One synthesis of the experiment's config (or `config`, an ablated copy of it); a finished one is reused."""
     if (out / "summary.json").exists():
         return out
     from revdial.generation.run import synthesize
 
-    return Path(synthesize(cfg.synthesis_config, budget=budget, strategy=strategy, out=out, **kwargs))
+    return Path(
+        synthesize(config or cfg.synthesis_config, budget=budget, strategy=strategy, out=out, **kwargs)
+    )
+
+
+def ablated_config(path: Path, changes: dict[str, Any]) -> dict[str, Any]:
+    """The synthesis YAML at `path` as a mapping with `changes` (dotted keys) applied; its tables' relative paths
+    are made absolute, since a mapping has no folder to resolve them against."""
+    import copy
+
+    raw = copy.deepcopy(read_yaml(path))
+    for table in ((raw.get("source") or {}).get("tables") or {}).values():
+        if isinstance(table, dict) and "://" not in str(table.get("path", "://")):
+            table["path"] = str((path.resolve().parent / table["path"]).resolve())
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split(".")
+        node = raw
+        for key in parents:
+            if not isinstance(node.get(key, {}), dict):
+                raise ExperimentConfigError(f"{path}: ablation key {dotted!r}: {key!r} is not a section")
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return raw
 
 
 def train_cached(
@@ -217,14 +249,6 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
         evaluate_row("popularity", "popularity", {"strategy": "popularity", "budget": 0})
     if "zero_shot" in cfg.baselines:
         evaluate_row("zero-shot", cfg.student, {"strategy": "zero-shot", "budget": 0})
-    for reference in cfg.reference:
-        label = reference.get("label", f"reference-{reference['benchmark']}")
-        dataset = build_reference_dataset(reference, out / "data" / label, cfg.k)
-        started = time.perf_counter()
-        model = train_cached(cfg, dataset, out / "models" / label, reference.get("train_overrides"))
-        timings[f"train {label}"] = round(time.perf_counter() - started, 1)
-        evaluate_row(label, str(model), {"strategy": "reference", "budget": _rows_in(dataset)})
-
     top = cfg.budgets[-1]
     for strategy in cfg.strategies:
         if cfg.rounds == 1:
@@ -243,11 +267,40 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
             for budget in cfg.budgets:
                 _active_rounds(cfg, strategy, budget, evaluate_row, timings)
 
+    for ablation in cfg.ablations:
+        _ablation_row(cfg, ablation, evaluate_row, timings)
+
+    # References last: the synthetic rows are the question, the in-domain students the yardstick beside them.
+    for reference in cfg.reference:
+        label = reference.get("label", f"reference-{reference['benchmark']}")
+        dataset = build_reference_dataset(reference, out / "data" / label, cfg.k)
+        started = time.perf_counter()
+        model = train_cached(cfg, dataset, out / "models" / label, reference.get("train_overrides"))
+        timings[f"train {label}"] = round(time.perf_counter() - started, 1)
+        evaluate_row(label, str(model), {"strategy": "reference", "budget": _rows_in(dataset)})
+
     result = {"config": str(cfg.path), "rows": rows, "timings_s": timings}
     (out / "results.json").write_text(json.dumps(result, indent=2))
     (out / "results.md").write_text(results_table(rows))
     plot_results(rows, out)
+    plot_ablations(rows, out)
     return result
+
+
+def _ablation_row(cfg: ExperimentConfig, ablation: dict[str, Any], evaluate_row, timings: dict) -> None:
+    """One changed synthesis (e.g. `generation.answer: llm`), trained and evaluated like a strategy row."""
+    strategy = ablation.get("strategy") or cfg.strategies[0]
+    budget = ablation.get("budget") or cfg.budgets[-1]
+    label = f"ablation-{ablation['label']}-{strategy}-B{budget}"
+    config = ablated_config(cfg.synthesis_config, ablation["set"])
+    started = time.perf_counter()
+    synth = synthesize_cached(cfg, strategy, budget, cfg.out / "synth" / label, config, features=cfg.features)
+    timings[f"synthesize {label}"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    model = train_cached(cfg, synth, cfg.out / "models" / label)
+    timings[f"train {label}"] = round(time.perf_counter() - started, 1)
+    meta = {"strategy": strategy, "budget": budget, "ablation": ablation["label"]}
+    evaluate_row(label, str(model), meta)
 
 
 def _active_rounds(cfg: ExperimentConfig, strategy: str, budget: int, evaluate_row, timings: dict) -> None:
@@ -386,7 +439,11 @@ def _draw_metric(axis: Any, rows: list[dict], benchmark: str, metric: str, setti
     """One panel: a curve per strategy with budgets, baselines (and strategies without budgets) as lines; reference
     students with a budget (their training rows, not seeds) are not drawn."""
     # a metric at K above the evaluated list length is not reported (None): nothing to plot
-    subset = [r for r in rows if r["benchmark"] == benchmark and r["metrics"][setting].get(metric)]
+    subset = [
+        r
+        for r in rows
+        if r["benchmark"] == benchmark and r["metrics"][setting].get(metric) and not r.get("ablation")
+    ]
     for strategy in sorted({r["strategy"] for r in subset}):
         points = _last_round_curve(subset, strategy)
         if strategy in ("popularity", "zero-shot") or not points:
@@ -413,6 +470,51 @@ def plot_results(rows: list[dict], out: Path, setting: str = "all_items") -> lis
             _draw_metric(axis, rows, benchmark, metric, setting)
         fig.tight_layout()
         path = out / f"budget_curves_{benchmark}.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def _ablation_bars(rows: list[dict], benchmark: str, metric: str, setting: str) -> list[dict]:
+    """The rows an ablation chart compares: zero-shot, the full design each ablation changes one thing of, and
+    the ablations, in that order."""
+    here = [r for r in rows if r["benchmark"] == benchmark and r["metrics"][setting].get(metric)]
+    changed = [r for r in here if r.get("ablation")]
+    bases = {(r["strategy"], r["budget"]) for r in changed}
+    full = [
+        r
+        for r in here
+        if not r.get("ablation") and (r["strategy"], r["budget"]) in bases and r.get("round") in (None, 1)
+    ]
+    return [r for r in here if r["strategy"] == "zero-shot"] + full + changed
+
+
+def plot_ablations(rows: list[dict], out: Path, metric: str = "recall@10") -> list[Path]:
+    """One horizontal bar per row (mean, 95% CI whiskers) for each benchmark and setting: what each change to the
+    synthesis did to the trained student."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for benchmark in sorted({r["benchmark"] for r in rows if r.get("ablation")}):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 2))
+        for axis, setting in zip(axes, ("all_items", "exclude_mentioned")):
+            bars = _ablation_bars(rows, benchmark, metric, setting)
+            values = [r["metrics"][setting][metric] for r in bars]
+            means = [v["mean"] for v in values]
+            errors = [
+                [m - v["ci_low"] for m, v in zip(means, values)],
+                [v["ci_high"] - m for m, v in zip(means, values)],
+            ]
+            axis.barh([r["row"] for r in bars], means, xerr=errors, color="tab:blue", alpha=0.7)
+            axis.invert_yaxis()
+            axis.set_xlabel(f"{metric} ({setting.replace('_', ' ')})")
+        fig.suptitle(f"{benchmark}: ablations")
+        fig.tight_layout()
+        path = out / f"ablations_{benchmark}.png"
         fig.savefig(path, dpi=120)
         plt.close(fig)
         paths.append(path)

@@ -49,6 +49,10 @@ class ScrubPII(Step):
         default=_CURATION.max_review_chars,
         description="Reviews are cut to this many characters (prompt size on small models).",
     )
+    seed_parts: RuntimeParameter[list[str]] = Field(
+        default=list(_GENERATION.seed_parts),
+        description="What of the seed `seed_text` shows besides the item: metadata, review, history, neighbours.",
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -68,7 +72,7 @@ class ScrubPII(Step):
                 key: value for key, value in row.items() if key != "features"
             }  # 384 floats per row, unused
             row["review_text"] = review
-            row["seed_text"] = render_seed(row)
+            row["seed_text"] = render_seed(row, parts=self.seed_parts)
             row["pii_removed"] = int(sum(counts.values()))
             rows.append(row)
         yield rows

@@ -198,7 +198,11 @@ def build_pipeline(
     ) as pipeline:
         _, top_b = upstream(plan)
         generation, curation = plan.generation, plan.curation
-        scrub = ScrubPII(name="scrub_pii", max_review_chars=curation.max_review_chars)
+        scrub = ScrubPII(
+            name="scrub_pii",
+            max_review_chars=curation.max_review_chars,
+            seed_parts=list(generation.seed_parts),
+        )
         styles = generation.styles or list(load_pack(plan.domain).styles)
         fan_out = PlanRequests(
             name="plan_requests", k=generation.k, styles=list(styles), rng_seed=generation.rng_seed
