@@ -157,9 +157,10 @@ class GroundedAnswerConfig(_Section):
 
 class GenerationConfig(_Section):
     llm: LLMConfig = Field(default_factory=EmbeddedLLMConfig)
-    answer: Literal["llm", "grounded"] = Field(
+    answer: Literal["llm", "grounded", "hybrid"] = Field(
         default="llm",
-        description="llm: the teacher writes the list (the paper) | grounded: the seed item + its neighbours, no LLM",
+        description="llm: the teacher writes the list (the paper) | grounded: the seed item + its neighbours, no "
+        "LLM | hybrid: the grounded list, the teacher writes only the reasons",
     )
     grounded: GroundedAnswerConfig = Field(default_factory=GroundedAnswerConfig)
     seed_parts: list[Literal["metadata", "review", "history", "neighbours"]] = Field(

@@ -3,7 +3,8 @@
 - request prompts (system: "realistic message") -> a request unique to the seed, in the asked style;
 - recommendation prompts -> a numbered list: the target first, then the offered candidates, then optionally one
   invented title (a hallucination);
-- multi-turn prompts -> a clarifying question or a seeker reply.
+- multi-turn prompts -> a clarifying question or a seeker reply;
+- hybrid prompts (a fixed list to explain) -> the same titles with reasons, and optionally an invented one.
 `script` maps a substring of the last message to a fixed reply, to drive any branch (leaks, empty, malformed).
 """
 
@@ -60,6 +61,12 @@ def fake_reply(messages: list[dict], script: dict[str, str] | None = None, hallu
         return "Do you prefer something light or something intense?"
     if "Reply to the assistant" in last:
         return "Something intense, but not too long please."
+    if "in this order:" in last:  # hybrid: reasons for a fixed list; the fake adds a title of its own
+        listed = re.findall(r"^\d+\. (.+)$", last.split("in this order:", 1)[1].split("\n\n", 1)[0], re.M)
+        lines = [f"{t} - the teacher's reason {i}" for i, t in enumerate(listed, 1)]
+        if hallucinate:
+            lines.insert(1, f"{INVENTED_TITLE} - an extra pick")
+        return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
     target = re.search(r'The best answer for this user is "(.+?)"\.', last)
     if target:
         candidates = re.search(r"Other good candidates: (.+?)\.\n", last)

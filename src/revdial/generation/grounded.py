@@ -25,6 +25,9 @@ from sklearn.preprocessing import normalize
 from revdial.config import GenerationConfig
 from revdial.curation.grounding import display_title
 from revdial.domains import DEFAULT_DOMAIN, load_pack
+from revdial.generation.parsing import parse_recommendations
+from revdial.generation.tasks import _DialogueTask
+from revdial.prompts import render
 
 if TYPE_CHECKING:
     from distilabel.typing import StepOutput
@@ -272,3 +275,56 @@ class GroundedAnswer(Step):
                 }
             )
         yield rows
+
+
+# --- hybrid: the grounded list, reasons by the teacher ---------------------------------------------------------------
+def merge_reasons(
+    titles: Sequence[str], written: Sequence[tuple[str, str]], fallback: Sequence[str]
+) -> list[str]:
+    """One reason per title of the fixed list: the teacher's, for a line naming that title (case, punctuation and
+    year ignored), else the metadata reason. Titles the teacher added are dropped; its order does not matter."""
+    from revdial.curation.grounding import normalize_title, split_year
+
+    def title_key(title: str) -> str:
+        return normalize_title(split_year(title)[0])
+
+    said: dict[str, str] = {}
+    for title, reason in written:
+        said.setdefault(title_key(title), reason.strip())
+    return [said.get(title_key(title)) or why for title, why in zip(titles, fallback)]
+
+
+class ExplainRecommendations(_DialogueTask):
+    """`generation.answer: hybrid`: the teacher writes a reason for each title of the grounded list (the list itself,
+    its order and its titles stay as `GroundedAnswer` made them); a reason it does not give keeps the metadata one."""
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["conversation", "parsed_titles", "parsed_reasons"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["recommended_raw", "parsed_titles", "parsed_reasons", "model_name"]
+
+    def _can_generate(self, row: dict) -> bool:
+        return super()._can_generate(row) and bool(row.get("parsed_titles"))
+
+    def format_input(self, input: dict) -> list[dict[str, str]]:
+        words = self._words(input)
+        prompt = render(
+            "explain", conversation=list(input["conversation"]), titles=list(input["parsed_titles"]), **words
+        )
+        return [
+            {"role": "system", "content": render("recommend_system", **words)},
+            {"role": "user", "content": prompt},
+        ]
+
+    def format_output(self, output: Optional[str], input: Optional[dict] = None) -> dict:  # noqa: UP045
+        titles = list((input or {}).get("parsed_titles") or [])
+        items = parse_recommendations(
+            output, max_items=2 * len(titles) + 5, known_titles={t: t for t in titles}
+        )
+        reasons = merge_reasons(
+            titles, [(item.display, item.reason) for item in items], (input or {}).get("parsed_reasons") or []
+        )
+        return {"recommended_raw": output, "parsed_titles": titles, "parsed_reasons": reasons}

@@ -164,28 +164,37 @@ class SynthesisPipeline(Pipeline):
         super()._finalize_pipeline_execution()
 
 
-def answer_step(plan: SynthesisPlan, common: dict[str, Any]) -> Any:
-    """The step that writes the recommendation list: the teacher LLM, or the seed's neighbours (`grounded`)."""
+def answer_steps(plan: SynthesisPlan, common: dict[str, Any]) -> list[Any]:
+    """The steps that write the recommendation list, in order: the teacher LLM (`llm`), the seed's neighbours
+    (`grounded`), or the neighbours and then the teacher's reasons for them (`hybrid`)."""
     generation = plan.generation
-    if generation.answer == "grounded":
-        from revdial.generation.grounded import GroundedAnswer
+    if generation.answer == "llm":
+        return [
+            RecommendItems(
+                name="recommend_items",
+                n_recommendations=generation.n_recommendations,
+                structured=generation.structured,
+                max_new_tokens=generation.max_new_tokens.get("answer"),
+                **common,
+            )
+        ]
+    from revdial.generation.grounded import ExplainRecommendations, GroundedAnswer
 
-        return GroundedAnswer(
-            name="recommend_items",
-            catalogue_path=plan.catalogue_path,
-            n_recommendations=generation.n_recommendations,
-            collaborative_weight=generation.grounded.collaborative_weight,
-            content_weight=generation.grounded.content_weight,
-            domain=plan.domain,
-            item_noun=generation.item_noun,
-        )
-    return RecommendItems(
+    grounded = GroundedAnswer(
         name="recommend_items",
+        catalogue_path=plan.catalogue_path,
         n_recommendations=generation.n_recommendations,
-        structured=generation.structured,
-        max_new_tokens=generation.max_new_tokens.get("answer"),
-        **common,
+        collaborative_weight=generation.grounded.collaborative_weight,
+        content_weight=generation.grounded.content_weight,
+        domain=plan.domain,
+        item_noun=generation.item_noun,
     )
+    if generation.answer == "grounded":
+        return [grounded]
+    explain = ExplainRecommendations(
+        name="explain_items", max_new_tokens=generation.max_new_tokens.get("answer"), **common
+    )
+    return [grounded, explain]
 
 
 def build_pipeline(
@@ -235,7 +244,8 @@ def build_pipeline(
                 name=f"seeker_turn_{turn}", speaker="user", max_new_tokens=limits.get("turn"), **common
             )
             chain = chain >> ask >> reply
-        recommend = answer_step(plan, common)
+        for step in answer_steps(plan, common):
+            chain = chain >> step
         ground = GroundRecommendations(
             name="ground_recommendations",
             catalogue_path=plan.catalogue_path,
@@ -249,7 +259,7 @@ def build_pipeline(
             dedup_threshold=curation.dedup.threshold,
             **curation.filters.model_dump(),
         )
-        chain >> recommend >> ground >> curate
+        chain >> ground >> curate
         curate >> [
             FormatSFT(
                 name=DEFAULT_CONFIG,
