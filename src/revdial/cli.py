@@ -35,6 +35,7 @@ _USER_ERRORS = (
     ("revdial.selection.features", "FeatureSpecError"),
     ("revdial.selection.features", "FeatureInputError"),
     ("revdial.crs.evaluate", "EvaluationError"),
+    ("revdial.crs.rankers", "RankerError"),
     ("revdial.crs.benchmarks", "BenchmarkFormatError"),
     ("revdial.crs.student", "StudentModelError"),
     ("revdial.crs.gguf_export", "GGUFExportError"),
@@ -283,7 +284,10 @@ def train(
 @guarded
 def evaluate(
     model: Optional[str] = typer.Option(
-        None, "--model", help="Model path or Hub id, 'popularity', or 'openai:MODEL' (or give --predictions)."
+        None,
+        "--model",
+        help="Model path or Hub id, 'popularity', 'openai:MODEL' or 'ranker:popularity|cf|content|blend:PIPELINE.yaml' "
+        "(or give --predictions).",
     ),
     predictions: Optional[Path] = typer.Option(
         None,
@@ -330,8 +334,9 @@ def evaluate(
     """Recall/NDCG/MRR@K of a model (or of its recorded replies) on ReDial or INSPIRED, with bootstrap CIs."""
     from revdial.config import missing_local_path
     from revdial.crs.evaluate import eval_command
+    from revdial.crs.rankers import PREFIX as RANKER_PREFIX
 
-    if model:
+    if model and not model.startswith(RANKER_PREFIX):  # a ranker's YAML is checked when it is read
         missing_local_path(model, "--model")
     if predictions:
         missing_local_path(str(predictions), "--predictions")

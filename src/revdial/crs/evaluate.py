@@ -2,6 +2,7 @@
 
     revdial eval --model revdial://smollm2-135m-instruct --benchmark redial --limit 500 --out reports/zero_shot.json
     revdial eval --model popularity --benchmark inspired --out reports/popularity.json
+    revdial eval --model ranker:cf:pipelines/movielens-redial.yaml --benchmark he2023-redial --out reports/cf.json
     OPENAI_BASE_URL=http://localhost:8000/v1 OPENAI_API_KEY=... revdial eval --model openai:Qwen2.5-72B-Instruct ...
 
 The prompt follows He et al. (CIKM'23, zero-shot CRS): the dialogue so far as chat turns and a system instruction to
@@ -21,6 +22,8 @@ Models:
 - `popularity`: the items recommended most often on the benchmark's training side (ReDial train split, INSPIRED
   train contexts), or — when a benchmark has none — in the evaluated file itself; items already in the dialogue
   are left out.
+- `ranker:<popularity|cf|content|blend>:<pipeline.yaml>`: zero-data rankers from a seeds config's items and ratings
+  (popularity, item kNN on co-likers, metadata TF-IDF kNN, both), scored like `popularity` (`revdial.crs.rankers`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from revdial.crs.decoding import (
     summarise_stats,
 )
 from revdial.crs.metrics import KS, score_turns
+from revdial.crs.rankers import PREFIX as RANKER_PREFIX
+from revdial.crs.rankers import ranker_rankings
 from revdial.prompts import build_messages, system_prompt
 
 LIST_START = "1."
@@ -567,6 +572,9 @@ def _model_outputs(
         return Outputs(
             [None] * n, [None] * n, [rank(t) for t in bench.turns], [None] * n, {"popularity_source": source}
         )
+    if model.startswith(RANKER_PREFIX):
+        rankings, extra = ranker_rankings(model, bench, options.k)
+        return Outputs([None] * n, [None] * n, rankings, [None] * n, extra)
     conversations = [build_messages(turn, options.k, options.item_noun) for turn in bench.turns]
     if options.decoding is None:
         options.decoding = "greedy" if model.startswith("openai:") else DEFAULT_DECODING
