@@ -302,6 +302,10 @@ class ExperimentSection(_Section):
     baselines: list[Literal["zero_shot", "popularity"]] = Field(
         default_factory=lambda: ["zero_shot", "popularity"]
     )
+    rankers: list[Literal["popularity", "cf", "content", "blend"]] = Field(
+        default_factory=list,
+        description="non-LM rankers over the synthesis config's own tables (revdial.crs.rankers), one row each",
+    )
     reference: list[ReferenceSpec] = Field(default_factory=list)
     ablations: list[AblationSpec] = Field(default_factory=list)
     train: ExperimentTrain = Field(default_factory=ExperimentTrain)

@@ -240,7 +240,10 @@ def test_an_ablation_row_synthesizes_the_changed_config_and_trains_and_evaluates
     monkeypatch.setattr(
         ex, "train_cached", lambda cfg, data, out, extra=None: trained.append((data, out)) or out
     )
-    monkeypatch.setattr(ex, "evaluate_cached", lambda cfg, model, spec, out: _fake_report(0.1))
+    evaluated: list = []
+    monkeypatch.setattr(
+        ex, "evaluate_cached", lambda cfg, model, spec, out: evaluated.append(model) or _fake_report(0.1)
+    )
     path = tmp_path / "experiment.yaml"
     path.write_text(
         json.dumps(
@@ -251,6 +254,7 @@ def test_an_ablation_row_synthesizes_the_changed_config_and_trains_and_evaluates
                     "budgets": [2, 3],
                     "baselines": [],
                     "ablations": [{"label": "no-content", "set": {"generation.grounded.content_weight": 0}}],
+                    "rankers": ["cf", "blend"],
                     "eval": {"benchmarks": ["redial"]},
                 },
                 "output": {"dir": str(tmp_path / "exp")},
@@ -265,6 +269,10 @@ def test_an_ablation_row_synthesizes_the_changed_config_and_trains_and_evaluates
     assert result["rows"][-1]["ablation"] == "no-content"
     assert trained[-1][0].name == "ablation-no-content-js-B3"
     assert (tmp_path / "exp" / "ablations_redial.png").stat().st_size > 0
+    # the seed source's own rankers are rows too, scored on the synthesis config's tables
+    source = ROOT / "pipelines" / "movielens-redial.yaml"
+    assert evaluated[:2] == [f"ranker:cf:{source}", f"ranker:blend:{source}"]
+    assert [r["row"] for r in result["rows"]][:2] == ["ranker-cf", "ranker-blend"]
 
 
 def _fake_report(mean: float) -> dict:

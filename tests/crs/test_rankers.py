@@ -133,10 +133,10 @@ def test_blend_is_the_sum_of_the_max_normalised_cf_and_content_scores(config, be
 
 
 def test_items_meet_on_title_and_year_and_the_report_counts_the_mapping(config, bench):
-    match = rankers.title_year_matcher(CATALOGUE)
+    match = title_year_matcher(CATALOGUE)
     assert match("Heat", 1995) == "e1" and match("Collateral", 2004) == "e2"  # the only item of that title
     assert match("The Heat", 1995) == "e1" and match("Solaris", 1972) is None
-    twice = rankers.title_year_matcher(
+    twice = title_year_matcher(
         [
             {"item_id": "a", "title": "Solaris", "year": 1972},
             {"item_id": "b", "title": "Solaris", "year": 2002},

@@ -385,11 +385,9 @@ def _he2023_popularity(kind: str, path: Path, catalogue: list[dict]) -> tuple[di
 def _redial_popularity_by_title(path: Path, catalogue: list[dict]) -> dict[str, int]:
     """ReDial train-split counts (`_redial_popularity`) moved onto another catalogue's ids by title and year: the
     item of the same normalised title and year, else the only item of that title."""
-    from revdial.curation.grounding import normalize_title, split_year
+    from revdial.curation.grounding import split_year, title_year_matcher
 
-    by_title: dict[str, list[dict]] = {}
-    for row in catalogue:
-        by_title.setdefault(normalize_title(row["title"]), []).append(row)
+    match = title_year_matcher(catalogue)
     names: dict[str, str] = {}
     for _, record in _jsonl(path):
         for movie_id, name in (record.get("movieMentions") or {}).items():
@@ -397,12 +395,9 @@ def _redial_popularity_by_title(path: Path, catalogue: list[dict]) -> dict[str, 
                 names.setdefault(str(movie_id), _clean_title(name))
     counts: Counter[str] = Counter()
     for movie_id, count in _redial_popularity(path).items():
-        title, year = split_year(names.get(movie_id, ""))
-        rows = by_title.get(normalize_title(title), [])
-        same_year = [r for r in rows if year is not None and r["year"] == year]
-        match = same_year or (rows if len(rows) == 1 else [r for r in rows if r["year"] is None][:1])
-        if len(match) == 1:
-            counts[match[0]["item_id"]] += count
+        item_id = match(*split_year(names.get(movie_id, "")))
+        if item_id is not None:
+            counts[item_id] += count
     return dict(counts)
 
 

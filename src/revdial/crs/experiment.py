@@ -54,6 +54,7 @@ class ExperimentConfig:
     max_new_tokens: int | None
     backend: str
     baselines: list[str]
+    rankers: list[str]
     reference: list[dict[str, Any]]
     ablations: list[dict[str, Any]]
     out: Path
@@ -95,6 +96,7 @@ def load_experiment_config(path: Path | str) -> ExperimentConfig:
         max_new_tokens=evaluation.max_new_tokens,
         backend=evaluation.backend,
         baselines=list(section.baselines),
+        rankers=list(section.rankers),
         reference=[ref.model_dump(exclude_none=True) for ref in section.reference],
         ablations=[ablation.model_dump() for ablation in section.ablations],
         out=Path(parsed.output.dir or "runs/experiment"),
@@ -247,6 +249,9 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
 
     if "popularity" in cfg.baselines:
         evaluate_row("popularity", "popularity", {"strategy": "popularity", "budget": 0})
+    for kind in cfg.rankers:  # what the seeds' own data recommends with no language model
+        model = f"ranker:{kind}:{cfg.synthesis_config}"
+        evaluate_row(f"ranker-{kind}", model, {"strategy": f"ranker-{kind}", "budget": 0})
     if "zero_shot" in cfg.baselines:
         evaluate_row("zero-shot", cfg.student, {"strategy": "zero-shot", "budget": 0})
     top = cfg.budgets[-1]

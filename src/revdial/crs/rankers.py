@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from revdial.crs.benchmarks import Benchmark, EvalTurn
+from revdial.curation.grounding import title_year_matcher
 
 PREFIX = "ranker:"
 KINDS = ("popularity", "cf", "content", "blend")
@@ -55,24 +56,6 @@ def parse_ranker(model: str) -> RankerSpec:
             f"{model}: a ranker model is ranker:<kind>:<pipeline.yaml> with kind one of {', '.join(KINDS)}"
         )
     return RankerSpec(kind, Path(config))
-
-
-def title_year_matcher(catalogue: Sequence[dict]) -> Callable[[str, int | None], str | None]:
-    """(title, year) -> the catalogue item id of the same normalised title and year, else the only item of that
-    title, else the one of that title without a year; None when no single item fits."""
-    from revdial.curation.grounding import normalize_title
-
-    by_title: dict[str, list[dict]] = {}
-    for row in catalogue:
-        by_title.setdefault(normalize_title(row["title"]), []).append(row)
-
-    def match(title: str, year: int | None) -> str | None:
-        rows = by_title.get(normalize_title(title), [])
-        same_year = [r for r in rows if year is not None and r["year"] == year]
-        found = same_year or (rows if len(rows) == 1 else [r for r in rows if r["year"] is None][:1])
-        return found[0]["item_id"] if len(found) == 1 else None
-
-    return match
 
 
 @dataclass

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -93,6 +93,22 @@ def display_title(title: str, year: object = None) -> str:
         return f"{title} ({int(float(year))})"  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):  # None, "", NaN
         return str(title)
+
+
+def title_year_matcher(catalogue: Sequence[dict]) -> Callable[[str, int | None], str | None]:
+    """(title, year) -> the catalogue item id of the same normalised title and year, else the only item of that
+    title, else the one of that title without a year; None when no single item fits."""
+    by_title: dict[str, list[dict]] = {}
+    for row in catalogue:
+        by_title.setdefault(normalize_title(row["title"]), []).append(row)
+
+    def match(title: str, year: int | None) -> str | None:
+        rows = by_title.get(normalize_title(title), [])
+        same_year = [r for r in rows if year is not None and r["year"] == year]
+        found = same_year or (rows if len(rows) == 1 else [r for r in rows if r["year"] is None][:1])
+        return found[0]["item_id"] if len(found) == 1 else None
+
+    return match
 
 
 def _unmove_article(title: str) -> str:
