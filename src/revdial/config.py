@@ -260,6 +260,11 @@ class ReferenceSpec(_Section):
     limit: int | None = Field(default=None, ge=1)
     data: str | None = None
     train_overrides: dict[str, Any] = Field(default_factory=dict)
+    plus: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]+-B\d+$",
+        description="a strategy row, e.g. js-B1000: its synthetic rows are added (real + synthetic together)",
+    )
 
 
 class AblationSpec(_Section):

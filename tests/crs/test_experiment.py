@@ -78,7 +78,12 @@ def _config(tmp_path: Path, tiny_lm: Path, redial_dir: Path, rounds: int = 1) ->
 
 
 def test_both_shipped_experiment_configs_load():
-    for name in ("experiment-cpu.yaml", "experiment-gpu.yaml", "experiment-movielens.yaml"):
+    for name in (
+        "experiment-cpu.yaml",
+        "experiment-gpu.yaml",
+        "experiment-movielens.yaml",
+        "experiment-movielens-rounds.yaml",
+    ):
         cfg = ex.load_experiment_config(ROOT / "pipelines" / name)
         assert cfg.synthesis_config.exists() and cfg.recipe.exists()
         assert cfg.budgets == sorted(cfg.budgets) and cfg.strategies
@@ -304,3 +309,28 @@ def test_the_ablation_chart_compares_zero_shot_the_full_design_and_each_change()
     ]
     bars = ex._ablation_bars(rows, "b", "recall@10", "all_items")
     assert [r["row"] for r in bars] == ["zero-shot", "js-B4", "ablation-x"]
+
+
+def test_real_plus_synthetic_adds_the_strategy_rows_below_its_budget(tmp_path):
+    def save(folder: Path, rows: list[dict]) -> Path:
+        DatasetDict({"train": Dataset.from_list(rows)}).save_to_disk(str(folder / "default"))
+        return folder
+
+    turn = {
+        "prompt": [{"role": "user", "content": "hi"}],
+        "completion": [{"role": "assistant", "content": "1. A"}],
+    }
+    real = save(tmp_path / "real", [{**turn, "dialog_id": "d1"}, {**turn, "dialog_id": "d2"}])
+    cfg = ex.load_experiment_config(ROOT / "pipelines" / "experiment-movielens.yaml")
+    cfg.out = tmp_path / "exp"
+    save(
+        cfg.out / "synth" / "js-B1000",
+        [{**turn, "selection_rank": rank, "seed_id": str(rank)} for rank in range(5)],
+    )
+    both = ex._real_plus_synthetic(cfg, real, "js-B3", tmp_path / "both")
+    from datasets import load_from_disk
+
+    rows = load_from_disk(str(both / "default"))["train"]
+    assert len(rows) == 2 + 3 and rows.column_names == ["prompt", "completion"]
+    with pytest.raises(ex.ExperimentConfigError, match="no synthesis at .*random-B1000"):
+        ex._real_plus_synthetic(cfg, real, "random-B3", tmp_path / "other")

@@ -279,6 +279,10 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     for reference in cfg.reference:
         label = reference.get("label", f"reference-{reference['benchmark']}")
         dataset = build_reference_dataset(reference, out / "data" / label, cfg.k)
+        if reference.get("plus"):
+            dataset = _real_plus_synthetic(
+                cfg, dataset, reference["plus"], out / "data" / f"{label}+synthetic"
+            )
         started = time.perf_counter()
         model = train_cached(cfg, dataset, out / "models" / label, reference.get("train_overrides"))
         timings[f"train {label}"] = round(time.perf_counter() - started, 1)
@@ -331,6 +335,27 @@ def _active_rounds(cfg: ExperimentConfig, strategy: str, budget: int, evaluate_r
         timings[f"train {label}"] = round(time.perf_counter() - started, 1)
         evaluate_row(label, str(model), {"strategy": strategy, "budget": budget, "round": round_number})
         features = f"lm:{merged_student(Path(model))}"
+
+
+def _real_plus_synthetic(cfg: ExperimentConfig, real: Path, row: str, out: Path) -> Path:
+    """The reference's real rows and the synthetic rows of strategy row `row` ("js-B1000": the top-budget synthesis
+    of js, seeds ranked below 1,000), in one training set."""
+    from datasets import DatasetDict, concatenate_datasets, load_from_disk
+
+    if (out / "default").exists():
+        return out
+    strategy, budget = row.rsplit("-B", 1)
+    synth = cfg.out / "synth" / f"{strategy}-B{cfg.budgets[-1]}"
+    if not (synth / "default").exists():
+        raise ExperimentConfigError(
+            f"{cfg.path}: reference plus {row!r}: no synthesis at {synth} (list it first)"
+        )
+    synthetic = load_from_disk(str(synth / "default"))["train"]
+    synthetic = synthetic.filter(lambda r: 0 <= r < int(budget), input_columns="selection_rank")
+    real_rows = load_from_disk(str(real / "default"))["train"]
+    both = [part.select_columns(["prompt", "completion"]) for part in (real_rows, synthetic)]
+    DatasetDict({"train": concatenate_datasets(both)}).save_to_disk(str(out / "default"))
+    return out
 
 
 def build_reference_dataset(reference: dict, out: Path, k: int) -> Path:
