@@ -290,6 +290,10 @@ class ExperimentEval(_Section):
     n_resamples: int = Field(default=1000, ge=1)
     max_new_tokens: int | None = None
     backend: Literal["auto", "llamacpp", "transformers"] = "auto"
+    decoding: Literal["greedy", "penalty", "distinct", "sample"] | None = Field(
+        default=None,
+        description="one decoding for every LM row (None: revdial eval's default); names the cached reports",
+    )
     benchmarks: list[BenchmarkSpec] = Field(default_factory=lambda: [BenchmarkSpec(name="redial")])
 
     @field_validator("benchmarks", mode="before")

@@ -334,3 +334,22 @@ def test_real_plus_synthetic_adds_the_strategy_rows_below_its_budget(tmp_path):
     assert len(rows) == 2 + 3 and rows.column_names == ["prompt", "completion"]
     with pytest.raises(ex.ExperimentConfigError, match="no synthesis at .*random-B1000"):
         ex._real_plus_synthetic(cfg, real, "random-B3", tmp_path / "other")
+
+
+def test_the_experiments_decoding_reaches_every_evaluation_and_names_its_report(tmp_path, monkeypatch):
+    from revdial.crs import evaluate
+
+    seen: list = []
+    monkeypatch.setattr(evaluate, "eval_command", lambda **kwargs: seen.append(kwargs) or _fake_report(0.1))
+    cfg = ex.load_experiment_config(ROOT / "pipelines" / "experiment-movielens.yaml")
+    assert cfg.decoding == "penalty"
+    cfg.out, cfg.strategies, cfg.reference, cfg.ablations, cfg.rankers = tmp_path, [], [], [], []
+    cfg.baselines = ["zero_shot"]
+    monkeypatch.setattr(ex, "plot_results", lambda rows, out: [])
+    ex.run_experiment(cfg)
+    assert {call["decoding"] for call in seen} == {"penalty"}
+    names = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert names == [
+        "zero-shot--he2023-redial-781--penalty.json",
+        "zero-shot--inspired--penalty.json",
+    ] or all(n.endswith("--penalty.json") for n in names)

@@ -53,6 +53,7 @@ class ExperimentConfig:
     batch_size: int
     max_new_tokens: int | None
     backend: str
+    decoding: str | None
     baselines: list[str]
     rankers: list[str]
     reference: list[dict[str, Any]]
@@ -95,6 +96,7 @@ def load_experiment_config(path: Path | str) -> ExperimentConfig:
         batch_size=evaluation.batch_size,
         max_new_tokens=evaluation.max_new_tokens,
         backend=evaluation.backend,
+        decoding=evaluation.decoding,
         baselines=list(section.baselines),
         rankers=list(section.rankers),
         reference=[ref.model_dump(exclude_none=True) for ref in section.reference],
@@ -183,6 +185,7 @@ def evaluate_cached(cfg: ExperimentConfig, model: str, spec: BenchmarkSpec, out:
         batch_size=cfg.batch_size,
         max_new_tokens=cfg.max_new_tokens,
         backend=cfg.backend,
+        decoding=cfg.decoding,
     )
 
 
@@ -233,7 +236,8 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     def evaluate_row(label: str, model: str, meta: dict) -> None:
         for spec in cfg.benchmarks:
             started = time.perf_counter()
-            report = evaluate_cached(cfg, model, spec, out / "reports" / f"{label}--{spec.key}.json")
+            decoded = f"--{cfg.decoding}" if cfg.decoding else ""  # another decoding is another report
+            report = evaluate_cached(cfg, model, spec, out / "reports" / f"{label}--{spec.key}{decoded}.json")
             timings[f"eval {label} {spec.name}"] = round(time.perf_counter() - started, 1)
             rows.append(
                 {
