@@ -14,6 +14,7 @@ from revdial.cli import app
 from revdial.crs import evaluate as ev
 from revdial.crs import rankers
 from revdial.crs.benchmarks import Benchmark, EvalTurn
+from revdial.curation.grounding import title_year_matcher
 
 # source ids s*, benchmark ids e*: items meet on title + year
 ITEMS = [
@@ -183,3 +184,15 @@ def test_a_bad_ranker_is_a_one_line_user_error(tmp_path, config, redial_dir, mod
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r.json")])
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_the_matcher_reads_a_year_written_in_the_catalogue_title():
+    """INSPIRED's items are "Title (Year)" strings: they must map like titles with a separate year."""
+    match = title_year_matcher(
+        [
+            {"item_id": "Heat (1995)", "title": "Heat (1995)", "year": None},
+            {"item_id": "Heat (1986)", "title": "Heat (1986)", "year": None},
+        ]
+    )
+    assert match("Heat", 1995) == "Heat (1995)" and match("heat (1986)", None) == "Heat (1986)"
+    assert match("Heat", None) is None  # two films of that title, no year: no single item fits

@@ -97,12 +97,17 @@ def display_title(title: str, year: object = None) -> str:
 
 def title_year_matcher(catalogue: Sequence[dict]) -> Callable[[str, int | None], str | None]:
     """(title, year) -> the catalogue item id of the same normalised title and year, else the only item of that
-    title, else the one of that title without a year; None when no single item fits."""
+    title, else the one of that title without a year; None when no single item fits. A trailing "(Year)" in a
+    catalogue title or a query counts as its year (INSPIRED's items are "Title (Year)")."""
     by_title: dict[str, list[dict]] = {}
     for row in catalogue:
-        by_title.setdefault(normalize_title(row["title"]), []).append(row)
+        title, year = split_year(row["title"])
+        year = row.get("year") if row.get("year") is not None else year
+        by_title.setdefault(normalize_title(title), []).append({"item_id": row["item_id"], "year": year})
 
     def match(title: str, year: int | None) -> str | None:
+        title, written = split_year(title)
+        year = year if year is not None else written
         rows = by_title.get(normalize_title(title), [])
         same_year = [r for r in rows if year is not None and r["year"] == year]
         found = same_year or (rows if len(rows) == 1 else [r for r in rows if r["year"] is None][:1])
