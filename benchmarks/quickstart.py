@@ -3,6 +3,7 @@ revdial caches (a new REVDIAL_CACHE, HF_DATASETS_CACHE, output folder and distil
 directory), and the time of each stage.
 
     python benchmarks/quickstart.py [--config pipelines/movies-sample.yaml] [--runs 1] [--keep DIR]
+                                    [--revdial-cache DIR]
 
 The stages come from the run's OUT/distiset_configs/timings.json (revdial.generation.progress.Timeline: marks taken
 by `synthesize`, and each pipeline step's load, first batch and last batch as its process logged them) and are
@@ -77,11 +78,12 @@ def step_table(timings: dict, spawned: float) -> list[str]:
     return lines
 
 
-def run_once(config: Path, work: Path) -> dict:
-    """Runs the quickstart command in a subprocess in `work` with fresh caches; its timings, total and load."""
+def run_once(config: Path, work: Path, revdial_cache: Path | None = None) -> dict:
+    """Runs the quickstart command in a subprocess in `work` with fresh caches (`revdial_cache`: that one instead,
+    e.g. with the features already computed); its timings, total, load and CPU time."""
     env = {
         **os.environ,
-        "REVDIAL_CACHE": str(work / "revdial-cache"),
+        "REVDIAL_CACHE": str(revdial_cache or work / "revdial-cache"),
         "HF_DATASETS_CACHE": str(work / "hf-datasets"),
         "DISTILABEL_CACHE_DIR": str(work / "distilabel-cache"),
     }
@@ -136,14 +138,20 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "pipelines" / "movies-sample.yaml")
     parser.add_argument("--runs", type=int, default=1, help="cold runs, each in a fresh temporary folder")
     parser.add_argument("--keep", type=Path, help="run in this (new) folder and keep it")
+    parser.add_argument(
+        "--revdial-cache",
+        type=Path,
+        help="use this revdial cache (e.g. a kept run's revdial-cache: features come from it) to time the rest",
+    )
     args = parser.parse_args()
+    cache = args.revdial_cache.resolve() if args.revdial_cache else None
     for _ in range(args.runs):
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=False)
-            report(run_once(args.config.resolve(), args.keep.resolve()))
+            report(run_once(args.config.resolve(), args.keep.resolve(), cache))
             continue
         with tempfile.TemporaryDirectory(prefix="revdial-quickstart-") as tmp:
-            report(run_once(args.config.resolve(), Path(tmp)))
+            report(run_once(args.config.resolve(), Path(tmp), cache))
 
 
 if __name__ == "__main__":
