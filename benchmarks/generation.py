@@ -16,7 +16,8 @@ Before the table, a breakdown per C of where the rest of end-to-end goes (from t
 revdial.generation.progress.Timeline, and the server's clock): imports (a fresh interpreter, outside end-to-end),
 pipeline build, pipeline.run to the first request (worker pool, step loads, the first batches through the steps),
 the requests, the tail after the last response, and the save, with each step's load time. `--stock-start-up` runs
-the pipeline a second time, first, with distilabel's own stage loading (a check every 2.5 s per load stage) and
+the pipeline a second time, first, with distilabel's own start-up (SynthesisPipeline.fast_start off: a check every
+2.5 s per load stage, signatures recomputed at every cache-path lookup, a cache save before the first batch) and
 prints both breakdowns side by side, with the 1-minute load average of the same run.
 
 `--ray` (needs `pip install -e '.[ray]'`) runs the same pipeline a third time with `run_plan(ray=True)`, on the
@@ -152,8 +153,9 @@ def pipeline_run(
     ray: bool = False,
     stock: bool = False,
 ) -> tuple[float, dict]:
-    """(seconds of run_plan, the run's timings.json). `stock`: distilabel's own stage loading (a check every
-    2.5 s) instead of SynthesisPipeline's."""
+    """(seconds of run_plan, the run's timings.json). `stock`: distilabel's own start-up (SynthesisPipeline's
+    fast_start off: stage checks every 2.5 s, signatures recomputed at every cache-path lookup, first cache save
+    before the first batch)."""
     import datasets
 
     from revdial.generation.pipeline import SynthesisPipeline
@@ -202,14 +204,13 @@ def pipeline_run(
     os.environ["DISTILABEL_CACHE_DIR"] = str(work / "cache")
     plan, echo, out = make_plan(raw, out=work / raw["name"], seeds_dir=seeds_dir)
     plan.llm_cache_path = None  # every call must reach the server
-    poll = SynthesisPipeline.load_poll_s
-    SynthesisPipeline.load_poll_s = None if stock else poll
+    SynthesisPipeline.fast_start = not stock
     try:
         started = time.perf_counter()
         run_plan(plan, echo, out, quiet=True, upstream=upstream, started=started, ray=ray)
         elapsed = time.perf_counter() - started
     finally:
-        SynthesisPipeline.load_poll_s = poll
+        SynthesisPipeline.fast_start = True
     kept = len(datasets.load_from_disk(str(out / "default"))["train"])
     assert kept > 0.9 * len(rows), f"only {kept} of {len(rows)} dialogues kept"
     return elapsed, json.loads((out / "distiset_configs" / "timings.json").read_text())
@@ -230,11 +231,17 @@ def breakdown(timings: dict, stats: dict, imports_s: float) -> dict[str, float]:
     and the server's first request / last response; `load <step>`: when the step had loaded, after pipeline.run
     (not a part: the steps load together)."""
     marks, steps = timings["marks"], timings["steps"]
+    first = stats["first_request_at"]
+    # the first stage has loaded when its last step has (steps loaded before the first request)
+    stage0 = max((e["loaded"] for e in steps.values() if e.get("loaded", first) < first), default=None)
+    pool = marks.get("worker pool up", marks["pipeline built"])
     parts = {
         "imports (fresh process, not in end-to-end)": imports_s,
         "pipeline build": marks["pipeline built"] - marks["start"],
-        "pipeline.run -> first request": stats["first_request_at"] - marks["pipeline built"],
-        "first request -> last response": stats["last_response_at"] - stats["first_request_at"],
+        "pipeline.run set-up + worker pool (process spawns)": pool - marks["pipeline built"],
+        "first stage's steps loaded": None if stage0 is None else stage0 - pool,
+        "-> first request (first batches through the steps)": first - (stage0 or pool),
+        "first request -> last response": stats["last_response_at"] - first,
         "last response -> pipeline.run returned": marks["pipeline returned"] - stats["last_response_at"],
         "Distiset saved, summary, plot": marks["saved"] - marks["pipeline returned"],
     }
@@ -251,7 +258,9 @@ def print_breakdowns(concurrency: int, runs: dict[str, tuple[dict, float, float]
     labels = list(runs)
     print(f"\nstart-up and tail at C={concurrency}, seconds (1-min load average {load:.2f}):")
     print(f"  {'':<50}" + "".join(f"{label:>10}" for label in labels))
-    keys = list(dict.fromkeys(key for parts, _, _ in runs.values() for key in parts))
+    keys = list(
+        dict.fromkeys(key for parts, _, _ in runs.values() for key in parts)
+    )  # first run's order first
     for key in keys:
         cells = [runs[label][0].get(key) for label in labels]
         print(f"  {key:<50}" + "".join(f"{c:>10.2f}" if c is not None else f"{'-':>10}" for c in cells))
@@ -279,8 +288,8 @@ def main() -> None:
     parser.add_argument(
         "--stock-start-up",
         action="store_true",
-        help="also run the pipeline with distilabel's own stage loading (checked every 2.5 s), before revdial's, "
-        "and print both breakdowns",
+        help="also run the pipeline with distilabel's own start-up (SynthesisPipeline.fast_start off), before "
+        "revdial's, and print both breakdowns",
     )
     args = parser.parse_args()
     import logging

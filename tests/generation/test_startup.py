@@ -78,7 +78,7 @@ def test_stock_loading_does_not_wait(pipeline, monkeypatch):
     from distilabel.pipeline import Pipeline
 
     monkeypatch.setattr(Pipeline, "_run_steps", lambda self, steps: None)
-    monkeypatch.setattr(SynthesisPipeline, "load_poll_s", None)
+    monkeypatch.setattr(SynthesisPipeline, "fast_start", False)
     pipeline._run_steps(["load", "twice"])  # would wait forever: nothing loads
     assert pipeline.timeline.steps == {}
 
@@ -108,3 +108,26 @@ def test_step_times_keeps_the_first_batch_in_and_the_last_batch_out():
     }
     timeline.mark("saved")
     assert set(timeline.to_dict()["marks"]) == {"start", "saved"}
+
+
+def test_signatures_are_computed_once_during_a_run_and_equal_distilabels(pipeline, monkeypatch):
+    from distilabel.pipeline import Pipeline
+
+    expected = (Pipeline.signature.fget(pipeline), Pipeline.aggregated_steps_signature.fget(pipeline))
+    dumps = []
+    original = Pipeline.dump
+    monkeypatch.setattr(Pipeline, "dump", lambda self, **kw: dumps.append(1) or original(self, **kw))
+
+    def run(self, **kwargs):  # what distilabel's run does: look its cache paths up many times
+        return [(self.signature, self.aggregated_steps_signature) for _ in range(5)]
+
+    monkeypatch.setattr(Pipeline, "run", run)
+    seen = pipeline.run(use_cache=True)
+    assert set(seen) == {expected}
+    assert len(dumps) == 1
+    # outside a run, and in a run given runtime parameters (they change the steps), nothing is kept
+    dumps.clear()
+    assert (pipeline.signature, pipeline.signature) == (expected[0], expected[0]) and len(dumps) == 2
+    dumps.clear()
+    pipeline.run(parameters={"twice": {}})
+    assert len(dumps) == 5
