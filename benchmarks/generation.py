@@ -9,7 +9,16 @@ request generation, recommendation generation, grounding, curation, SFT formatti
 is how a user sets its concurrency: both LLM steps run at once (request generation for one batch while the previous
 batch gets its answers), so each gets C/2 (C/(2 x replicas) per replica) to keep at most C requests in flight, as
 the baseline. Throughput is dialogues/s; "steady" counts from the server's first request to
-its last response (excludes distilabel's process start-up), "end-to-end" is the whole `pipeline.run()`.
+its last response (excludes distilabel's process start-up), "end-to-end" is the whole `run_plan()` (pipeline
+build, run, Distiset saved with its summary and plot).
+
+Before the table, a breakdown per C of where the rest of end-to-end goes (from the run's timings.json, see
+revdial.generation.progress.Timeline, and the server's clock): imports (a fresh interpreter, outside end-to-end),
+pipeline build, pipeline.run to the first request (worker pool, step loads, the first batches through the steps),
+the requests, the tail after the last response, and the save, with each step's load time. `--stock-start-up` runs
+the pipeline a second time, first, with distilabel's own start-up (SynthesisPipeline.fast_start off: a check every
+2.5 s per load stage, signatures recomputed at every cache-path lookup, a cache save before the first batch) and
+prints both breakdowns side by side, with the 1-minute load average of the same run.
 
 `--ray` (needs `pip install -e '.[ray]'`) runs the same pipeline a third time with `run_plan(ray=True)`, on the
 loopback-only local Ray cluster `revdial synthesize --ray` starts (its start and stop counted in end-to-end), and
@@ -20,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,30 +72,41 @@ def baseline(base_url: str, rows: list[dict], concurrency: int) -> float:
     """Seconds for a bare asyncio client to make every dialogue: same prompts as the pipeline's tasks."""
     import openai
 
-    from revdial.generation.prompts import render, sample_styles
+    from revdial.domains import load_pack
     from revdial.generation.tasks import mask_title
+    from revdial.prompts import exemplars, render, sample_styles
     from revdial.seeds.render import render_seed
+
+    pack = load_pack("movies")
+    styles = ["mood", "similar_to", "attributes", "negative", "occasion"]  # pipelines/movies-sample.yaml
 
     async def run() -> None:
         client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=60)
         gate = asyncio.Semaphore(concurrency)
 
         async def dialogue(row: dict) -> None:
-            style = sample_styles(row["seed_id"], 1)[0]
-            seed_text = mask_title(render_seed(row), row["title"], "this movie")
+            style = sample_styles(row["seed_id"], 1, styles)[0]
+            seed_text = mask_title(
+                pack.seed_text({**row, "seed_text": render_seed(row)}), row["title"], "this movie"
+            )
             variables = {
+                "domain": "movies",
                 "item_noun": "movie",
                 "seed_text": seed_text,
                 "title": row["title"],
                 "history_liked": row["history_liked"],
                 "history_disliked": row["history_disliked"],
             }
+            examples = [e for e in exemplars(style, "movies") if mask_title(e, row["title"], "") == e]
             chat = [
-                {"role": "system", "content": render("request_system", item_noun="movie")},
+                {"role": "system", "content": render("request_system", "movies", item_noun="movie")},
                 {
                     "role": "user",
                     "content": render(
-                        "request", style_instruction=render(f"style_{style}", **variables), **variables
+                        "request",
+                        style_instruction=render(f"style_{style}", **variables),
+                        exemplars=examples,
+                        **variables,
                     ),
                 },
             ]
@@ -94,6 +115,7 @@ def baseline(base_url: str, rows: list[dict], concurrency: int) -> float:
             request = first.choices[0].message.content
             prompt = render(
                 "recommend",
+                "movies",
                 item_noun="movie",
                 conversation=[{"role": "user", "content": request}],
                 target=row["title"],
@@ -106,7 +128,10 @@ def baseline(base_url: str, rows: list[dict], concurrency: int) -> float:
                     model="m",
                     max_tokens=128,
                     messages=[
-                        {"role": "system", "content": render("recommend_system", item_noun="movie")},
+                        {
+                            "role": "system",
+                            "content": render("recommend_system", "movies", item_noun="movie"),
+                        },
                         {"role": "user", "content": prompt},
                     ],
                 )
@@ -120,10 +145,20 @@ def baseline(base_url: str, rows: list[dict], concurrency: int) -> float:
 
 
 def pipeline_run(
-    base_url: str, rows: list[dict], concurrency: int, replicas: int, work: Path, ray: bool = False
-) -> float:
+    base_url: str,
+    rows: list[dict],
+    concurrency: int,
+    replicas: int,
+    work: Path,
+    ray: bool = False,
+    stock: bool = False,
+) -> tuple[float, dict]:
+    """(seconds of run_plan, the run's timings.json). `stock`: distilabel's own start-up (SynthesisPipeline's
+    fast_start off: stage checks every 2.5 s, signatures recomputed at every cache-path lookup, first cache save
+    before the first batch)."""
     import datasets
 
+    from revdial.generation.pipeline import SynthesisPipeline
     from revdial.generation.run import make_plan, run_plan
 
     # The rows as a seeds directory read by the real LoadSeeds step (rows inlined into a LoadDataFromDicts would
@@ -151,6 +186,7 @@ def pipeline_run(
     raw["generation"] = {
         **raw["generation"],
         "structured": False,
+        "answer": "llm",  # two requests per dialogue, as the baseline's
         "batch_size": max(concurrency // (2 * replicas), 1),
         "replicas": replicas,
         "llm": {
@@ -168,12 +204,71 @@ def pipeline_run(
     os.environ["DISTILABEL_CACHE_DIR"] = str(work / "cache")
     plan, echo, out = make_plan(raw, out=work / raw["name"], seeds_dir=seeds_dir)
     plan.llm_cache_path = None  # every call must reach the server
-    started = time.perf_counter()
-    run_plan(plan, echo, out, quiet=True, upstream=upstream, started=started, ray=ray)
-    elapsed = time.perf_counter() - started
+    SynthesisPipeline.fast_start = not stock
+    try:
+        started = time.perf_counter()
+        run_plan(plan, echo, out, quiet=True, upstream=upstream, started=started, ray=ray)
+        elapsed = time.perf_counter() - started
+    finally:
+        SynthesisPipeline.fast_start = True
     kept = len(datasets.load_from_disk(str(out / "default"))["train"])
     assert kept > 0.9 * len(rows), f"only {kept} of {len(rows)} dialogues kept"
-    return elapsed
+    return elapsed, json.loads((out / "distiset_configs" / "timings.json").read_text())
+
+
+def import_seconds() -> float:
+    """Seconds a fresh interpreter takes to import what a synthesis run imports before its pipeline starts."""
+    code = (
+        "import time; t = time.perf_counter(); import revdial.generation.run, revdial.generation.pipeline, "
+        "revdial.generation.llms, distilabel.models.llms.openai; print(time.perf_counter() - t)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def breakdown(timings: dict, stats: dict, imports_s: float) -> dict[str, float]:
+    """Seconds of each part of a pipeline run, consecutive (they add up to end-to-end), from its timings.json
+    and the server's first request / last response; `load <step>`: when the step had loaded, after pipeline.run
+    (not a part: the steps load together)."""
+    marks, steps = timings["marks"], timings["steps"]
+    first = stats["first_request_at"]
+    # the first stage has loaded when its last step has (steps loaded before the first request)
+    stage0 = max((e["loaded"] for e in steps.values() if e.get("loaded", first) < first), default=None)
+    pool = marks.get("worker pool up", marks["pipeline built"])
+    parts = {
+        "imports (fresh process, not in end-to-end)": imports_s,
+        "pipeline build": marks["pipeline built"] - marks["start"],
+        "pipeline.run set-up + worker pool (process spawns)": pool - marks["pipeline built"],
+        "first stage's steps loaded": None if stage0 is None else stage0 - pool,
+        "-> first request (first batches through the steps)": first - (stage0 or pool),
+        "first request -> last response": stats["last_response_at"] - first,
+        "last response -> pipeline.run returned": marks["pipeline returned"] - stats["last_response_at"],
+        "Distiset saved, summary, plot": marks["saved"] - marks["pipeline returned"],
+    }
+    loads = {
+        f"  load {name} (s after pipeline.run)": events["loaded"] - marks["pipeline.run"]
+        for name, events in sorted(steps.items(), key=lambda item: item[1].get("loaded", 0))
+        if "loaded" in events
+    }
+    return {**parts, **loads}
+
+
+def print_breakdowns(concurrency: int, runs: dict[str, tuple[dict, float, float]], load: float) -> None:
+    """runs: label -> (breakdown, end-to-end s, bare client s)."""
+    labels = list(runs)
+    print(f"\nstart-up and tail at C={concurrency}, seconds (1-min load average {load:.2f}):")
+    print(f"  {'':<50}" + "".join(f"{label:>10}" for label in labels))
+    keys = list(
+        dict.fromkeys(key for parts, _, _ in runs.values() for key in parts)
+    )  # first run's order first
+    for key in keys:
+        cells = [runs[label][0].get(key) for label in labels]
+        print(f"  {key:<50}" + "".join(f"{c:>10.2f}" if c is not None else f"{'-':>10}" for c in cells))
+    print(f"  {'end-to-end (run_plan)':<50}" + "".join(f"{runs[label][1]:>10.2f}" for label in labels))
+    print(
+        f"  {'end-to-end throughput / bare client':<50}"
+        + "".join(f"{runs[label][2] / runs[label][1]:>10.2f}" for label in labels)
+    )
 
 
 def main() -> None:
@@ -190,12 +285,19 @@ def main() -> None:
         default=2,
         help="replicas of each LLM step (2: batches half as large overlap, measured 0.96 vs 0.83 at C=64)",
     )
+    parser.add_argument(
+        "--stock-start-up",
+        action="store_true",
+        help="also run the pipeline with distilabel's own start-up (SynthesisPipeline.fast_start off), before "
+        "revdial's, and print both breakdowns",
+    )
     args = parser.parse_args()
     import logging
 
     logging.disable(logging.WARNING)
+    imports_s = import_seconds()
     process, base_url = serve_in_process(args.latency)
-    results, ray_rows = [], []
+    results, ray_rows, breakdowns = [], [], []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for concurrency in args.concurrency:
@@ -203,10 +305,16 @@ def main() -> None:
                 server_stats(base_url, reset=True)
                 base_s = baseline(base_url, rows, concurrency)
                 base_stats = server_stats(base_url, reset=True)
-                pipe_s = pipeline_run(base_url, rows, concurrency, args.replicas, Path(tmp))
-                pipe_stats = server_stats(base_url, reset=True)
-                steady = pipe_stats["last_response_at"] - pipe_stats["first_request_at"]
                 base_steady = base_stats["last_response_at"] - base_stats["first_request_at"]
+                runs = {}
+                for label in ("stock", "revdial") if args.stock_start_up else ("revdial",):
+                    pipe_s, timings = pipeline_run(
+                        base_url, rows, concurrency, args.replicas, Path(tmp), stock=label == "stock"
+                    )
+                    pipe_stats = server_stats(base_url, reset=True)
+                    runs[label] = (breakdown(timings, pipe_stats, imports_s), pipe_s, base_steady)
+                breakdowns.append((concurrency, runs, os.getloadavg()[0]))
+                steady = pipe_stats["last_response_at"] - pipe_stats["first_request_at"]
                 results.append(
                     (
                         concurrency,
@@ -228,6 +336,8 @@ def main() -> None:
                     )
     finally:
         process.terminate()
+    for concurrency, runs, load in breakdowns:
+        print_breakdowns(concurrency, runs, load)
     ideal = 1 / (2 * args.latency)
     print(
         f"\nlatency {args.latency}s/request, 2 requests per dialogue, replicas {args.replicas}; dialogues/s "
@@ -262,7 +372,7 @@ def ray_row(
     base_url: str, rows: list[dict], concurrency: int, replicas: int, work: Path, local: tuple
 ) -> tuple:
     """(C, dialogues, baseline/s, local e2e/s, ray steady/s, ray e2e/s, 1-min load average after the Ray run)."""
-    ray_s = pipeline_run(base_url, rows, concurrency, replicas, work, ray=True)
+    ray_s, _ = pipeline_run(base_url, rows, concurrency, replicas, work, ray=True)
     stats = server_stats(base_url, reset=True)
     steady = stats["last_response_at"] - stats["first_request_at"]
     _, n, base, _, _, local_e2e, _ = local

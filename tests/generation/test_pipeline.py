@@ -145,6 +145,31 @@ def test_funnel_plot_and_pipeline_yaml_are_written(run):
         assert f"name: {step}" in pipeline_yaml
 
 
+def test_timings_record_the_run_marks_and_every_step_load(run):
+    timings = json.loads((run["out"] / "distiset_configs" / "timings.json").read_text())
+    marks = timings["marks"]
+    assert marks["start"] <= marks["pipeline.run"] <= marks["pipeline returned"] <= marks["saved"]
+    steps = timings["steps"]
+    for step in (
+        "load_seeds",
+        "compute_features",
+        "select_seeds",
+        "keep_top_b",
+        "generate_request",
+        "curate_rows",
+    ):
+        assert {"loaded", "first_batch", "last_batch"} <= set(steps[step]), step
+        assert (
+            marks["pipeline.run"]
+            <= steps[step]["loaded"]
+            <= steps[step]["last_batch"]
+            <= marks["pipeline returned"]
+        )
+    # every load stage (select_seeds, curate_rows and the leaves are stages of their own) loads after the previous
+    assert steps["select_seeds"]["loaded"] >= steps["compute_features"]["last_batch"]
+    assert steps["curate_rows"]["loaded"] >= steps["recommend_items"]["last_batch"]
+
+
 def test_the_llm_was_called_once_per_request_and_once_per_answer(run):
     # 24 requests; the empty one and the leak (rejected only after both calls) - the empty skips the answer.
     calls = run["calls"].read_text().splitlines()

@@ -91,7 +91,9 @@ def selection_steps(plan: SynthesisPlan) -> tuple[Any, Any]:
         params=dict(selection.params),
         **select_kwargs,
     )
-    top_b = KeepTopB(name="keep_top_b", budget=plan.budget)
+    # one batch: the ranked pool (every seed, with its feature vector) arrives from the global selection step at
+    # once; in batches of 50 it cost 41 trips through distilabel's queues (18 s of the quickstart on a loaded machine)
+    top_b = KeepTopB(name="keep_top_b", budget=plan.budget, input_batch_size=100_000)
     seeds >> features >> select >> top_b
     return seeds, top_b
 
@@ -103,10 +105,26 @@ class SynthesisPipeline(Pipeline):
     routes batches: measured at 0.34 s per save, 71 saves held a 512-dialogue run at C = 64 to 0.62 of a bare
     client's throughput (benchmarks/generation.py). Throttled, nothing is lost: an interrupted run never resumes
     from that cache (run_plan clears it; finished LLM calls come back from the LLM call cache), and the save that
-    ends a run, which a finished re-run is served from, always happens.
+    ends a run, which a finished re-run is served from, always happens. The first save waits `cache_interval_s`
+    too (distilabel's came before the first LLM request, on the critical path of start-up).
+
+    Start-up: every global step (selection, curation and the three leaves) is a load stage of its own, and
+    distilabel checks whether a stage's steps have loaded only every 2.5 s, which cost the quickstart's seven stages
+    up to 17 s while the steps loaded in about 0.1 s each (benchmarks/generation.py prints the breakdown).
+    `_run_steps` here waits for the stage's load reports itself, checking every `load_poll_s`, so that
+    distilabel's check finds the stage loaded the first time and never sleeps.
+
+    distilabel also recomputes the pipeline's signatures (a dump of every step) at each of its cache-path lookups:
+    8 before the first step starts (1.4 s of start-up at load 6.8) and 4 per cache save. During a run that changes
+    no step (no runtime parameters, no dataset), `signature` and `aggregated_steps_signature` are computed once.
+
+    `fast_start = False` turns the three start-up changes off (distilabel's own stage checks, signatures and
+    first cache save), for benchmarks/generation.py --stock-start-up to measure against in the same run.
     """
 
     cache_interval_s: float = 10.0
+    load_poll_s: float = 0.01
+    fast_start: bool = True
     # After the first Ctrl-C, the steps get this long to hand back their batches before the process ends.
     stop_grace_s: float = 5.0
 
@@ -118,12 +136,61 @@ class SynthesisPipeline(Pipeline):
         self._returned = threading.Event()
         self.run_state_path: str | None = None
         self.resume_hint = "re-run the same command to resume"
+        # a revdial.generation.progress.Timeline: step load times are recorded in it
+        self.timeline: Any = None
+        self._signatures: dict[str, str] | None = None  # during a run: the signatures, computed once
 
     def run(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self._last_cache_at = time.monotonic() if self.fast_start else float("-inf")
+        # A run that sets no runtime parameters and adds no dataset step (revdial's) cannot change what the
+        # signatures hash: they are computed once, not at every one of distilabel's cache-path lookups.
+        unchanged = not args and not kwargs.get("parameters") and kwargs.get("dataset") is None
+        unchanged = unchanged and self.fast_start
+        self._signatures = {} if unchanged else None
         try:
             return super().run(*args, **kwargs)
         finally:
+            self._signatures = None
             self._returned.set()
+
+    def _once(self, name: str, compute: Callable[[], str]) -> str:
+        if self._signatures is None:
+            return compute()
+        if name not in self._signatures:
+            self._signatures[name] = compute()
+        return self._signatures[name]
+
+    @property
+    def signature(self) -> str:
+        return self._once("pipeline", lambda: super(SynthesisPipeline, self).signature)
+
+    @property
+    def aggregated_steps_signature(self) -> str:
+        return self._once("steps", lambda: super(SynthesisPipeline, self).aggregated_steps_signature)
+
+    def _run_steps(self, steps: Any) -> None:
+        if self.timeline is not None and "worker pool up" not in self.timeline.marks:
+            self.timeline.mark("worker pool up")  # run set-up done, step processes and queues made
+        super()._run_steps(steps)
+        if self.fast_start:
+            self._wait_loaded(list(steps))
+
+    def _wait_loaded(self, steps: list[str]) -> None:
+        """Until every step of `steps` has loaded all its replicas (or failed to load, or already finished: the
+        same test as distilabel's), or the run is stopped; records each step's load time in the timeline."""
+        from distilabel.pipeline.base import _STEP_LOAD_FAILED_CODE, _STEP_UNLOADED_CODE
+
+        waiting = {name: self.dag.get_step_replica_count(name) for name in steps}
+        while waiting and not self._stop_called:
+            with self._steps_load_status_lock:
+                status = {name: self._steps_load_status[name] for name in waiting}
+            for name, replicas in status.items():
+                if replicas in (waiting[name], _STEP_UNLOADED_CODE, _STEP_LOAD_FAILED_CODE):
+                    del waiting[name]
+                    if self.timeline is not None:
+                        self.timeline.step_event(name, "loaded", time.time())
+            if waiting:
+                time.sleep(self.load_poll_s)
 
     def _handle_keyboard_interrupt(self) -> Any:
         """Ctrl-C. distilabel's own handler waits for every in-flight batch (a hanging LLM call holds it for

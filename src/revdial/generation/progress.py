@@ -14,16 +14,19 @@ from revdial.generation.calls import TokenLedger
 
 class ConsoleAtLevel(list):
     """A `logging_handlers` list for `Pipeline.run`: distilabel appends its console (rich) handler to the list it is
-    given; this one sets that handler's level, so the console shows only warnings while pipeline.log keeps all."""
+    given; this one sets that handler's level (None: left as it is), so the console shows only warnings while
+    pipeline.log keeps all. `handlers` start the list (e.g. a StepTimes)."""
 
-    def __init__(self, level: int = logging.WARNING) -> None:
-        super().__init__()
+    def __init__(
+        self, level: int | None = logging.WARNING, handlers: tuple[logging.Handler, ...] = ()
+    ) -> None:
+        super().__init__(handlers)
         self.level = level
 
     def append(self, handler: Any) -> None:
         from rich.logging import RichHandler
 
-        if isinstance(handler, RichHandler):
+        if self.level is not None and isinstance(handler, RichHandler):
             handler.setLevel(self.level)
         super().append(handler)
 
@@ -117,3 +120,57 @@ class LiveProgress:
                 live.update(self.line())
             live.update(self.line())
         console.line()  # off a terminal, Live leaves its last frame without a line end
+
+
+class Timeline:
+    """Wall-clock marks of one run (`time.time()`, so a benchmark can line them up with a server's or another
+    process's clock) and, per pipeline step, when it finished loading, took its first batch and sent its last.
+
+    `run_plan` writes it to OUT/distiset_configs/timings.json; benchmarks/quickstart.py and benchmarks/generation.py
+    print the start-up and stage breakdowns from it.
+    """
+
+    def __init__(self) -> None:
+        self.marks: dict[str, float] = {}
+        self.steps: dict[str, dict[str, float]] = {}
+        self.mark("start")
+
+    def mark(self, name: str) -> None:
+        self.marks[name] = time.time()
+
+    def step_event(self, step: str, event: str, at: float) -> None:
+        """`loaded` / `first_batch` keep the earliest time seen, `last_batch` / `finished` the latest."""
+        times = self.steps.setdefault(step, {})
+        earliest = event in ("loaded", "first_batch")
+        if event not in times or (at < times[event] if earliest else at > times[event]):
+            times[event] = at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"marks": dict(self.marks), "steps": {name: dict(times) for name, times in self.steps.items()}}
+
+
+# distilabel's INFO lines (its step processes log through a queue to the main process) that time a step's work
+_STEP_EVENTS = (
+    ("📦 Processing batch", "first_batch"),
+    ("🚰 Starting yielding batches", "first_batch"),
+    ("📨 Step '", "last_batch"),
+    ("🏁 Finished running step", "finished"),
+)
+
+
+class StepTimes(logging.Handler):
+    """A logging handler for `Pipeline.run(logging_handlers=...)` that records step events into a Timeline, at the
+    time the step's process logged them."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        super().__init__(level=logging.INFO)
+        self.timeline = timeline
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        for prefix, event in _STEP_EVENTS:
+            if message.startswith(prefix):
+                quoted = message.split("'")
+                if len(quoted) >= 2:
+                    self.timeline.step_event(quoted[1], event, record.created)
+                return

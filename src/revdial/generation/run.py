@@ -117,9 +117,11 @@ def make_plan(
     features: str | None = None,
     labelled_seed_ids: list[str] | None = None,
     seeds_dir: Path | None = None,
+    timeline: Any = None,
 ) -> tuple[Any, dict[str, Any], Path]:
     """(SynthesisPlan, redacted config echo, OUT) from a config and the command-line overrides; every config error
-    is raised here, before any seed is built or any LLM is called."""
+    is raised here, before any seed is built or any LLM is called. `timeline` (progress.Timeline) gets the marks
+    `seeds start` and `seeds`."""
     from revdial.config import OpenAILLMConfig
     from revdial.generation.llms import build_llm, check_endpoint
     from revdial.generation.pipeline import SynthesisPlan
@@ -138,7 +140,11 @@ def make_plan(
         )  # a dead endpoint, a refused key or an unknown model fail here, in seconds
     work_dir = work_dir_of(out_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    if timeline is not None:
+        timeline.mark("seeds start")
     seeds_dir = seeds_dir or prepare_seeds(raw, base, work_dir, label)
+    if timeline is not None:
+        timeline.mark("seeds")
 
     echo = redact(
         {
@@ -186,7 +192,9 @@ def synthesize(
     """Run the synthesis pipeline for a config; returns OUT, a saved Distiset (configs default, rejects,
     candidates) with summary.json, funnel.png, pipeline.yaml and pipeline.log in OUT/distiset_configs/.
     `quiet`: print nothing; default: one live progress line and the final summary; `verbose`: distilabel's logs."""
-    started = time.perf_counter()
+    from revdial.generation.progress import Timeline
+
+    started, timeline = time.perf_counter(), Timeline()
     if not verbose:
         from revdial.generation.progress import quiet_libraries
 
@@ -198,9 +206,18 @@ def synthesize(
         out=out,
         features=features,
         labelled_seed_ids=labelled_seed_ids,
+        timeline=timeline,
     )
     return run_plan(
-        plan, echo, out_dir, started=started, ray=ray, ray_address=ray_address, quiet=quiet, verbose=verbose
+        plan,
+        echo,
+        out_dir,
+        started=started,
+        ray=ray,
+        ray_address=ray_address,
+        quiet=quiet,
+        verbose=verbose,
+        timeline=timeline,
     )
 
 
@@ -215,12 +232,17 @@ def run_plan(
     quiet: bool = False,
     verbose: bool = False,
     upstream: Any = None,
+    timeline: Any = None,
 ) -> Path:
-    """Build and run the Pipeline of a plan, save the Distiset, summary.json, funnel.png and pipeline.yaml."""
+    """Build and run the Pipeline of a plan, save the Distiset, summary.json, funnel.png and pipeline.yaml, and the
+    run's progress.Timeline (`timeline`, or one started here) as timings.json."""
     from revdial.generation.pipeline import build_pipeline
+    from revdial.generation.progress import Timeline
     from revdial.generation.summary import build_summary, complete_distiset, plot_funnel, print_summary
 
     started = time.perf_counter() if started is None else started
+    timeline = timeline or Timeline()
+    timeline.mark("build pipeline")
     pipeline = build_pipeline(plan) if upstream is None else build_pipeline(plan, upstream)
     # One cache folder per exact configuration. distilabel 1.5.3 hangs on a pipeline whose early steps are cached
     # and later ones changed (a new budget or strategy in the same cache: argilla-io/distilabel#1065); keyed by
@@ -238,11 +260,15 @@ def run_plan(
     state.write_text(json.dumps({"status": "running"}))
     resume = f"re-run the same command to resume (finished LLM calls are kept in {plan.llm_cache_path})"
     pipeline.run_state_path, pipeline.resume_hint = str(state), resume
+    pipeline.timeline = timeline
     if ray or ray_address:
         pipeline = ray_pipeline(pipeline, ray_address)
+    timeline.mark("pipeline built")
     try:
         with local_ray_cluster(pipeline):
-            distiset = complete_distiset(_run_pipeline(pipeline, plan, quiet=quiet, verbose=verbose))
+            distiset = _run_pipeline(pipeline, plan, quiet=quiet, verbose=verbose, timeline=timeline)
+            timeline.mark("pipeline returned")
+            distiset = complete_distiset(distiset)
     except KeyboardInterrupt:
         state.write_text(json.dumps({"status": "stopped"}))
         raise SynthesisInterrupted(f"interrupted; {resume}") from None
@@ -267,6 +293,8 @@ def run_plan(
     summary = build_summary(distiset, plan, echo, wall_time_s=time.perf_counter() - started)
     (configs_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     plot_funnel(summary, configs_dir / "funnel.png")
+    timeline.mark("saved")
+    (configs_dir / "timings.json").write_text(json.dumps(timeline.to_dict(), indent=2) + "\n")
     if not quiet:
         print_summary(summary, out_dir)
     state.write_text(json.dumps({"status": "finished"}))
@@ -370,20 +398,23 @@ def local_ray_cluster(pipeline: Any, grace_s: float = 15.0) -> Iterator[None]:
         psutil.wait_procs(alive, timeout=5)
 
 
-def _run_pipeline(pipeline: Any, plan: Any, *, quiet: bool, verbose: bool) -> Any:
-    """pipeline.run; unless verbose, distilabel's console shows only warnings and a live line shows progress."""
+def _run_pipeline(pipeline: Any, plan: Any, *, quiet: bool, verbose: bool, timeline: Any) -> Any:
+    """pipeline.run; unless verbose, distilabel's console shows only warnings and a live line shows progress. The
+    steps' start and end times go to `timeline`."""
     from contextlib import nullcontext
 
-    from revdial.generation.progress import ConsoleAtLevel, LiveProgress
+    from revdial.generation.progress import ConsoleAtLevel, LiveProgress, StepTimes
 
+    times = (StepTimes(timeline),)
+    timeline.mark("pipeline.run")
     if verbose:
-        return pipeline.run(use_cache=True)
+        return pipeline.run(use_cache=True, logging_handlers=ConsoleAtLevel(None, times))
     generation = plan.generation
     # per row: the request, 2 calls per extra turn, and the answer unless the list is grounded (no LLM call)
     per_row = 2 * generation.n_turns - (1 if generation.answer == "grounded" else 0)
     calls = expected_selection(plan) * generation.k * per_row
     with nullcontext() if quiet else LiveProgress(plan.ledger_path, calls):
-        return pipeline.run(use_cache=True, logging_handlers=ConsoleAtLevel())
+        return pipeline.run(use_cache=True, logging_handlers=ConsoleAtLevel(handlers=times))
 
 
 def expected_selection(plan: Any) -> int:
