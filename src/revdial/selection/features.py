@@ -241,32 +241,54 @@ def compute_features(
     from revdial.paths import cache_dir as default_cache
 
     texts = list(texts)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(f"features: text at row {i} is {type(t).__name__}, not str")
+    check_texts(texts)
     root = Path(cache_dir or default_cache() / "features")
     if spec == "tfidf" or spec.startswith("tfidf:"):
         return tfidf_features(texts, parse_tfidf_spec(spec), root, progress=progress)
-    kind, folder = parse_spec(spec)
-    minilm = spec == "minilm" or spec.startswith("minilm:")
-    dtype = resolve_dtype(parse_minilm_dtype(spec), device) if minilm else "fp32"
-    cache = FeatureCache(root / model_key(kind, folder, "all-MiniLM-L6-v2" if minilm else None, dtype))
+    kind, folder, name, dtype = resolve_spec(spec, device)
+    cache = FeatureCache(root / model_key(kind, folder, name, dtype))
     hashes = [text_hash(t) for t in texts]
+    todo = missing_texts(cache, hashes, texts)
+    if todo:
+        encoder = Encoder(kind, folder, device=device, dtype=dtype)
+        desc = f"features ({spec if name else folder.name}, {dtype})"
+        encode_into(cache, encoder, todo, batch_size, desc, progress)
+    if not texts:
+        return np.zeros((0, 0), np.float32)
+    return np.stack([cache.index[h] for h in hashes]).astype(np.float32)
+
+
+def resolve_spec(spec: str, device: str = "cpu") -> tuple[str, Path, str | None, str]:
+    """A model spec -> (kind, folder, name for the cache key, dtype); only minilm has a name and a dtype option."""
+    kind, folder = parse_spec(spec)
+    if spec == "minilm" or spec.startswith("minilm:"):
+        return kind, folder, "all-MiniLM-L6-v2", resolve_dtype(parse_minilm_dtype(spec), device)
+    return kind, folder, None, "fp32"
+
+
+def check_texts(texts: list) -> None:
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"features: text at row {i} is {type(t).__name__}, not str")
+
+
+def missing_texts(cache: FeatureCache, hashes: list[bytes], texts: list[str]) -> dict[bytes, str]:
+    """hash -> text for each distinct text the cache does not hold, in first-seen order."""
     todo: dict[bytes, str] = {}
     for h, t in zip(hashes, texts):
         if h not in cache.index and h not in todo:
             todo[h] = t
-    if todo:
-        encoder = Encoder(kind, folder, device=device, dtype=dtype)
-        items = sorted(todo.items(), key=lambda ht: -len(ht[1]))
-        pending_h: list[bytes] = []
-        pending_v: list[np.ndarray] = []
-        bar = tqdm(
-            total=len(items),
-            desc=f"features ({spec if minilm else folder.name}, {dtype})",
-            unit="text",
-            disable=not progress,
-        )
+    return todo
+
+
+def encode_into(
+    cache: FeatureCache, encoder: Encoder, todo: dict[bytes, str], batch_size: int, desc: str, progress: bool
+) -> None:
+    """Encode `todo` longest first in batches, writing a cache shard every SHARD_ROWS texts and at the end."""
+    items = sorted(todo.items(), key=lambda ht: -len(ht[1]))
+    pending_h: list[bytes] = []
+    pending_v: list[np.ndarray] = []
+    with tqdm(total=len(items), desc=desc, unit="text", disable=not progress) as bar:
         for s in range(0, len(items), batch_size):
             chunk = items[s : s + batch_size]
             pending_v.append(encoder.encode([t for _, t in chunk]))
@@ -275,10 +297,6 @@ def compute_features(
             if len(pending_h) >= SHARD_ROWS or s + batch_size >= len(items):
                 cache.write(pending_h, np.concatenate(pending_v))
                 pending_h, pending_v = [], []
-        bar.close()
-    if not texts:
-        return np.zeros((0, 0), np.float32)
-    return np.stack([cache.index[h] for h in hashes]).astype(np.float32)
 
 
 def tfidf_key(texts: list[str], opts: dict[str, int]) -> str:
