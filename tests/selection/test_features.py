@@ -355,3 +355,18 @@ def test_the_onnx_export_is_made_once_and_reused(tmp_path, monkeypatch):
 
     monkeypatch.setattr(F, "_export_onnx", no_export)
     assert F.export_onnx(minilm_path()) == path
+
+
+@needs_openvino
+def test_openvino_is_imported_without_its_telemetry():
+    import subprocess
+    import sys
+
+    code = (
+        "from revdial.selection.features import import_openvino\n"
+        "import_openvino()\n"
+        "import openvino.tools.ovc.telemetry_utils as t\n"
+        "print(t.tm.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "openvino.tools.ovc.telemetry_stub"  # the no-op stub, not openvino_telemetry

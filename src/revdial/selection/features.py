@@ -314,6 +314,22 @@ def _optimise_onnx(path: Path, fused: Path, folder: Path) -> None:
     tmp.rename(fused)
 
 
+def import_openvino():
+    """`openvino`, imported without its usage telemetry.
+
+    `import openvino` imports its model converter, which sends a usage event to Google Analytics from a forked process
+    unless the `openvino_telemetry` package is missing, when it uses its own no-op stub. Marking that package as not
+    importable (before the first import of openvino in this process) takes the stub: nothing leaves the machine.
+    """
+    import sys
+
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]  # None: import raises ImportError
+    import openvino
+
+    return openvino
+
+
 class OpenVINORunner:
     """The exported graph compiled by OpenVINO for the CPU; bf16 runs on AMX/AVX512-BF16 (INFERENCE_PRECISION_HINT).
 
@@ -323,8 +339,7 @@ class OpenVINORunner:
     rows = 64
 
     def __init__(self, path: Path, dtype: str, threads: int):
-        import openvino as ov
-
+        ov = import_openvino()
         core = ov.Core()
         config = {
             "INFERENCE_PRECISION_HINT": "bf16" if dtype == "bf16" else "f32",
