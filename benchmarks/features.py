@@ -6,12 +6,13 @@
 
 The pool is built from pipelines/movies-sample.yaml in memory (or read from --seeds, a `revdial seeds` folder).
 Baseline: float32, length-sorted batches of 32 (what `compute_features` did before bfloat16), encoded first in the
-same process; every variant encodes the same texts after a one-batch warm-up, and prints seeds/s (wall), CPU seconds,
-its speed as a ratio to the baseline's, the mean and minimum cosine of its vectors to the baseline's, the mean
-overlap of each text's 10 nearest neighbours (among the N) with the baseline's, and the 1-minute load average before
-and after it (the machine may be shared: ratios and CPU seconds are the comparable numbers). The last row is the
-default path end to end: `compute_features(texts, "minilm")` on an empty cache (model load included). Nothing is
-cached between rows.
+same process; every variant encodes the same texts after a one-batch warm-up, and prints seeds/s (wall), CPU seconds
+(all threads), seeds per CPU second, its wall speed as a ratio to the baseline's, the mean and minimum cosine of its
+vectors to the baseline's, the mean overlap of each text's 10 nearest neighbours (among the N) with the baseline's,
+and the 1-minute load average before and after it (the machine may be shared: CPU seconds and seeds per CPU second
+are the numbers the load moves least; on a quiet machine seeds/s is about threads x seeds per CPU second). The last
+row is the default path end to end: `compute_features(texts, "minilm")` on an empty cache (model load included).
+Nothing is cached between rows.
 
 Variants (`--variants`, KIND-BATCH[-unsorted]; the number is the batch size):
   torch:    fp32-32 (baseline, always run), fp32-64, autocast-64 (float32 weights under torch.autocast(bfloat16)),
@@ -91,7 +92,7 @@ def row(name, n, wall, cpu, t_base, X, base, nn_base, load0) -> str:
     cos = (X * base).sum(1)
     overlap = np.mean([len(set(a) & set(b)) / a.size for a, b in zip(knn(X), nn_base)])
     return (
-        f"{name:<24}{n / wall:>9.1f}{cpu:>8.1f}{t_base / wall:>8.2f}{cos.mean():>10.5f}{cos.min():>9.5f}"
+        f"{name:<24}{n / wall:>9.1f}{cpu:>8.1f}{n / cpu:>8.1f}{t_base / wall:>8.2f}{cos.mean():>10.5f}{cos.min():>9.5f}"
         f"{overlap:>8.3f}{load0:>6.1f}{os.getloadavg()[0]:>6.1f}"
     )
 
@@ -140,7 +141,7 @@ def main() -> None:
         )
     )
     print(
-        f"{'variant':<24}{'seeds/s':>9}{'cpu s':>8}{'x base':>8}{'mean cos':>10}{'min cos':>9}{'10-NN':>8}"
+        f"{'variant':<24}{'seeds/s':>9}{'cpu s':>8}{'/cpu s':>8}{'x base':>8}{'mean cos':>10}{'min cos':>9}{'10-NN':>8}"
         f"{'load':>6}{'->':>6}"
     )
     load0 = os.getloadavg()[0]
