@@ -19,12 +19,13 @@ Which to use:
   the CPU has it; the tokenisation, the cut and the mean pooling stay sentence-transformers'. An explicit `dtype=fp32`
   is the float32 reference and runs in torch, as does a GPU. `backend=torch` runs sentence-transformers itself
   (bfloat16 weights for bf16); `backend=onnx` runs ONNX Runtime (the `onnx` extra; float32, with its BERT fusions).
-  Measured on a 2-core AMX CPU (benchmarks/features.py, 512 seed texts, ratios and cosines to float32 torch in the
-  same run): OpenVINO bf16 ~3.6x the float32 speed and 0.99998 mean cosine, torch bf16 2.3-3.2x and 0.99995,
-  OpenVINO fp32 1.3x, ONNX Runtime fp32 slower than torch float32. Texts are encoded longest first in batches of
-  `batch_size`, and a text longer than the model reads (256 word pieces) is cut before tokenising. (Not offered:
-  int8 dynamic quantisation of the Linear layers is 1.3-2.1x faster than float32 but keeps only 0.92 mean cosine and
-  59% of the 10 nearest neighbours; a 128-token limit cuts what the model sees.)
+  Measured on a shared 2-core AMX CPU (benchmarks/features.py, 512 seed texts, against torch float32 in the same
+  run, in CPU seconds, which the machine's load moves least): OpenVINO bf16 4.0-4.5x less CPU time than float32 at
+  0.99998 mean cosine, torch bf16 2.8x at 0.99995, OpenVINO fp32 1.6-1.75x, ONNX Runtime fp32 0.8-1.2x. Texts are
+  encoded longest first in batches of `batch_size` (OpenVINO runs them in pieces of 64), and a text longer than the
+  model reads (256 word pieces) is cut before tokenising. (Not offered: int8 dynamic quantisation of the Linear
+  layers is 1.3-2.1x faster than float32 but keeps only 0.92 mean cosine and 59% of the 10 nearest neighbours; a
+  128-token limit cuts what the model sees.)
 - `tfidf`: lexical, fitted on the pool itself; 100k seeds in about a minute on 2 CPU cores. Use it for pools of
   100k+ seeds on a CPU, or to try strategies before paying for embeddings. Rendered seeds share their template words,
   which the IDF weighs down; what remains is titles, genres, tags and the liked/disliked titles.
