@@ -17,7 +17,8 @@ Nothing is cached between rows.
 Variants (`--variants`, KIND-BATCH[-unsorted]; the number is the batch size):
   torch:    fp32-32 (baseline, always run), fp32-64, autocast-64 (float32 weights under torch.autocast(bfloat16)),
             bf16-32, bf16-64, bf16-128 (bfloat16 weights);
-  openvino: ov-bf16-64, ov-bf16-128 (bfloat16 inference on AMX/AVX512-BF16), ov-fp32-64;
+  openvino: ov-bf16-64, ov-bf16-128 (bfloat16 inference on AMX/AVX512-BF16; one one-thread stream per thread, each
+            on its share of the batch), ov1-bf16-64 (one stream of all the threads), ov-fp32-64;
   onnx:     onnx-fp32-32, onnx-fp32-64 (ONNX Runtime, the graph with its BERT fusions, float32);
   -unsorted: the same texts in pool order instead of longest first (batches pad to their longest text).
 The OpenVINO and ONNX Runtime variants run the model exported once into revdial's cache (`export_onnx`: the export
@@ -39,10 +40,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ["fp32-32", "fp32-64", "autocast-64", "bf16-32", "bf16-64", "bf16-128"]
-BASE += ["ov-bf16-64", "ov-bf16-128", "ov-fp32-64", "onnx-fp32-32", "onnx-fp32-64"]
+BASE += ["ov-bf16-64", "ov-bf16-128", "ov1-bf16-64", "ov-fp32-64", "onnx-fp32-32", "onnx-fp32-64"]
 VARIANTS = BASE + [f"{v}-unsorted" for v in BASE]
 DEFAULT = ["bf16-64", "bf16-128", "ov-bf16-64", "ov-bf16-128", "ov-fp32-64", "onnx-fp32-32"]
-BACKEND = {"ov": "openvino", "onnx": "onnx"}
+BACKEND = {"ov": "openvino", "ov1": "openvino", "onnx": "onnx"}
 
 
 def pool_texts(seeds: str | None) -> list[str]:
@@ -104,9 +105,11 @@ def main() -> None:
     from revdial.selection.features import (
         BACKEND_PACKAGES,
         Encoder,
+        OpenVINORunner,
         backend_installed,
         backend_version,
         compute_features,
+        export_onnx,
         resolve_dtype,
         resolve_minilm,
     )
@@ -155,11 +158,15 @@ def main() -> None:
             print(f"{name:<24}skipped: needs {', '.join(BACKEND_PACKAGES[backend])}", flush=True)
             continue
         dtype = "fp32" if kind == "autocast" else kind
-        if (backend, dtype) not in encoders:
-            encoders[backend, dtype] = Encoder("st", minilm_path(), dtype=dtype, backend=backend)
-        enc = encoders[backend, dtype]
-        if enc.runner is not None:
-            enc.runner.rows = batch  # the variant's batch, not the runner's default pieces
+        key = ("ov1" if name.startswith("ov1-") else backend, dtype)
+        if key not in encoders:
+            encoders[key] = Encoder("st", minilm_path(), dtype=dtype, backend=backend)
+            if name.startswith("ov1-"):  # one stream of all the threads instead of one stream per thread
+                path = export_onnx(minilm_path())
+                encoders[key].runner = OpenVINORunner(path, dtype, torch.get_num_threads(), streams=1)
+        enc = encoders[key]
+        if enc.runner is not None:  # the variant's batch, split over the runner's streams
+            enc.runner.rows = -(-batch // enc.runner.streams)
         load0 = os.getloadavg()[0]
         X, wall, cpu = encode(enc, texts, batch, kind == "autocast", ordered)
         print(row(name, n, wall, cpu, t_base, X, base, nn_base, load0), flush=True)

@@ -22,10 +22,10 @@ Which to use:
   Measured on a shared 2-core AMX CPU (benchmarks/features.py, 512 seed texts, against torch float32 in the same
   run, in CPU seconds, which the machine's load moves least): OpenVINO bf16 4.0-4.5x less CPU time than float32 at
   0.99998 mean cosine, torch bf16 2.8x at 0.99995, OpenVINO fp32 1.6-1.75x, ONNX Runtime fp32 0.8-1.2x. Texts are
-  encoded longest first in batches of `batch_size` (OpenVINO runs them in pieces of 64), and a text longer than the
-  model reads (256 word pieces) is cut before tokenising. (Not offered: int8 dynamic quantisation of the Linear
-  layers is 1.3-2.1x faster than float32 but keeps only 0.92 mean cosine and 59% of the 10 nearest neighbours; a
-  128-token limit cuts what the model sees.)
+  encoded longest first in batches of `batch_size` (OpenVINO runs them in pieces of 32, on one stream per thread),
+  and a text longer than the model reads (256 word pieces) is cut before tokenising. (Not offered: int8 dynamic
+  quantisation of the Linear layers is 1.3-2.1x faster than float32 but keeps only 0.92 mean cosine and 59% of the
+  10 nearest neighbours; a 128-token limit cuts what the model sees.)
 - `tfidf`: lexical, fitted on the pool itself; 100k seeds in about a minute on 2 CPU cores. Use it for pools of
   100k+ seeds on a CPU, or to try strategies before paying for embeddings. Rendered seeds share their template words,
   which the IDF weighs down; what remains is titles, genres, tags and the liked/disliked titles.
@@ -334,30 +334,43 @@ def import_openvino():
 class OpenVINORunner:
     """The exported graph compiled by OpenVINO for the CPU; bf16 runs on AMX/AVX512-BF16 (INFERENCE_PRECISION_HINT).
 
-    A batch runs in pieces of `rows` texts: 64 used less CPU time than 128 in benchmarks/features.py (2-core AMX).
+    `run(feeds)` runs pieces of `rows` texts on `streams` streams of one thread each (default: one per thread), in
+    parallel: in benchmarks/features.py on a shared 2-core AMX CPU, two one-thread streams on pieces of 32 were 13-18%
+    faster (wall) than one two-thread stream on batches of 64, which in turn used less CPU time than 128.
     """
 
-    rows = 64
+    rows = 32
 
-    def __init__(self, path: Path, dtype: str, threads: int):
+    def __init__(self, path: Path, dtype: str, threads: int, streams: int | None = None):
         ov = import_openvino()
         core = ov.Core()
+        self.streams = streams or threads
         config = {
             "INFERENCE_PRECISION_HINT": "bf16" if dtype == "bf16" else "f32",
             "INFERENCE_NUM_THREADS": threads,
-            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": self.streams,
         }
         self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
-        self.request = self.compiled.create_infer_request()
+        self.queue = ov.AsyncInferQueue(self.compiled, self.streams)
 
-    def __call__(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(self.request.infer(feed)[self.compiled.output(0)])
+    def run(self, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        out: list[np.ndarray] = [np.empty(0)] * len(feeds)
+
+        def done(request, i: int) -> None:
+            out[i] = np.array(request.get_output_tensor(0).data)  # a copy: the request's tensor is reused
+
+        self.queue.set_callback(done)
+        for i, feed in enumerate(feeds):
+            self.queue.start_async(feed, i)
+        self.queue.wait_all()
+        return out
 
 
 class OnnxRuntimeRunner:
     """The exported, fused graph in ONNX Runtime's CPU provider (float32)."""
 
     rows = 1 << 30  # the whole batch at once
+    streams = 1
 
     def __init__(self, path: Path, threads: int):
         import onnxruntime as ort
@@ -367,8 +380,8 @@ class OnnxRuntimeRunner:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
 
-    def __call__(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+    def run(self, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        return [self.session.run(None, {k: v for k, v in f.items() if k in self.inputs})[0] for f in feeds]
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -422,9 +435,17 @@ class Encoder:
         self.device = device
 
     def _run(self, texts: list[str]) -> np.ndarray:
+        """In pieces of `runner.rows` texts, each tokenised and padded on its own."""
+        rows = self.runner.rows
+        feeds = [self._feed(texts[i : i + rows]) for i in range(0, len(texts), rows)]
+        hidden = self.runner.run(feeds)
+        return l2_normalise(
+            np.concatenate([mean_pool(h, f["attention_mask"]) for h, f in zip(hidden, feeds)])
+        )
+
+    def _feed(self, texts: list[str]) -> dict[str, np.ndarray]:
         batch = self.model.preprocess([self.cut(t) for t in texts])
-        feed = {k: batch[k].numpy().astype(np.int64) for k in ONNX_INPUTS}
-        return l2_normalise(mean_pool(self.runner(feed), feed["attention_mask"]))
+        return {k: batch[k].numpy().astype(np.int64) for k in ONNX_INPUTS}
 
     def cut(self, text: str) -> str:
         """`text` cut to what the model reads, before the tokenizer sees it: exact, never a different encoding.
@@ -445,8 +466,7 @@ class Encoder:
 
     def encode(self, texts: list[str], max_length: int = 512) -> np.ndarray:
         if self.runner is not None:
-            rows = self.runner.rows
-            return np.concatenate([self._run(texts[i : i + rows]) for i in range(0, len(texts), rows)])
+            return self._run(texts)
         if self.kind == "st":
             X = self.model.encode(
                 [self.cut(t) for t in texts],
