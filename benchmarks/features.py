@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = ["fp32-32", "fp32-64", "autocast-64", "bf16-32", "bf16-64", "bf16-128"]
 BASE += ["ov-bf16-64", "ov-bf16-128", "ov1-bf16-64", "ov-fp32-64", "onnx-fp32-32", "onnx-fp32-64"]
 VARIANTS = BASE + [f"{v}-unsorted" for v in BASE]
-DEFAULT = ["bf16-64", "bf16-128", "ov-bf16-64", "ov-bf16-128", "ov-fp32-64", "onnx-fp32-32"]
+DEFAULT = ["bf16-128", "ov-bf16-64", "ov-bf16-128", "ov1-bf16-64", "ov-fp32-64", "onnx-fp32-32"]
 BACKEND = {"ov": "openvino", "ov1": "openvino", "onnx": "onnx"}
 
 

@@ -20,7 +20,7 @@ Which to use:
   is the float32 reference and runs in torch, as does a GPU. `backend=torch` runs sentence-transformers itself
   (bfloat16 weights for bf16); `backend=onnx` runs ONNX Runtime (the `onnx` extra; float32, with its BERT fusions).
   Measured on a shared 2-core AMX CPU (benchmarks/features.py, 512 seed texts, against torch float32 in the same
-  run, in CPU seconds, which the machine's load moves least): OpenVINO bf16 4.0-4.5x less CPU time than float32 at
+  run, in CPU seconds, which the machine's load moves least): OpenVINO bf16 4.0-5.0x less CPU time than float32 at
   0.99998 mean cosine, torch bf16 2.8x at 0.99995, OpenVINO fp32 1.6-1.75x, ONNX Runtime fp32 0.8-1.2x. Texts are
   encoded longest first in batches of `batch_size` (OpenVINO runs them in pieces of 32, on one stream per thread),
   and a text longer than the model reads (256 word pieces) is cut before tokenising. (Not offered: int8 dynamic
