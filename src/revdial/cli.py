@@ -128,7 +128,8 @@ def select(
     budget: int = typer.Option(100, help="Number of seeds to select (B)."),
     features: str = typer.Option(
         "minilm",
-        help="minilm[:dtype=auto|bf16|fp32] (semantic; bf16 where the CPU has it; cached) | st:MODEL_PATH | "
+        help="minilm[:dtype=auto|bf16|fp32,backend=auto|torch|openvino|onnx] (semantic; OpenVINO bf16 where the CPU "
+        "has it; cached) | st:MODEL_PATH | "
         "lm:PATH (student LM hidden states) | tfidf[:dim=384,ngrams=2,min_df=2] (TF-IDF + SVD fitted on the pool; "
         "100k+ seeds on a CPU in minutes).",
     ),

@@ -40,7 +40,8 @@ class SelectionConfig(_Section):
     strategy: str = Field(default="js", description="random | js | fisher | kcenter | hybrid")
     budget: int = Field(default=8, ge=1, description="B: seeds sent to the LLM")
     features: str = Field(
-        default="minilm", description="minilm[:dtype=auto|bf16|fp32] | st:PATH | lm:PATH | tfidf[:...]"
+        default="minilm",
+        description="minilm[:dtype=auto|bf16|fp32,backend=auto|torch|openvino|onnx] | st:PATH | lm:PATH | tfidf[:...]",
     )
     mode: Literal["fast", "exact"] = "fast"
     seed: int = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -222,3 +223,150 @@ def test_tfidf_empty_pool_is_empty(tmp_path):
 def test_a_bad_tfidf_option_is_an_error(spec):
     with pytest.raises(FeatureSpecError, match="is not one of dim=N, ngrams=N, min_df=N"):
         compute_features(["x"], spec)
+
+
+# ---- backends: OpenVINO and ONNX Runtime run MiniLM's transformer exported to ONNX ----
+
+MINILM = "all-MiniLM-L6-v2"
+needs_openvino = pytest.mark.skipif(
+    not F.backend_installed("openvino"),
+    reason="openvino or onnx is not installed (revdial's main dependencies)",
+)
+needs_onnxruntime = pytest.mark.skipif(
+    not F.backend_installed("onnx"), reason="onnxruntime is not installed (pip install 'revdial[onnx]')"
+)
+LONG = "Item: Heat (1995). User review: " + " ".join(f"scene{i} is tense and well shot." for i in range(300))
+
+
+def fake_versions(monkeypatch, version: str) -> None:
+    monkeypatch.setattr(F, "backend_version", lambda b: "" if b == "torch" else f"{b} {version} torch 2.0")
+
+
+def test_the_cache_key_changes_with_the_backend_and_its_version(monkeypatch):
+    from revdial.paths import minilm_path
+
+    folder = minilm_path()
+    fake_versions(monkeypatch, "1.0")
+    keys = {
+        (d, b): F.model_key("st", folder, MINILM, d, b)
+        for d in ("fp32", "bf16")
+        for b in ("torch", "openvino", "onnx")
+    }
+    assert len(set(keys.values())) == 6  # no variant answers for another
+    # torch keeps the keys it had before there were backends, so existing caches stay valid
+    assert keys["fp32", "torch"] == F.model_key("st", folder, MINILM)
+    assert re.fullmatch(rf"st-{MINILM}-bf16-[0-9a-f]{{10}}", keys["bf16", "torch"])
+    assert keys["bf16", "openvino"].startswith(f"st-{MINILM}-bf16-openvino-")
+    fake_versions(monkeypatch, "1.1")  # an upgraded runtime computes slightly different vectors: a new key
+    assert F.model_key("st", folder, MINILM, "bf16", "openvino") != keys["bf16", "openvino"]
+    assert F.model_key("st", folder, MINILM, "bf16", "torch") == keys["bf16", "torch"]
+
+
+def test_auto_backend_is_openvino_on_the_cpu_when_installed_and_fp32_stays_the_torch_reference(monkeypatch):
+    import torch
+
+    auto = {"dtype": "auto", "backend": "auto"}
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    monkeypatch.setattr(F, "backend_installed", lambda b: True)
+    assert F.resolve_minilm(auto) == ("openvino", "bf16")
+    assert F.resolve_minilm({**auto, "dtype": "bf16"}) == ("openvino", "bf16")
+    assert F.resolve_minilm({**auto, "dtype": "fp32"}) == ("torch", "fp32")
+    assert F.resolve_minilm({**auto, "backend": "openvino", "dtype": "fp32"}) == ("openvino", "fp32")
+    assert F.resolve_minilm(auto, device="cuda") == ("torch", "bf16")  # OpenVINO here is the CPU's
+    assert F.resolve_minilm({**auto, "backend": "onnx"}) == ("onnx", "fp32")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert F.resolve_minilm(auto) == ("openvino", "fp32")
+    monkeypatch.setattr(F, "backend_installed", lambda b: b == "torch")
+    assert F.resolve_minilm(auto) == ("torch", "fp32")
+
+
+@pytest.mark.parametrize(
+    ("spec", "device", "error"),
+    [
+        ("minilm:backend=onnx,dtype=bf16", "cpu", "runs float32 only"),
+        ("minilm:backend=openvino", "cuda", "runs on the CPU only"),
+        ("minilm:backend=tensorrt", "cpu", "is not dtype=auto\\|bf16\\|fp32 or backend=auto\\|torch"),
+        ("minilm:dtype=fp32,backend", "cpu", "option 'backend' is not"),
+    ],
+)
+def test_a_backend_that_cannot_run_is_an_error(spec, device, error):
+    with pytest.raises(FeatureSpecError, match=error):
+        compute_features(["x"], spec, device=device)
+
+
+def test_a_backend_whose_package_is_missing_is_an_error_naming_it(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else real(name)
+    )
+    with pytest.raises(FeatureSpecError, match="backend=onnx needs onnxruntime"):
+        compute_features(["x"], "minilm:backend=onnx")
+
+
+@needs_openvino
+def test_the_default_minilm_is_openvino_and_stays_close_to_fp32_on_real_texts(tmp_path, monkeypatch):
+    texts = POOL + [LONG]
+    calls = count_encoded(monkeypatch)
+    fp32 = compute_features(texts, "minilm:dtype=fp32", cache_dir=tmp_path, progress=False)
+    default = compute_features(texts, "minilm", cache_dir=tmp_path, progress=False)
+    assert sum(calls) == 2 * len(texts)  # the fp32 cache did not answer for the default variant
+    assert sum("-openvino-" in p.name for p in tmp_path.iterdir()) == 1
+    np.testing.assert_allclose(np.linalg.norm(default, axis=1), 1.0, rtol=1e-5)
+    cos = (fp32 * default).sum(1)
+    assert cos.mean() >= 0.99 and cos.min() >= 0.99
+
+
+@needs_openvino
+def test_openvino_padding_pieces_and_the_cut_leave_a_text_s_vector_unchanged():
+    from revdial.paths import minilm_path
+
+    enc = F.Encoder("st", minilm_path(), dtype="fp32", backend="openvino")
+    texts = [LONG, POOL[0], "Toys."]  # one batch pads the short texts to the long one's 256 pieces
+    together = enc.encode(texts)
+    alone = np.concatenate([enc.encode([t]) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    enc.runner.rows = 2  # a batch runs in pieces of `rows` texts, each padded to its own longest
+    np.testing.assert_allclose(enc.encode(texts), together, atol=1e-5)
+    reference = F.Encoder("st", minilm_path()).encode(texts)  # torch float32
+    np.testing.assert_allclose(together, reference, atol=1e-4)
+
+
+@needs_onnxruntime
+def test_onnx_runtime_vectors_match_fp32_on_real_texts(tmp_path):
+    texts = POOL + [LONG]
+    fp32 = compute_features(texts, "minilm:dtype=fp32", cache_dir=tmp_path, progress=False)
+    ort = compute_features(texts, "minilm:backend=onnx", cache_dir=tmp_path, progress=False)
+    assert (fp32 * ort).sum(1).min() > 0.9999
+
+
+@needs_openvino
+def test_the_onnx_export_is_made_once_and_reused(tmp_path, monkeypatch):
+    from revdial.paths import minilm_path
+
+    monkeypatch.setenv("REVDIAL_CACHE", str(tmp_path))
+    path = F.export_onnx(minilm_path())
+    assert path.is_relative_to(tmp_path / "models") and path.stat().st_size > 10_000_000
+    assert not list(path.parent.glob(".tmp-*"))  # written whole, then renamed
+
+    def no_export(*args):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(F, "_export_onnx", no_export)
+    assert F.export_onnx(minilm_path()) == path
+
+
+@needs_openvino
+def test_openvino_is_imported_without_its_telemetry():
+    import subprocess
+    import sys
+
+    code = (
+        "from revdial.selection.features import import_openvino\n"
+        "import_openvino()\n"
+        "import openvino.tools.ovc.telemetry_utils as t\n"
+        "print(t.tm.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "openvino.tools.ovc.telemetry_stub"  # the no-op stub, not openvino_telemetry

@@ -28,7 +28,7 @@ class ComputeFeatures(Step):
 
     model: RuntimeParameter[str] = Field(
         default="minilm",
-        description="minilm[:dtype=auto|bf16|fp32] | st:PATH (sentence-transformers) | lm:PATH (student LM hidden states)",
+        description="minilm[:dtype=auto|bf16|fp32,backend=auto|torch|openvino|onnx] | st:PATH (sentence-transformers) | lm:PATH (student LM hidden states)",
     )
     cache_dir: Optional[RuntimeParameter[str]] = Field(  # noqa: UP045 (distilabel reads Optional)
         default=None, description="Feature cache folder (default: revdial's cache_dir()/features)."
