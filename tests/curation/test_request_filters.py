@@ -102,6 +102,8 @@ def test_a_numbered_or_bulleted_list_is_unparseable(request_text):
         "I crafted a short message asking for a comedy, what do you think?",
         "Aim to add a little more depth to your review by adding your own personal touch.",
         "Can you suggest a movie the user would enjoy?",
+        "This is about M. Night Shyamalan's upcoming movie adaptation of The Dark Knight.",
+        "Here is what you're looking for: Item: this movie About: genre: action, drama.",  # the seed's fields
         # the seeker in the third person
         "The person asked me to write two messages in this style.",
         "This person would love to watch a romantic comedy. I'd suggest their favorite movie.",
@@ -116,7 +118,7 @@ def test_meta_talk_about_the_writing_task_or_the_user_is_instructions(request_te
 @pytest.mark.parametrize(
     "request_text",
     [
-        "This is about M. Night Shyamalan's upcoming movie adaptation of The Dark Knight.",
+        "M. Night Shyamalan's upcoming movie adaptation of The Dark Knight looks great.",
         "I loved this movie, the acting was great and the ending made me cry.",
         "The story follows a young detective in a small town.",
     ],

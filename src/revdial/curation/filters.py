@@ -61,7 +61,12 @@ _INSTRUCTION_RE = re.compile(
     r"\b(?:message|request|review|paragraph|letter|prompt|response)s?\b"
     r"|\byour (?:own )?(?:review|message|request|prompt|writing|response)\b|\b(?:the|this) user(?:'s|s)?\b"
     r"|\b(?:this|the) person(?:'s)? (?:\w+ )?(?:would|wants?|asked|asks|is|likes?|loves?|enjoys?|might|may|has)\b"
-    r"|^\W*(?:you are (?:offered|given|asked|shown|provided|an?)|aim to|make sure|be sure to|remember to)\b",
+    r"|^\W*(?:you are (?:offered|given|asked|shown|provided|an?)|aim to|make sure|be sure to|remember to"
+    r"|this is (?:about|a (?:message|review|story|request))|the following)\b"
+    r"|\b(?:the|this|that|their|his|her) (?:message|request)s?\b|\bwhat you(?:'re| are) looking for\b"
+    # the seed's fields copied from the prompt ("Item: this movie About: genre: ...")
+    r"|\b(?:item|about|genre|director|star|writer|plot|user review|user rating|user also liked|often liked"
+    r" together with) ?:",
     re.IGNORECASE | re.MULTILINE,
 )
 # The seeker in the third person ("they'd love", "(s)he would like"): meta talk about the user, unless the text
@@ -75,9 +80,13 @@ _OWN_PEOPLE_RE = re.compile(r"\b(?:my|our|we|us)\b", re.IGNORECASE)
 # What makes a text a request: a question, or a phrase that asks ("any ideas", "looking for", "I want", "help me
 # find"), or a stated taste ("I love horror films", not "I love this film", which is a review).
 _ASK_RE = re.compile(
-    r"\?|\b(?:recommend\w*|suggest\w*|looking for|look(?:ing)? (?:out )?for|search(?:ing)? for|seeking|in search of"
-    r"|want(?:s|ed)?|wanna|need(?:s|ed)?|in the mood|mood for|craving|fancy|feel like|after (?:something|some|an?)\b"
-    r"|any(?:thing| \w+)? (?:ideas?|suggestions?|recs?|thoughts|tips|advice|options|picks)|ideas?\b|advice|options"
+    r"\?|\b(?:(?:recommend|suggest)(?: me)? (?:a|an|some|something|anything|one|me)|(?:recommendation|suggestion)s?"
+    r" (?:for|please|pls|plz)|any (?:recommendation|suggestion)s?|(?:recommend|suggest)\w* (?:to )?me\b"
+    r"|you (?:could|can|would|might) (?:recommend|suggest)|looking for|look(?:ing)? (?:out )?for"
+    r"|search(?:ing)? for|seeking|in search of"
+    r"|(?<!you )(?<!they )(?<!he )(?<!she )(?:want(?:s|ed)?|wanna|need(?:s|ed)?)|in the mood|mood for|craving|fancy"
+    r"|feel like|after (?:something|some|an?)\b"
+    r"|any(?:thing| \w+)? (?:ideas?|suggestions?|recs?|thoughts|tips|advice|options|picks)|advice"
     r"|what (?:should|could|would|can|do|else|other)|which (?:one|\w+ (?:should|would|could))"
     r"|(?:could|can|would|will) (?:you|u)|please|pls|plz|i'?d (?:love|like|enjoy)|i would (?:love|like|enjoy)"
     r"|(?:help|show|give|find|tell|point) me|hoping (?:for|to)|trying to find|interested in|open to"
