@@ -104,6 +104,11 @@ def test_a_numbered_or_bulleted_list_is_unparseable(request_text):
         "Can you suggest a movie the user would enjoy?",
         "This is about M. Night Shyamalan's upcoming movie adaptation of The Dark Knight.",
         "Here is what you're looking for: Item: this movie About: genre: action, drama.",  # the seed's fields
+        # the assistant's voice, and the prompt's words echoed
+        "I'm so glad you enjoyed the movie Finding Nemo! I'd be happy to share some other movies.",
+        "Hi! I'm excited to help you find your dream film, any ideas?",
+        "I'm in the mood for a drama movie with ghosts (write it), something dark?",
+        "I want an action movie, but please no gore (not named).",
         # the seeker in the third person
         "The person asked me to write two messages in this style.",
         "This person would love to watch a romantic comedy. I'd suggest their favorite movie.",

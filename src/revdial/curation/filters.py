@@ -32,8 +32,8 @@ REASONS = {
     "missing_target": "the recommendation list does not contain the target item",
     "duplicate": "a near-duplicate of an earlier request",
     "cut_off": "the request stops mid-sentence (the token cap cut it)",
-    "instructions": "the request talks about writing (the prompt, the message, the user in the third person) instead "
-    "of asking",
+    "instructions": "the request talks about writing (the prompt, the message, the user in the third person) or "
+    "answers as the assistant, instead of asking",
     "not_a_request": "asks for nothing: no question and no asking phrase (recommend, looking for, any ideas, ...)",
     "unparseable": "markup, a numbered or bulleted list, chat-control tokens or noise instead of a request",
 }
@@ -60,10 +60,16 @@ _INSTRUCTION_RE = re.compile(
     r"|\b(?:write|writes|wrote|writing|written|craft|crafted|crafting|compose|composed)\b[^.!?]{0,40}"
     r"\b(?:message|request|review|paragraph|letter|prompt|response)s?\b"
     r"|\byour (?:own )?(?:review|message|request|prompt|writing|response)\b|\b(?:the|this) user(?:'s|s)?\b"
-    r"|\b(?:this|the) person(?:'s)? (?:\w+ )?(?:would|wants?|asked|asks|is|likes?|loves?|enjoys?|might|may|has)\b"
+    r"|\b(?:this|the|a) person(?:'s)? (?:\w+ )?(?:would|wants?|asked|asks|is|likes?|loves?|enjoys?|might|may|has"
+    r"|wrote|writes|said|says|sent|sends|mentions|mentioned)\b"
     r"|^\W*(?:you are (?:offered|given|asked|shown|provided|an?)|aim to|make sure|be sure to|remember to"
     r"|this is (?:about|a (?:message|review|story|request))|the following)\b"
-    r"|\b(?:the|this|that|their|his|her) (?:message|request)s?\b|\bwhat you(?:'re| are) looking for\b"
+    r"|\b(?:the|this|that|their|his|her) (?:message|request)s?\b"
+    # the assistant's voice instead of the seeker's ("I'm so glad you enjoyed ...", "I'd be happy to help")
+    r"|\b(?:glad|happy|pleased) (?:to hear|you(?:'re| are)? (?:enjoy|lik|lov|lik))|\bsorry for (?:the|any) confusion"
+    r"|\b(?:i'?d|i would) be (?:happy|glad) to\b|\b(?:ready|happy|here) to help\b|\bhow can i help\b"
+    r"|\bhelp you (?:find|choose|pick|discover)\b|\b(?:if|what) you(?:'re| are) looking for\b"
+    r"|\byour (?:list|love for|favou?rite \w+s)\b|\bthe reviewer\b|\bwrite it\b|\b(?:never|not|don't) name(?:d)?(?: it)?\b"
     # the seed's fields copied from the prompt ("Item: this movie About: genre: ...")
     r"|\b(?:item|about|genre|director|star|writer|plot|user review|user rating|user also liked|often liked"
     r" together with) ?:",
