@@ -93,8 +93,10 @@ def test_a_numbered_or_bulleted_list_is_unparseable(request_text):
     "request_text",
     [
         # echoes of the request prompt
-        "You are offered two messages in this style about other movies (write one message and then provide your "
-        "second message).",
+        (
+            "You are offered two messages in this style about other movies (write one message and then provide "
+            "your second message)."
+        ),
         "Can you recommend something? Here are the two messages in this style.",
         "Any thriller for tonight? That is my message to the assistant.",
         # meta talk about the writing
@@ -109,6 +111,7 @@ def test_a_numbered_or_bulleted_list_is_unparseable(request_text):
         "Hi! I'm excited to help you find your dream film, any ideas?",
         "I'm in the mood for a drama movie with ghosts (write it), something dark?",
         "I want an action movie, but please no gore (not named).",
+        "I want an action movie, but you're asking me to write your own story about it, any ideas?",
         # the seeker in the third person
         "The person asked me to write two messages in this style.",
         "This person would love to watch a romantic comedy. I'd suggest their favorite movie.",

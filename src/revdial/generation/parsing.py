@@ -74,6 +74,17 @@ def whole_sentences(text: str, min_chars: int = 15) -> str:
     return text[: ends[-1]].strip() if ends else text
 
 
+def message_head(text: str, max_sentences: int = 2) -> str:
+    """The first line of `text`, up to its first question or its first `max_sentences` sentences: a small model goes
+    on after the message (echoing its prompt, answering itself); a person's request says what they want and asks."""
+    lines = text.strip().splitlines()
+    line = lines[0].strip() if lines else ""
+    for count, match in enumerate(_SENTENCE_END_RE.finditer(line), 1):
+        if count >= max_sentences or "?" in match.group():
+            return line[: match.end()].strip()
+    return line
+
+
 def parse_recommendations(
     text: str | None,
     max_items: int = 10,

@@ -17,7 +17,7 @@ from pydantic import Field
 from revdial.config import GenerationConfig
 from revdial.domains import DEFAULT_DOMAIN, item_metadata, load_pack
 from revdial.generation.calls import CallFailed, call_llm
-from revdial.generation.parsing import parse_recommendations, parse_request
+from revdial.generation.parsing import message_head, parse_recommendations, parse_request
 from revdial.prompts import exemplars, render, sample_styles
 
 if TYPE_CHECKING:
@@ -234,8 +234,8 @@ class GenerateRequest(_DialogueTask):
         if opening:
             if not output.lstrip().startswith(opening):  # a backend that returns the continuation only
                 output = f"{opening} {output.lstrip()}"
-            # the message is its first line; what a small model adds below is the prompt's material echoed
-            output = output.strip().splitlines()[0]
+            # what a small model adds after its message is the prompt echoed or its own answer
+            output = message_head(output)
         request = parse_request(output)
         return {
             "request": request or None,
