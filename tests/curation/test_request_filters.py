@@ -109,6 +109,7 @@ def test_a_numbered_or_bulleted_list_is_unparseable(request_text):
         # the assistant's voice, and the prompt's words echoed
         "I'm so glad you enjoyed the movie Finding Nemo! I'd be happy to share some other movies.",
         "Hi! I'm excited to help you find your dream film, any ideas?",
+        "I want a drama movie. I'm not sure if you're talking about a comedy or horror film.",
         "I'm in the mood for a drama movie with ghosts (write it), something dark?",
         "I want an action movie, but please no gore (not named).",
         "I want an action movie, but you're asking me to write your own story about it, any ideas?",

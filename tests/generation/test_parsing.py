@@ -124,4 +124,9 @@ def test_message_head_keeps_the_first_line_up_to_the_first_question_or_two_sente
         message_head("Any crime movie like Heat\nItem: this movie\nAbout: genre: crime")
         == "Any crime movie like Heat"
     )
+    assert message_head(
+        "I'm in the mood for a drama. I've heard that M. Night Shyamalan has one. Ideas?"
+    ) == (
+        "I'm in the mood for a drama. I've heard that M. Night Shyamalan has one."
+    )  # an initial ends no sentence
     assert message_head("") == ""

@@ -69,6 +69,7 @@ _INSTRUCTION_RE = re.compile(
     r"|\b(?:glad|happy|pleased) (?:to hear|you(?:'re| are)? (?:enjoy|lik|lov|lik))|\bsorry for (?:the|any) confusion"
     r"|\b(?:i'?d|i would) be (?:happy|glad) to\b|\b(?:ready|happy|here) to help\b|\bhow can i help\b"
     r"|\bhelp you (?:find|choose|pick|discover)\b|\b(?:if|what) you(?:'re| are) looking for\b"
+    r"|\byou(?:'re| are) (?:talking|referring) (?:about|to)\b"
     r"|\byou(?:'re| are) asking me\b|\bin the first person\b|\badd the (?:adjective|word|phrase)\b"
     r"|\byour (?:list|love for|favou?rite \w+s)\b|\bthe reviewer\b|\bwrite it\b|\b(?:never|not|don't) name(?:d)?(?: it)?\b"
     # the seed's fields copied from the prompt ("Item: this movie About: genre: ...")

@@ -62,7 +62,8 @@ def parse_request(text: str | None) -> str:
     return whole_sentences(request)
 
 
-_SENTENCE_END_RE = re.compile(r"[.!?…][\"'”’)]*(?=\s|$)")
+# an initial ("M. Night Shyamalan") ends no sentence
+_SENTENCE_END_RE = re.compile(r"(?:(?<!\b[A-Z])\.|[!?…])[\"'”’)]*(?=\s|$)")
 
 
 def whole_sentences(text: str, min_chars: int = 15) -> str:
