@@ -61,9 +61,10 @@ def test_the_config_picks_the_products_pack(run):
 
 def test_no_prompt_or_system_message_says_movie(run):
     assert run["chats"]
-    # the seed text quotes what reviewers wrote; every other part of a prompt is the pack's
+    # the seed text (the paragraph after "(never name it):") quotes what reviewers wrote; every other part of a
+    # prompt is the pack's
     said = [
-        MOVIE_WORDS.findall(message["content"].split("Here is what we know", 1)[0])
+        MOVIE_WORDS.findall(re.sub(r"\(never name it\):\n.*?(?:\n\n|$)", "", message["content"], flags=re.S))
         for chat in run["chats"]
         for message in chat
     ]

@@ -34,6 +34,8 @@ def config(
         # the teacher writes the list, so the tests can script what it says (the sample's own answer is grounded)
         "answer": "llm",
         "n_recommendations": 3,
+        # one request per seed, which the tests count (the sample asks for 2 for the small teacher's sake)
+        "k": 1,
         **generation,
     }
     return raw

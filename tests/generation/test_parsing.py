@@ -1,6 +1,12 @@
 """parsing.py: weak-model output -> a request, or a ranked list of (title, year, reason)."""
 
-from revdial.generation.parsing import Recommendation, parse_recommendations, parse_request, split_title_year
+from revdial.generation.parsing import (
+    Recommendation,
+    message_head,
+    parse_recommendations,
+    parse_request,
+    split_title_year,
+)
 
 
 def titles(text):
@@ -104,3 +110,23 @@ def test_titles_over_the_domain_limit_are_left_out_and_under_it_kept():
         parse_recommendations(f'[{{"title": "{long.strip()}"}}]', max_title_chars=500)[0].title
         == long.strip()
     )
+
+
+def test_message_head_keeps_the_first_line_up_to_the_first_question_or_two_sentences():
+    assert message_head("Can you recommend a comedy starring Meryl Streep? The story of a bride-to-be.") == (
+        "Can you recommend a comedy starring Meryl Streep?"
+    )
+    assert (
+        message_head("I want a comedy. Nothing sad. Something light. Thanks")
+        == "I want a comedy. Nothing sad."
+    )
+    assert (
+        message_head("Any crime movie like Heat\nItem: this movie\nAbout: genre: crime")
+        == "Any crime movie like Heat"
+    )
+    assert message_head(
+        "I'm in the mood for a drama. I've heard that M. Night Shyamalan has one. Ideas?"
+    ) == (
+        "I'm in the mood for a drama. I've heard that M. Night Shyamalan has one."
+    )  # an initial ends no sentence
+    assert message_head("") == ""

@@ -268,3 +268,51 @@ def test_progress_line_shows_stage_calls_failures_tokens_and_eta():
         == "generating | LLM calls 8/32 (1 failed) | 4,210 tokens | ETA 1:00"
     )
     assert describe(32, 32, 0, 9000, 80.0, True).startswith("curating and saving")
+
+
+def _embedded_task():
+    from revdial.generation.llms import EmbeddedLlamaCpp
+
+    # format_input/format_output need no loaded model
+    return GenerateRequest(name="generate_request", llm=EmbeddedLlamaCpp())
+
+
+MOVIE_SEED = {**SEED, "metadata_json": '{"genre": ["Crime", "Drama"], "director": ["Michael Mann"]}'}
+
+
+@pytest.mark.parametrize(
+    ("style", "opening"),
+    [
+        ("mood", "I'm in the mood for a crime movie"),
+        ("similar_to", "Looking for something like Ronin,"),
+        ("attributes", "Can you recommend a crime movie"),
+        ("negative", "I want a crime movie, but"),
+        ("occasion", "What's a good crime movie for"),
+        ("liked_history", "I loved Ronin and Collateral,"),
+    ],
+)
+def test_embedded_model_gets_the_request_started_with_the_styles_opening_from_the_seed(style, opening):
+    chat = _embedded_task().format_input({**MOVIE_SEED, "style": style})
+    assert [m["role"] for m in chat] == ["system", "user", "assistant"]
+    assert chat[-1]["content"] == opening
+
+
+def test_a_prefilled_request_keeps_its_opening_and_only_its_first_line():
+    task, row = _embedded_task(), {**MOVIE_SEED, "style": "mood"}
+    echoed = "I'm in the mood for a crime movie with a big heist, any ideas?\nItem: this movie\nAbout: genre: crime"
+    assert (
+        task.format_output(echoed, row)["request"]
+        == "I'm in the mood for a crime movie with a big heist, any ideas?"
+    )
+    # a backend that returns only the continuation
+    assert task.format_output(" with a twist, any ideas?", row)["request"] == (
+        "I'm in the mood for a crime movie with a twist, any ideas?"
+    )
+
+
+def test_backends_that_cannot_continue_a_turn_get_no_prefill():
+    chat = _task(GenerateRequest).format_input({**MOVIE_SEED, "style": "mood"})
+    assert chat[-1]["role"] == "user"
+    assert _task(GenerateRequest).format_output("Any crime movie?", {**MOVIE_SEED, "style": "mood"})[
+        "request"
+    ] == ("Any crime movie?")

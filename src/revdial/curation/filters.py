@@ -32,37 +32,95 @@ REASONS = {
     "missing_target": "the recommendation list does not contain the target item",
     "duplicate": "a near-duplicate of an earlier request",
     "cut_off": "the request stops mid-sentence (the token cap cut it)",
-    "instructions": "the request talks to the assistant about writing, or echoes the prompt, instead of asking",
-    "unparseable": "markup, chat-control tokens or noise instead of a request",
+    "instructions": "the request talks about writing (the prompt, the message, the user in the third person) or "
+    "answers as the assistant, instead of asking",
+    "not_a_request": "asks for nothing: no question and no asking phrase (recommend, looking for, any ideas, ...)",
+    "unparseable": "markup, a numbered or bulleted list, chat-control tokens or noise instead of a request",
 }
 
 # Chat-control tokens of the common template families, markup, and runs of symbols: not something a user types.
 _NOISE_RE = re.compile(
     r"<\|[^|>]{1,40}\|>|</?s>|\[/?INST\]|<<SYS>>|</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?>|```|^\s*#{1,6}\s"
-    r"|^\s*(?:[-*]\s|\d+\.\s)|[{}\[\]|\\]{2,}|[^\w\s]{6,}",
-    re.MULTILINE,
+    r"|^\s*(?:[-*\u2022]\s|\(?\d+[.)]\s)|[{}\[\]|\\]{2,}|[^\w\s]{6,}"
+    # a list run into one line by parsing: "1) ... 2) ...", "1. ... 2. ...", "(a) ... (b) ..."
+    r"|(?:^|\s)\(?1[.)]\s.*\s\(?2[.)]\s|(?:^|\s)\(a\)\s.*\s\(b\)\s",
+    re.MULTILINE | re.DOTALL,
 )
 # Openings (and echoes of the prompt) that address the assistant or describe a writing task rather than ask for items.
 _INSTRUCTION_RE = re.compile(
     r"^\W*(?:sure|okay|ok|certainly|of course|here(?:'s| is| are)|below is|write|compose|create|draft|generate"
     r"|title|item|user review|review|request|message|note|as an ai|i am an ai|i'm an ai)\b|^\W*(?:hey|hi|hello|dear) (?!there\b)\w+,"
     r"|\b(?:as an ai|language model|your (?:message|request|review) (?:is|has been)|successfully crafted"
-    r"|i(?:'m| am) going to write|help you (?:craft|write)|in one paragraph|the user's preferences)\b",
+    r"|i(?:'m| am) going to write|help you (?:craft|write)|in one paragraph|the user's preferences)\b"
+    # talk about the writing task: the prompt's words, the message or review being written, the user or "this
+    # person" in the third person
+    r"|\b(?:two|three|2|3|both|these|those|the other) (?:messages|paragraphs|requests|examples|sentences)\b"
+    r"|\bin (?:this|that|the same|a similar) (?:style|format|tone)\b|\bparagraphs?\b|\bexemplars?\b"
+    r"|\b(?:message|request|note) (?:to|for) (?:the|an?|your) (?:\w+ )?assistant\b"
+    r"|\b(?:write|writes|wrote|writing|written|craft|crafted|crafting|compose|composed)\b[^.!?]{0,40}"
+    r"\b(?:message|request|review|paragraph|letter|prompt|response)s?\b"
+    r"|\byour (?:own )?(?:review|message|request|prompt|writing|response)\b|\b(?:the|this) user(?:'s|s)?\b"
+    r"|\b(?:this|the|a) person(?:'s)? (?:\w+ )?(?:would|wants?|asked|asks|is|likes?|loves?|enjoys?|might|may|has"
+    r"|wrote|writes|said|says|sent|sends|mentions|mentioned)\b"
+    r"|^\W*(?:you are (?:offered|given|asked|shown|provided|an?)|aim to|make sure|be sure to|remember to"
+    r"|this is (?:about|a (?:message|review|story|request))|the following)\b"
+    r"|\b(?:the|this|that|their|his|her) (?:message|request)s?\b"
+    # the assistant's voice instead of the seeker's ("I'm so glad you enjoyed ...", "I'd be happy to help")
+    r"|\b(?:glad|happy|pleased) (?:to hear|you(?:'re| are)? (?:enjoy|lik|lov|lik))|\bsorry for (?:the|any) confusion"
+    r"|\b(?:i'?d|i would) be (?:happy|glad) to\b|\b(?:ready|happy|here) to help\b|\bhow can i help\b"
+    r"|\bhelp you (?:find|choose|pick|discover)\b|\b(?:if|what) you(?:'re| are) looking for\b"
+    r"|\byou(?:'re| are) (?:talking|referring) (?:about|to)\b"
+    r"|\byou(?:'re| are) asking me\b|\bin the first person\b|\badd the (?:adjective|word|phrase)\b"
+    r"|\byour (?:list|love for|favou?rite \w+s)\b|\bthe reviewer\b|\bwrite it\b|\b(?:never|not|don't) name(?:d)?(?: it)?\b"
+    # the seed's fields copied from the prompt ("Item: this movie About: genre: ...")
+    r"|\b(?:item|about|genre|director|star|writer|plot|user review|user rating|user also liked|often liked"
+    r" together with) ?:",
+    re.IGNORECASE | re.MULTILINE,
+)
+# The seeker in the third person ("they'd love", "(s)he would like"): meta talk about the user, unless the text
+# speaks of someone of the writer's own ("my wife would like it", "our kids' favourite").
+_THIRD_PERSON_RE = re.compile(
+    r"\b(?:they|he|she|\(s\)he|s/he)(?:'d| would| will| might)? (?:\w+ )?(?:love|like|enjoy|want|prefer|likes|loves"
+    r"|enjoys|wants|prefers)\b",
+    re.IGNORECASE,
+)
+_OWN_PEOPLE_RE = re.compile(r"\b(?:my|our|we|us)\b", re.IGNORECASE)
+# What makes a text a request: a question, or a phrase that asks ("any ideas", "looking for", "I want", "help me
+# find"), or a stated taste ("I love horror films", not "I love this film", which is a review).
+_ASK_RE = re.compile(
+    r"\?|\b(?:(?:recommend|suggest)(?: me)? (?:a|an|some|something|anything|one|me)|(?:recommendation|suggestion)s?"
+    r" (?:for|please|pls|plz)|any (?:recommendation|suggestion)s?|(?:recommend|suggest)\w* (?:to )?me\b"
+    r"|you (?:could|can|would|might) (?:recommend|suggest)|looking for|look(?:ing)? (?:out )?for"
+    r"|search(?:ing)? for|seeking|in search of"
+    r"|(?<!you )(?<!they )(?<!he )(?<!she )(?:want(?:s|ed)?|wanna|need(?:s|ed)?)|in the mood|mood for|craving|fancy"
+    r"|feel like|after (?:something|some|an?)\b"
+    r"|any(?:thing| \w+)? (?:ideas?|suggestions?|recs?|thoughts|tips|advice|options|picks)|advice"
+    r"|what (?:should|could|would|can|do|else|other)|which (?:one|\w+ (?:should|would|could))"
+    r"|(?:could|can|would|will) (?:you|u)|please|pls|plz|i'?d (?:love|like|enjoy)|i would (?:love|like|enjoy)"
+    r"|(?:help|show|give|find|tell|point) me|hoping (?:for|to)|trying to find|interested in|open to"
+    r"|(?:know|got|have) (?:of )?any|anything (?:like|similar|with|that|for|but|else|good|new|fun)"
+    r"|something (?:like|similar|with|that|for|to|but|new|fun|good|light)"
+    r"|how about|what about|let'?s (?:watch|see|find|get|try)|(?:would|will) (?:like|love|enjoy)|on the hunt"
+    r"|i(?:'m| am| was)? (?:into|a (?:big |huge )?fan of|thinking (?:of|about)|planning)|(?:big|huge) \w+ fan\b"
+    r"|i (?:\w+ )?(?:\w+ )?(?:like|love|enjoy|prefer|dig)s? (?!(?:this|that|it|the|its?|how|when)\b)\w+)",
     re.IGNORECASE,
 )
 _SENTENCE_END = ".!?\"'”’)…"
 
 
 def request_problem(request: str) -> str | None:
-    """None when `request` reads as a user's request, else the reason code: "unparseable" (markup, control tokens,
-    symbol noise), "instructions" (addresses the assistant or echoes the prompt) or "cut_off" (stops mid-sentence)."""
+    """None when `request` reads as a user's request, else the reason code: "unparseable" (markup, a list, control
+    tokens, symbol noise), "instructions" (talks about the writing task, the prompt or the user in the third
+    person), "cut_off" (stops mid-sentence) or "not_a_request" (asks for nothing)."""
     text = request.strip()
     if _NOISE_RE.search(text):
         return "unparseable"
-    if _INSTRUCTION_RE.search(text):
+    if _INSTRUCTION_RE.search(text) or (_THIRD_PERSON_RE.search(text) and not _OWN_PEOPLE_RE.search(text)):
         return "instructions"
     if text and text[-1] not in _SENTENCE_END and _dangling(text):
         return "cut_off"
+    if not _ASK_RE.search(text):
+        return "not_a_request"
     return None
 
 
@@ -71,7 +129,7 @@ def request_problem(request: str) -> str | None:
 _FUNCTION_WORDS = frozenset(
     "a an the and or but nor for to of in on at with without my your his her their our its that which who whom whose"
     " as by from into onto than so if when while like about some any this these those is are was were be been being"
-    " i you we they he she it me us them very really just also such more most not no because since until".split()
+    " i you we they he she very really just also such not no because since until".split()
 )
 
 

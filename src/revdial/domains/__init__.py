@@ -127,6 +127,11 @@ def _cut(text: str, max_chars: int) -> str:
     return text if len(text) <= max_chars else text[: max_chars - 1].rsplit(" ", 1)[0] + "…"
 
 
+def item_metadata(row: dict[str, Any]) -> dict[str, Any]:
+    """A seed's item metadata: its `metadata_json` parsed ({} when there is none or it is not a JSON object)."""
+    return _metadata(row)
+
+
 def _metadata(row: dict[str, Any]) -> dict[str, Any]:
     raw = row.get("metadata_json")
     if isinstance(raw, dict):

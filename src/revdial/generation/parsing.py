@@ -62,7 +62,8 @@ def parse_request(text: str | None) -> str:
     return whole_sentences(request)
 
 
-_SENTENCE_END_RE = re.compile(r"[.!?…][\"'”’)]*(?=\s|$)")
+# an initial ("M. Night Shyamalan") ends no sentence
+_SENTENCE_END_RE = re.compile(r"(?:(?<!\b[A-Z])\.|[!?…])[\"'”’)]*(?=\s|$)")
 
 
 def whole_sentences(text: str, min_chars: int = 15) -> str:
@@ -72,6 +73,17 @@ def whole_sentences(text: str, min_chars: int = 15) -> str:
         return text
     ends = [m.end() for m in _SENTENCE_END_RE.finditer(text) if m.end() >= min_chars]
     return text[: ends[-1]].strip() if ends else text
+
+
+def message_head(text: str, max_sentences: int = 2) -> str:
+    """The first line of `text`, up to its first question or its first `max_sentences` sentences: a small model goes
+    on after the message (echoing its prompt, answering itself); a person's request says what they want and asks."""
+    lines = text.strip().splitlines()
+    line = lines[0].strip() if lines else ""
+    for count, match in enumerate(_SENTENCE_END_RE.finditer(line), 1):
+        if count >= max_sentences or "?" in match.group():
+            return line[: match.end()].strip()
+    return line
 
 
 def parse_recommendations(

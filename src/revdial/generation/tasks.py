@@ -15,9 +15,9 @@ from distilabel.steps.tasks import Task
 from pydantic import Field
 
 from revdial.config import GenerationConfig
-from revdial.domains import DEFAULT_DOMAIN, load_pack
+from revdial.domains import DEFAULT_DOMAIN, item_metadata, load_pack
 from revdial.generation.calls import CallFailed, call_llm
-from revdial.generation.parsing import parse_recommendations, parse_request
+from revdial.generation.parsing import message_head, parse_recommendations, parse_request
 from revdial.prompts import exemplars, render, sample_styles
 
 if TYPE_CHECKING:
@@ -51,6 +51,10 @@ def recommendation_schema(target: str, n_recommendations: int, max_title_chars: 
         "required": ["recommendations"],
     }
 
+
+# Backends (class names) that continue a prefilled assistant turn and return it with the continuation: llama.cpp's
+# chat endpoint does; OpenAI's API answers a new turn, and vLLM/transformers close the turn in their chat template.
+PREFILL_BACKENDS = frozenset({"EmbeddedLlamaCpp"})
 
 # Task defaults are the config's (revdial.config).
 _GENERATION = GenerationConfig()
@@ -200,15 +204,38 @@ class GenerateRequest(_DialogueTask):
         examples = [
             e for e in exemplars(input["style"], self.domain) if mask_title(e, input["title"], "") == e
         ]
-        return [
+        chat = [
             {"role": "system", "content": render("request_system", **words)},
             {
                 "role": "user",
                 "content": render("request", style_instruction=instruction, exemplars=examples, **variables),
             },
         ]
+        opening = self._opening(input)
+        # A small model asked for a message often writes about the message; its first words written for it, it
+        # writes the message. Backends without a prefilled assistant turn get the prompt alone.
+        return [*chat, {"role": "assistant", "content": opening}] if opening else chat
+
+    def _opening(self, input: dict[str, Any]) -> str:
+        """The first words of the request, prefilled as the assistant's turn where the backend continues one ('' for
+        the others, and where the pack's `request_opening` template writes none for the style)."""
+        if type(self.llm).__name__ not in PREFILL_BACKENDS:
+            return ""
+        return render(
+            "request_opening",
+            style=input["style"],
+            metadata=item_metadata(input),
+            history_liked=list(input.get("history_liked") or []),
+            **self._words(input),
+        )
 
     def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
+        opening = self._opening(input) if input and output else ""
+        if opening:
+            if not output.lstrip().startswith(opening):  # a backend that returns the continuation only
+                output = f"{opening} {output.lstrip()}"
+            # what a small model adds after its message is the prompt echoed or its own answer
+            output = message_head(output)
         request = parse_request(output)
         return {
             "request": request or None,
