@@ -170,3 +170,14 @@ def test_parsing_keeps_whole_sentences_when_the_last_one_was_cut():
     assert (
         parse_request("A funny movie for tonight with") == "A funny movie for tonight with"
     )  # nothing whole: kept
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "I'm looking for something from your shop here: https://www.example-shop.com/custom-home-care",
+        "Any good mugs like the ones on www.example.com? I need a gift.",
+    ],
+)
+def test_a_request_with_a_link_is_unparseable(request_text):
+    assert request_problem(request_text) == "unparseable"

@@ -43,7 +43,9 @@ _NOISE_RE = re.compile(
     r"<\|[^|>]{1,40}\|>|</?s>|\[/?INST\]|<<SYS>>|</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?>|```|^\s*#{1,6}\s"
     r"|^\s*(?:[-*\u2022]\s|\(?\d+[.)]\s)|[{}\[\]|\\]{2,}|[^\w\s]{6,}"
     # a list run into one line by parsing: "1) ... 2) ...", "1. ... 2. ...", "(a) ... (b) ..."
-    r"|(?:^|\s)\(?1[.)]\s.*\s\(?2[.)]\s|(?:^|\s)\(a\)\s.*\s\(b\)\s",
+    r"|(?:^|\s)\(?1[.)]\s.*\s\(?2[.)]\s|(?:^|\s)\(a\)\s.*\s\(b\)\s"
+    # a link: a small teacher invents shop URLs; a person asking a recommender does not paste one
+    r"|\bhttps?://|\bwww\.\w",
     re.MULTILINE | re.DOTALL,
 )
 # Openings (and echoes of the prompt) that address the assistant or describe a writing task rather than ask for items.
