@@ -187,6 +187,7 @@ def pipeline_run(
         **raw["generation"],
         "structured": False,
         "answer": "llm",  # two requests per dialogue, as the baseline's
+        "k": 1,  # one dialogue per seed, as the baseline's (the sample asks for 2 requests per seed)
         "batch_size": max(concurrency // (2 * replicas), 1),
         "replicas": replicas,
         "llm": {
