@@ -202,11 +202,15 @@ TRAIN_VARIANTS = {
         "--gradient_accumulation_steps",
         "1",
     ),
-    "bf16 autocast, padding-free": (
+    "bf16 autocast, packed (bfd, padding-free)": (
         "--use_cpu",
         "true",
         "--bf16",
         "true",
+        "--packing",
+        "true",
+        "--packing_strategy",
+        "bfd",
         "--padding_free",
         "true",
         "--per_device_train_batch_size",
