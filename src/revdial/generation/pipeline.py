@@ -91,8 +91,8 @@ def selection_steps(plan: SynthesisPlan) -> tuple[Any, Any]:
         params=dict(selection.params),
         **select_kwargs,
     )
-    # one batch: the ranked pool (every seed, with its feature vector) arrives from the global selection step at
-    # once; in batches of 50 it cost 41 trips through distilabel's queues (18 s of the quickstart on a loaded machine)
+    # one batch: the B ranked seeds arrive from the global selection step at once; re-cut into batches of 50 they
+    # took one trip through distilabel's queues each (41 for the whole pool, when it still came this way: 18 s)
     top_b = KeepTopB(name="keep_top_b", budget=plan.budget, input_batch_size=100_000)
     seeds >> features >> select >> top_b
     return seeds, top_b
