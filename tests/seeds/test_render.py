@@ -2,20 +2,21 @@
 
 from revdial.seeds.render import render_seed
 
+# A seed with every part render_seed can show.
+FULL_SEED = {
+    "title": "Heat",
+    "year": 1995,
+    "metadata_text": "genre: crime",
+    "review_text": "Great shootout.",
+    "rating": 4.5,
+    "history_liked": ["Ronin"],
+    "history_disliked": ["Cats"],
+    "neighbor_titles": ["Collateral"],
+}
+
 
 def test_render_names_item_review_rating_history_and_neighbours():
-    text = render_seed(
-        {
-            "title": "Heat",
-            "year": 1995,
-            "metadata_text": "genre: crime",
-            "review_text": "Great shootout.",
-            "rating": 4.5,
-            "history_liked": ["Ronin"],
-            "history_disliked": ["Cats"],
-            "neighbor_titles": ["Collateral"],
-        }
-    )
+    text = render_seed(FULL_SEED)
     assert text.splitlines() == [
         "Item: Heat (1995)",
         "About: genre: crime",
@@ -61,16 +62,7 @@ def test_a_rating_outside_the_scale_is_never_rendered():
 
 
 def test_seed_parts_leave_out_exactly_the_parts_not_named():
-    row = {
-        "title": "Heat",
-        "year": 1995,
-        "metadata_text": "genre: crime",
-        "review_text": "Great shootout.",
-        "rating": 4.5,
-        "history_liked": ["Ronin"],
-        "history_disliked": ["Cats"],
-        "neighbor_titles": ["Collateral"],
-    }
+    row = FULL_SEED
     assert render_seed(row, parts=["history", "neighbours"]).splitlines() == [
         "Item: Heat (1995)",
         "User rating: 4.5/5",  # the review goes, the user's rating stays

@@ -210,8 +210,12 @@ def _seed_ids(dataset_dir: Path, max_rank: int | None = None) -> list[str]:
     return sorted({s for s, r in zip(rows["seed_id"], ranks) if max_rank is None or r < max_rank})
 
 
-def _union_dataset(parts: list[tuple[Path, int | None]], out: Path) -> Path:
-    """Rows of several syntheses (each optionally rank-sliced) saved as one Distiset-shaped folder."""
+def _union_dataset(
+    parts: list[tuple[Path, int | None]],
+    out: Path,
+    columns: tuple[str, ...] = ("prompt", "completion", "seed_id", "selection_rank"),
+) -> Path:
+    """Rows of several datasets (each optionally rank-sliced) saved as one Distiset-shaped folder."""
     from datasets import DatasetDict, concatenate_datasets, load_from_disk
 
     if (out / "default").exists():
@@ -221,7 +225,7 @@ def _union_dataset(parts: list[tuple[Path, int | None]], out: Path) -> Path:
         rows = load_from_disk(str(folder / "default"))["train"]
         if max_rank is not None:
             rows = rows.filter(lambda r, top=max_rank: 0 <= r < top, input_columns="selection_rank")
-        pieces.append(rows.select_columns(["prompt", "completion", "seed_id", "selection_rank"]))
+        pieces.append(rows.select_columns(list(columns)))
     DatasetDict({"train": concatenate_datasets(pieces)}).save_to_disk(str(out / "default"))
     return out
 
@@ -344,8 +348,6 @@ def _active_rounds(cfg: ExperimentConfig, strategy: str, budget: int, evaluate_r
 def _real_plus_synthetic(cfg: ExperimentConfig, real: Path, row: str, out: Path) -> Path:
     """The reference's real rows and the synthetic rows of strategy row `row` ("js-B1000": the top-budget synthesis
     of js, seeds ranked below 1,000), in one training set."""
-    from datasets import DatasetDict, concatenate_datasets, load_from_disk
-
     if (out / "default").exists():
         return out
     strategy, budget = row.rsplit("-B", 1)
@@ -354,12 +356,7 @@ def _real_plus_synthetic(cfg: ExperimentConfig, real: Path, row: str, out: Path)
         raise ExperimentConfigError(
             f"{cfg.path}: reference plus {row!r}: no synthesis at {synth} (list it first)"
         )
-    synthetic = load_from_disk(str(synth / "default"))["train"]
-    synthetic = synthetic.filter(lambda r: 0 <= r < int(budget), input_columns="selection_rank")
-    real_rows = load_from_disk(str(real / "default"))["train"]
-    both = [part.select_columns(["prompt", "completion"]) for part in (real_rows, synthetic)]
-    DatasetDict({"train": concatenate_datasets(both)}).save_to_disk(str(out / "default"))
-    return out
+    return _union_dataset([(real, None), (synth, int(budget))], out, columns=("prompt", "completion"))
 
 
 def build_reference_dataset(reference: dict, out: Path, k: int) -> Path:
@@ -502,12 +499,18 @@ def plot_results(rows: list[dict], out: Path, setting: str = "all_items") -> lis
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for axis, metric in zip(axes, ("recall@10", "ndcg@10")):
             _draw_metric(axis, rows, benchmark, metric, setting)
-        fig.tight_layout()
-        path = out / f"budget_curves_{benchmark}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_save(fig, out / f"budget_curves_{benchmark}.png"))
     return paths
+
+
+def _save(fig: Any, path: Path) -> Path:
+    """Lay out, write and close a figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def _ablation_bars(rows: list[dict], benchmark: str, metric: str, setting: str) -> list[dict]:
@@ -547,11 +550,7 @@ def plot_ablations(rows: list[dict], out: Path, metric: str = "recall@10") -> li
             axis.invert_yaxis()
             axis.set_xlabel(f"{metric} ({setting.replace('_', ' ')})")
         fig.suptitle(f"{benchmark}: ablations")
-        fig.tight_layout()
-        path = out / f"ablations_{benchmark}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_save(fig, out / f"ablations_{benchmark}.png"))
     return paths
 
 
