@@ -365,11 +365,16 @@ def evaluate(
 @guarded
 def experiment(
     config: Path = typer.Option(..., "--config", "-c", help="pipelines/experiment-*.yaml"),
+    report: bool = typer.Option(
+        False,
+        "--report",
+        help="Only write the table and plots from the stages already on disk (rows not run yet are listed).",
+    ),
 ) -> None:
     """Strategies x budgets -> synthesis -> training -> evaluation -> table and plots."""
     from revdial.crs.experiment import experiment_command
 
-    experiment_command(config=config)
+    experiment_command(config=config, report=report)
 
 
 if __name__ == "__main__":

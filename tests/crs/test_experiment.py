@@ -124,6 +124,38 @@ def test_one_synthesis_per_strategy_at_the_top_budget_and_a_student_per_budget(
     assert calls == [] and [r["row"] for r in again["rows"]] == labels
 
 
+def test_report_mode_tables_what_is_on_disk_and_lists_the_rest_without_computing(
+    tmp_path, tiny_lm, redial_dir, monkeypatch
+):
+    from revdial.generation import run
+
+    cfg = ex.load_experiment_config(_config(tmp_path, tiny_lm, redial_dir))
+    cfg.strategies, cfg.baselines = [], ["popularity"]
+    ex.run_experiment(cfg)  # the popularity report is on disk now
+
+    def fail(*args, **kwargs):
+        raise AssertionError("--report must not synthesize")
+
+    monkeypatch.setattr(run, "synthesize", fail)
+    finished = cfg.out / "synth" / "js-B4"
+    finished.mkdir(parents=True)
+    (finished / "summary.json").write_text(json.dumps({"wall_time_s": 12.5}))
+    cfg.strategies, cfg.baselines, cfg.cached_only = ["random", "js"], ["popularity", "zero_shot"], True
+    result = ex.run_experiment(cfg)
+
+    assert [row["row"] for row in result["rows"]] == ["popularity"]
+    assert result["pending"] == [
+        "zero-shot on redial",
+        "random (not yet: random-B4)",
+        "js-B2 (not yet: js-B2)",
+        "js-B4 (not yet: js-B4)",
+    ]
+    assert not (cfg.out / "models").exists()
+    assert result["compute_s"]["synthesis"] == 12.5 and result["compute_s"]["total"] >= 12.5
+    table = (cfg.out / "results.md").read_text()
+    assert "| popularity | redial |" in table and "- js-B4 (not yet: js-B4)" in table
+
+
 def test_active_rounds_select_around_used_seeds_with_the_students_features(
     tmp_path, tiny_lm, redial_dir, monkeypatch
 ):

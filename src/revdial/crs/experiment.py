@@ -34,6 +34,10 @@ class ExperimentConfigError(ConfigError):
     """An experiment YAML that cannot be run; the message names the file and the key."""
 
 
+class NotCached(Exception):
+    """`--report`: a stage whose output is not on disk yet (its row is listed as pending, nothing is computed)."""
+
+
 @dataclass
 class ExperimentConfig:
     """An experiment YAML's `experiment:` section (revdial.config.ExperimentSection, where the defaults are) with
@@ -60,6 +64,7 @@ class ExperimentConfig:
     ablations: list[dict[str, Any]]
     out: Path
     n_resamples: int
+    cached_only: bool = False  # `--report`: table and plots from what is on disk, no synthesis/training/eval
 
 
 def load_experiment_config(path: Path | str) -> ExperimentConfig:
@@ -118,6 +123,8 @@ def synthesize_cached(
     """One synthesis of the experiment's config (or `config`, an ablated copy of it); a finished one is reused."""
     if (out / "summary.json").exists():
         return out
+    if cfg.cached_only:
+        raise NotCached(out)
     from revdial.generation.run import synthesize
 
     return Path(
@@ -151,6 +158,8 @@ def train_cached(
     """Train the student with the experiment's recipe; a finished model folder is reused."""
     if (out / "revdial_train_summary.json").exists():
         return out
+    if cfg.cached_only:
+        raise NotCached(out)
     from revdial.crs.train import main, parse_recipe
 
     if cfg.recipe is None:
@@ -173,6 +182,8 @@ def _cli_value(value: Any) -> str:
 def evaluate_cached(cfg: ExperimentConfig, model: str, spec: BenchmarkSpec, out: Path) -> dict:
     if out.exists():
         return json.loads(out.read_text())
+    if cfg.cached_only:
+        raise NotCached(out)
     from revdial.crs.evaluate import eval_command
 
     return eval_command(
@@ -235,25 +246,28 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     out = cfg.out
     (out / "reports").mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
+    pending: list[str] = []  # `--report`: rows (or row x benchmark) whose stages have not run yet
     timings: dict[str, float] = {}
 
     def evaluate_row(label: str, model: str, meta: dict) -> None:
         for spec in cfg.benchmarks:
             started = time.perf_counter()
             decoded = f"--{cfg.decoding}" if cfg.decoding else ""  # another decoding is another report
-            report = evaluate_cached(cfg, model, spec, out / "reports" / f"{label}--{spec.key}{decoded}.json")
+            try:
+                report = evaluate_cached(
+                    cfg, model, spec, out / "reports" / f"{label}--{spec.key}{decoded}.json"
+                )
+            except NotCached:
+                pending.append(f"{label} on {spec.name}")
+                continue
             timings[f"eval {label} {spec.name}"] = round(time.perf_counter() - started, 1)
-            rows.append(
-                {
-                    "row": label,
-                    **meta,
-                    "benchmark": spec.name,
-                    "n_turns": report["n_turns"],
-                    "eval_wall_time_s": report.get("wall_time_s"),
-                    "metrics": report["metrics"],
-                    "unmatched_rate": report.get("grounding", {}).get("unmatched_rate"),
-                }
-            )
+            rows.append(_table_row(label, meta, spec, report))
+
+    def attempt(label: str, run_row: Any) -> None:
+        try:
+            run_row()
+        except NotCached as missing:
+            pending.append(f"{label} (not yet: {Path(str(missing)).name})")
 
     if "popularity" in cfg.baselines:
         evaluate_row("popularity", "popularity", {"strategy": "popularity", "budget": 0})
@@ -262,46 +276,98 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
         evaluate_row(f"ranker-{kind}", model, {"strategy": f"ranker-{kind}", "budget": 0})
     if "zero_shot" in cfg.baselines:
         evaluate_row("zero-shot", cfg.student, {"strategy": "zero-shot", "budget": 0})
-    top = cfg.budgets[-1]
     for strategy in cfg.strategies:
         if cfg.rounds == 1:
-            started = time.perf_counter()
-            synth = synthesize_cached(
-                cfg, strategy, top, out / "synth" / f"{strategy}-B{top}", features=cfg.features
-            )
-            timings[f"synthesize {strategy} B={top}"] = round(time.perf_counter() - started, 1)
-            for budget in cfg.budgets:
-                label = f"{strategy}-B{budget}"
-                started = time.perf_counter()
-                model = train_cached(cfg, synth, out / "models" / label, {"max_selection_rank": budget})
-                timings[f"train {label}"] = round(time.perf_counter() - started, 1)
-                evaluate_row(label, str(model), {"strategy": strategy, "budget": budget})
+            attempt(strategy, lambda s=strategy: _strategy_rows(cfg, s, evaluate_row, timings, attempt))
         else:
             for budget in cfg.budgets:
-                _active_rounds(cfg, strategy, budget, evaluate_row, timings)
+                label = f"{strategy}-B{budget}"
+                attempt(label, lambda s=strategy, b=budget: _active_rounds(cfg, s, b, evaluate_row, timings))
 
     for ablation in cfg.ablations:
-        _ablation_row(cfg, ablation, evaluate_row, timings)
+        attempt(ablation["label"], lambda a=ablation: _ablation_row(cfg, a, evaluate_row, timings))
 
     # References last: the synthetic rows are the question, the in-domain students the yardstick beside them.
     for reference in cfg.reference:
         label = reference.get("label", f"reference-{reference['benchmark']}")
-        dataset = build_reference_dataset(reference, out / "data" / label, cfg.k)
-        if reference.get("plus"):
-            dataset = _real_plus_synthetic(
-                cfg, dataset, reference["plus"], out / "data" / f"{label}+synthetic"
-            )
-        started = time.perf_counter()
-        model = train_cached(cfg, dataset, out / "models" / label, reference.get("train_overrides"))
-        timings[f"train {label}"] = round(time.perf_counter() - started, 1)
-        evaluate_row(label, str(model), {"strategy": "reference", "budget": _rows_in(dataset)})
+        attempt(label, lambda r=reference, name=label: _reference_row(cfg, r, name, evaluate_row, timings))
 
-    result = {"config": str(cfg.path), "rows": rows, "timings_s": timings}
+    result = {
+        "config": str(cfg.path),
+        "rows": rows,
+        "pending": pending,
+        "timings_s": timings,
+        "compute_s": compute_seconds(out),
+    }
     (out / "results.json").write_text(json.dumps(result, indent=2))
-    (out / "results.md").write_text(results_table(rows))
+    (out / "results.md").write_text(results_table(rows) + _pending_note(pending))
     plot_results(rows, out)
     plot_ablations(rows, out)
     return result
+
+
+def _table_row(label: str, meta: dict, spec: BenchmarkSpec, report: dict) -> dict:
+    return {
+        "row": label,
+        **meta,
+        "benchmark": spec.name,
+        "n_turns": report["n_turns"],
+        "eval_wall_time_s": report.get("wall_time_s"),
+        "metrics": report["metrics"],
+        "unmatched_rate": report.get("grounding", {}).get("unmatched_rate"),
+    }
+
+
+def _strategy_rows(cfg: ExperimentConfig, strategy: str, evaluate_row, timings: dict, attempt) -> None:
+    """One synthesis at the largest budget; a student per budget on its prefix of the ranked seeds."""
+    top = cfg.budgets[-1]
+    started = time.perf_counter()
+    synth = synthesize_cached(
+        cfg, strategy, top, cfg.out / "synth" / f"{strategy}-B{top}", features=cfg.features
+    )
+    timings[f"synthesize {strategy} B={top}"] = round(time.perf_counter() - started, 1)
+    for budget in cfg.budgets:
+        label = f"{strategy}-B{budget}"
+
+        def train_and_score(label: str = label, budget: int = budget) -> None:
+            started = time.perf_counter()
+            model = train_cached(cfg, synth, cfg.out / "models" / label, {"max_selection_rank": budget})
+            timings[f"train {label}"] = round(time.perf_counter() - started, 1)
+            evaluate_row(label, str(model), {"strategy": strategy, "budget": budget})
+
+        attempt(label, train_and_score)
+
+
+def _reference_row(cfg: ExperimentConfig, reference: dict, label: str, evaluate_row, timings: dict) -> None:
+    """A student trained on real benchmark turns (optionally with a strategy row's synthetic rows added)."""
+    dataset = build_reference_dataset(reference, cfg.out / "data" / label, cfg.k)
+    if reference.get("plus"):
+        dataset = _real_plus_synthetic(
+            cfg, dataset, reference["plus"], cfg.out / "data" / f"{label}+synthetic"
+        )
+    started = time.perf_counter()
+    model = train_cached(cfg, dataset, cfg.out / "models" / label, reference.get("train_overrides"))
+    timings[f"train {label}"] = round(time.perf_counter() - started, 1)
+    evaluate_row(label, str(model), {"strategy": "reference", "budget": _rows_in(dataset)})
+
+
+def compute_seconds(out: Path) -> dict[str, float]:
+    """Wall seconds spent so far, from what each cached stage recorded (the experiment may span sessions): every
+    synthesis's summary (the run that finished it), every student's training, every report's evaluation."""
+    totals = {"synthesis": 0.0, "training": 0.0, "evaluation": 0.0}
+    for summary in out.glob("synth/*/summary.json"):
+        totals["synthesis"] += float(json.loads(summary.read_text()).get("wall_time_s") or 0)
+    for summary in out.glob("models/*/revdial_train_summary.json"):
+        totals["training"] += float(json.loads(summary.read_text()).get("train_seconds") or 0)
+    for report in out.glob("reports/*.json"):
+        totals["evaluation"] += float(json.loads(report.read_text()).get("wall_time_s") or 0)
+    return {key: round(value, 1) for key, value in totals.items()} | {"total": round(sum(totals.values()), 1)}
+
+
+def _pending_note(pending: list[str]) -> str:
+    if not pending:
+        return ""
+    return "\n### not run yet\n\n" + "\n".join(f"- {item}" for item in pending) + "\n"
 
 
 def _ablation_row(cfg: ExperimentConfig, ablation: dict[str, Any], evaluate_row, timings: dict) -> None:
@@ -353,6 +419,8 @@ def _real_plus_synthetic(cfg: ExperimentConfig, real: Path, row: str, out: Path)
     strategy, budget = row.rsplit("-B", 1)
     synth = cfg.out / "synth" / f"{strategy}-B{cfg.budgets[-1]}"
     if not (synth / "default").exists():
+        if cfg.cached_only:
+            raise NotCached(synth)
         raise ExperimentConfigError(
             f"{cfg.path}: reference plus {row!r}: no synthesis at {synth} (list it first)"
         )
@@ -554,10 +622,12 @@ def plot_ablations(rows: list[dict], out: Path, metric: str = "recall@10") -> li
     return paths
 
 
-def experiment_command(config: Path) -> dict:
+def experiment_command(config: Path, report: bool = False) -> dict:
     cfg = load_experiment_config(config)
+    cfg.cached_only = report
     result = run_experiment(cfg)
-    print(results_table(result["rows"]))
+    print(results_table(result["rows"]) + _pending_note(result["pending"]))
+    print(f"compute so far (wall s): {result['compute_s']}")
     print(
         f"results: {cfg.out / 'results.md'}  {cfg.out / 'results.json'}  plots: {cfg.out}/budget_curves_*.png"
     )
