@@ -221,6 +221,8 @@ class FiltersConfig(_Section):
     min_request_words: int = 4
     reject_leaks: bool = True
     require_target: bool = True
+    # A request sharing more than this share of a few-shot exemplar's word 3-grams copies it (0: no check).
+    max_exemplar_overlap: float = 0.4
 
 
 class CurationConfig(_Section):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from revdial.curation.filters import REASONS, check_length, duplicate_of, leaks_title, missing_target
+from revdial.curation.filters import (
+    REASONS,
+    check_length,
+    copied_exemplar,
+    duplicate_of,
+    leaks_title,
+    missing_target,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +82,14 @@ def test_near_duplicate_requests_point_at_the_first_of_their_group() -> None:
 def test_distinct_texts_are_not_duplicates() -> None:
     texts = [f"request number {i} about topic {i * 7} with mood {i * 13}" for i in range(30)]
     assert duplicate_of(texts, threshold=0.9) == [None] * 30
+
+
+def test_a_request_copying_most_of_an_exemplar_names_it_and_a_shared_opening_does_not() -> None:
+    examples = ["I want something dark and slow-burning tonight, the kind of film that stays with you after."]
+    copied = (
+        "I'm in the mood for a biography that's dark and slow-burning tonight, the kind of film that stays."
+    )
+    assert copied_exemplar(copied, examples) == examples[0]
+    assert copied_exemplar("I want something dark for a rainy night, any ideas?", examples) is None
+    assert copied_exemplar(copied, examples, max_overlap=0) is None
+    assert "copies_exemplar" in REASONS

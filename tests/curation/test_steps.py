@@ -143,6 +143,22 @@ def test_each_failure_gets_its_stage_and_reason(overrides, stage, reason):
     assert out["seed_kept"] is False
 
 
+def test_a_request_pasting_its_styles_exemplar_onto_the_seed_is_rejected_and_its_opening_alone_is_not():
+    pasted = (
+        "Looking for something like Rising Sun, a fun heist with a great cast?"  # the similar_to exemplar
+    )
+    opening = "Looking for something like Rising Sun, with a slow burn and a twist I won't see coming?"
+    rows = [_row(style="similar_to", request=pasted), _row(seed_id="s2", style="similar_to", request=opening)]
+    out = _run(CurateRows(name="c"), rows)
+    assert [(r["reject_stage"], r["reject_reason"]) for r in out] == [
+        ("filters", "copies_exemplar"),
+        (None, None),
+    ]
+    assert "Ocean's Eleven" in out[0]["reject_detail"]
+    [off] = _run(CurateRows(name="c", max_exemplar_overlap=0), rows[:1])
+    assert off["reject_reason"] is None
+
+
 def test_hallucinations_are_dropped_or_reject_the_row_by_policy():
     row = _row(hallucinated_titles=["Invented (2031)"])
     [dropped] = _run(CurateRows(name="c", on_hallucination="drop"), [row])

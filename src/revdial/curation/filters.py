@@ -19,6 +19,7 @@ __all__ = [
     "missing_target",
     "partial_leak",
     "request_problem",
+    "copied_exemplar",
 ]
 
 _WORD_RE = re.compile(r"[\w'’-]+")
@@ -36,6 +37,7 @@ REASONS = {
     "answers as the assistant, instead of asking",
     "not_a_request": "asks for nothing: no question and no asking phrase (recommend, looking for, any ideas, ...)",
     "unparseable": "markup, a numbered or bulleted list, chat-control tokens or noise instead of a request",
+    "copies_exemplar": "the request copies a few-shot exemplar of its style (the teacher pasted the prompt)",
 }
 
 # Chat-control tokens of the common template families, markup, and runs of symbols: not something a user types.
@@ -159,6 +161,21 @@ def partial_leak(request: str, title: str) -> str | None:
     for word in _WORD_RE.findall(strip_accents(request)):
         if word[:1].isupper() and len(word) >= 5 and stem(word) in stems:
             return word
+    return None
+
+
+def copied_exemplar(request: str, examples: Sequence[str], max_overlap: float = 0.4) -> str | None:
+    """The few-shot exemplar `request` copies, or None: more than `max_overlap` of the exemplar's word 3-grams are
+    in the request ("Looking for something like Rising Sun, a fun heist with a great cast?" copies "Looking for
+    something like Ocean's Eleven, a fun heist with a great cast."). A small teacher pastes the prompt's exemplar
+    onto the seed's title; the row teaches the exemplar's words, not the seed's. 0 turns the check off."""
+    if max_overlap <= 0:
+        return None
+    said = _shingles(request, 3)
+    for example in examples:
+        grams = _shingles(example, 3)
+        if grams and len(grams & said) / len(grams) > max_overlap:
+            return example
     return None
 
 

@@ -18,6 +18,7 @@ from revdial.config import CurationConfig, GenerationConfig
 from revdial.contract import DEFAULT_COLUMNS, REJECTS_COLUMNS
 from revdial.curation.filters import (
     check_length,
+    copied_exemplar,
     duplicate_of,
     leaks_title,
     missing_target,
@@ -157,6 +158,10 @@ class CurateRows(GlobalStep):
     require_target: RuntimeParameter[bool] = Field(
         default=_CURATION.filters.require_target, description="Reject lists without the target."
     )
+    max_exemplar_overlap: RuntimeParameter[float] = Field(
+        default=_CURATION.filters.max_exemplar_overlap,
+        description="Reject requests that copy a few-shot exemplar of their style (share of its word 3-grams).",
+    )
     dedup: RuntimeParameter[bool] = Field(
         default=_CURATION.dedup.enabled, description="Reject near-duplicate requests."
     )
@@ -207,6 +212,9 @@ class CurateRows(GlobalStep):
             )
         yield rows
 
+    def _exemplars(self, style: str | None) -> list[str]:
+        return list(load_pack(self.domain).styles.get(style, ())) if style else []
+
     def _verdict(self, row: dict[str, Any]) -> tuple[str, str, str] | None:
         skip = row.get("skip_reason")
         if skip:
@@ -226,6 +234,9 @@ class CurateRows(GlobalStep):
         problem = request_problem(request)
         if problem:
             return ("filters", problem, f"request: {request[:200]}")
+        copied = copied_exemplar(request, self._exemplars(row.get("style")), self.max_exemplar_overlap)
+        if copied:
+            return ("filters", "copies_exemplar", f"request: {request[:150]} | exemplar: {copied[:100]}")
         if self.reject_leaks and leaks_title(request, row["title"], load_pack(self.domain).title):
             return ("filters", "leak", f"request names {row['title']!r}: {request[:200]}")
         partial = self.reject_leaks and partial_leak(request, row["title"])
