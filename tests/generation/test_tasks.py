@@ -171,6 +171,14 @@ def test_ledger_accumulates_across_instances(tmp_path):
     assert TokenLedger(path).add(7) == 12 and TokenLedger(path).spent() == 12
 
 
+def test_ledger_records_a_batch_of_outcomes_in_finishing_order(tmp_path):
+    ledger = TokenLedger(tmp_path / "t.json")
+    ledger.failed()
+    state = ledger.record([None, 5, None, None, 7, None])
+    assert state == {"tokens": 12, "calls": 2, "failed_calls": 5, "consecutive_failures": 1}
+    assert ledger.record([None, None])["consecutive_failures"] == 3
+
+
 def test_finished_calls_are_served_from_the_call_cache_not_the_llm(tmp_path):
     calls = tmp_path / "calls.txt"
     rows = [{**SEED, "style": "mood"}, {**SEED, "style": "negative"}]
