@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _fake_synthesis(calls: list):
     """Stands in for revdial.generation.run.synthesize: `budget` rows ranked 0..budget-1, in the contract's shape."""
 
-    def synthesize(config, *, budget, strategy, out, features=None, labelled_seed_ids=None):
+    def synthesize(config, *, budget, strategy, out, features=None, labelled_seed_ids=None, llm_cache=None):
         calls.append(
             {
                 "strategy": strategy,
@@ -25,6 +25,7 @@ def _fake_synthesis(calls: list):
                 "features": features,
                 "labelled": labelled_seed_ids,
                 "config": config,
+                "llm_cache": llm_cache,
             }
         )
         offset = len(labelled_seed_ids or [])
@@ -110,6 +111,9 @@ def test_one_synthesis_per_strategy_at_the_top_budget_and_a_student_per_budget(
     result = ex.run_experiment(cfg)
 
     assert [(c["strategy"], c["budget"]) for c in calls] == [("random", 4), ("js", 4)]
+    assert {c["llm_cache"] for c in calls} == {
+        cfg.out / "llm-calls.sqlite"
+    }  # one call cache for all syntheses
     labels = [row["row"] for row in result["rows"]]
     assert labels == ["popularity", "zero-shot", "random-B2", "random-B4", "js-B2", "js-B4"]
     trained = json.loads((cfg.out / "models" / "random-B2" / "revdial_train_summary.json").read_text())

@@ -20,6 +20,12 @@ def test_command_line_overrides_win_over_the_yaml(tmp_path):
     assert out == (tmp_path / "o").resolve() and echo["selection"]["budget"] == 3
 
 
+def test_runs_given_one_llm_call_cache_share_it(tmp_path):
+    shared = tmp_path / "calls.sqlite"
+    plans = [make_plan(config(), out=tmp_path / n, seeds_dir=tmp_path, llm_cache=shared)[0] for n in "ab"]
+    assert {plan.llm_cache_path for plan in plans} == {str(shared)}
+
+
 def test_a_typo_in_the_generation_section_is_named(tmp_path):
     raw = config()
     raw["generation"]["n_turn"] = 2

@@ -120,7 +120,9 @@ def synthesize_cached(
     config: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> Path:
-    """One synthesis of the experiment's config (or `config`, an ablated copy of it); a finished one is reused."""
+    """One synthesis of the experiment's config (or `config`, an ablated copy of it); a finished one is reused.
+    Every synthesis of the experiment shares one LLM call cache (OUTPUT/llm-calls.sqlite): an ablation that changes
+    only the answers pays for no request twice."""
     if (out / "summary.json").exists():
         return out
     if cfg.cached_only:
@@ -128,7 +130,14 @@ def synthesize_cached(
     from revdial.generation.run import synthesize
 
     return Path(
-        synthesize(config or cfg.synthesis_config, budget=budget, strategy=strategy, out=out, **kwargs)
+        synthesize(
+            config or cfg.synthesis_config,
+            budget=budget,
+            strategy=strategy,
+            out=out,
+            llm_cache=cfg.out / "llm-calls.sqlite",
+            **kwargs,
+        )
     )
 
 

@@ -118,10 +118,12 @@ def make_plan(
     labelled_seed_ids: list[str] | None = None,
     seeds_dir: Path | None = None,
     timeline: Any = None,
+    llm_cache: Path | str | None = None,
 ) -> tuple[Any, dict[str, Any], Path]:
     """(SynthesisPlan, redacted config echo, OUT) from a config and the command-line overrides; every config error
     is raised here, before any seed is built or any LLM is called. `timeline` (progress.Timeline) gets the marks
-    `seeds start` and `seeds`."""
+    `seeds start` and `seeds`. `llm_cache`: an LLM call cache file shared with other runs (default: one per run
+    folder and config name); a call is reused only with the same backend, settings and prompt."""
     from revdial.config import OpenAILLMConfig
     from revdial.generation.llms import build_llm, check_endpoint
     from revdial.generation.pipeline import SynthesisPlan
@@ -171,7 +173,7 @@ def make_plan(
         # One ledger per distinct run setup, so a resumed run continues its count and a new setup starts at 0.
         ledger_path=str(work_dir / f"tokens-{_hash(echo)}.json"),
         cache_dir=cache_dir,
-        llm_cache_path=str(Path(cache_dir) / "revdial-llm-calls" / f"{parsed.name}.sqlite"),
+        llm_cache_path=str(llm_cache or Path(cache_dir) / "revdial-llm-calls" / f"{parsed.name}.sqlite"),
     )
     return plan, echo, out_dir
 
@@ -188,10 +190,12 @@ def synthesize(
     ray_address: str | None = None,
     quiet: bool = False,
     verbose: bool = False,
+    llm_cache: Path | str | None = None,
 ) -> Path:
     """Run the synthesis pipeline for a config; returns OUT, a saved Distiset (configs default, rejects,
     candidates) with summary.json, funnel.png, pipeline.yaml and pipeline.log in OUT/distiset_configs/.
-    `quiet`: print nothing; default: one live progress line and the final summary; `verbose`: distilabel's logs."""
+    `quiet`: print nothing; default: one live progress line and the final summary; `verbose`: distilabel's logs.
+    `llm_cache`: an LLM call cache shared with other runs (see make_plan)."""
     from revdial.generation.progress import Timeline
 
     started, timeline = time.perf_counter(), Timeline()
@@ -207,6 +211,7 @@ def synthesize(
         features=features,
         labelled_seed_ids=labelled_seed_ids,
         timeline=timeline,
+        llm_cache=llm_cache,
     )
     return run_plan(
         plan,
