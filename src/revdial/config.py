@@ -154,6 +154,12 @@ class GroundedAnswerConfig(_Section):
     content_weight: float = Field(
         default=1.0, ge=0, description="shared metadata (TF-IDF over the catalogue)"
     )
+    mentioned_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="the content neighbours of the titles the request names ('I loved Heat and Ronin'): the list "
+        "then answers the request as well as the seed",
+    )
 
 
 class GenerationConfig(_Section):

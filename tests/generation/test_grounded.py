@@ -105,3 +105,40 @@ def test_reason_names_only_metadata_both_items_hold():
     toy = {"metadata_text": CATALOGUE["4"][2], "year": 1995}
     assert shared_reason(heat, toy, "Heat") == "also a 1990s movie, like Heat"
     assert shared_reason({}, {}, "Heat", noun="game") == "often liked by people who liked Heat"
+
+
+def test_grounded_list_blends_in_the_neighbours_of_mentioned_titles_only_when_weighted():
+    mentioned_neighbours = ["7", "8"]
+    off = grounded_list("1", ["2", "3"], ["3", "4"], n=4, mentioned=mentioned_neighbours)
+    on = grounded_list("1", ["2", "3"], ["3", "4"], n=4, mentioned=mentioned_neighbours, mentioned_weight=2.0)
+    assert off == ["1", "3", "2", "4"]
+    assert on[0] == "1" and on[1] == "7" and "8" in on
+
+
+def test_the_step_answers_a_request_naming_a_title_with_that_titles_neighbours(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from revdial.generation.grounded import GroundedAnswer
+
+    path = tmp_path / "catalogue.parquet"
+    rows = [
+        {"item_id": i, "title": title, "year": year, "metadata_text": meta}
+        for i, (title, year, meta) in CATALOGUE.items()
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    row = {
+        "item_id": "4",  # the seed: Toy Story; the request names The Godfather
+        "neighbor_ids": [],
+        "conversation": [{"role": "user", "content": "I loved The Godfather, anything like it?"}],
+    }
+    lists = {}
+    for weight in (0.0, 1.0):
+        step = GroundedAnswer(
+            name="g", catalogue_path=str(path), n_recommendations=3, mentioned_weight=weight
+        )
+        step.load()
+        lists[weight] = step.answer(row)[0]
+    assert lists[0.0] == ["Toy Story (1995)"]  # Toy Story shares no metadata term with the others
+    assert lists[1.0][0] == "Toy Story (1995)" and "Heat (1995)" in lists[1.0]
+    assert not any(title.startswith("The Godfather") for title in lists[1.0])

@@ -118,10 +118,14 @@ def grounded_list(
     n: int,
     weights: tuple[float, float] = (1.0, 1.0),
     exclude: Iterable[str] = (),
+    mentioned: Sequence[str] = (),
+    mentioned_weight: float = 0.0,
 ) -> list[str]:
-    """The seed's item first, then the blend of its neighbours, `n` distinct items, none of `exclude`."""
+    """The seed's item first, then the blend of its neighbours (and, with `mentioned_weight`, of `mentioned`: the
+    neighbours of the titles the request names), `n` distinct items, none of `exclude`."""
     banned = set(exclude)
-    ordered = [target] + blend([(collaborative, weights[0]), (content, weights[1])])
+    lists = [(collaborative, weights[0]), (content, weights[1]), (mentioned, mentioned_weight)]
+    ordered = [target] + blend(lists)
     answer: list[str] = []
     for item in ordered:
         if item not in banned and item not in answer:
@@ -192,6 +196,7 @@ class GroundedAnswer(Step):
     n_recommendations: RuntimeParameter[int] = Field(default=_GENERATION.n_recommendations)
     collaborative_weight: RuntimeParameter[float] = Field(default=_GENERATION.grounded.collaborative_weight)
     content_weight: RuntimeParameter[float] = Field(default=_GENERATION.grounded.content_weight)
+    mentioned_weight: RuntimeParameter[float] = Field(default=_GENERATION.grounded.mentioned_weight)
     domain: RuntimeParameter[str] = Field(
         default=DEFAULT_DOMAIN, description="The domain pack (its item noun)."
     )
@@ -238,6 +243,8 @@ class GroundedAnswer(Step):
             self.n_recommendations,
             (self.collaborative_weight, self.content_weight),
             exclude,
+            self._neighbours_of(sorted(exclude)) if self.mentioned_weight > 0 else [],
+            self.mentioned_weight,
         )
         anchor = self._items.get(target, {"title": row.get("title")})
         noun = self.item_noun or load_pack(self.domain).noun_for(row)
@@ -246,6 +253,11 @@ class GroundedAnswer(Step):
             shared_reason(anchor, self._items[i], _shown(anchor), noun) for i in ids[1:]
         ]
         return titles, reasons[: len(titles)]
+
+    def _neighbours_of(self, items: Sequence[str]) -> list[str]:
+        """The content neighbours of several items in one ranking (reciprocal-rank fusion, equal weights)."""
+        assert self._index is not None
+        return blend([(self._index.neighbors(item, 3 * self.n_recommendations), 1.0) for item in items])
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         rows = []

@@ -253,6 +253,7 @@ def answer_steps(plan: SynthesisPlan, common: dict[str, Any]) -> list[Any]:
         n_recommendations=generation.n_recommendations,
         collaborative_weight=generation.grounded.collaborative_weight,
         content_weight=generation.grounded.content_weight,
+        mentioned_weight=generation.grounded.mentioned_weight,
         domain=plan.domain,
         item_noun=generation.item_noun,
     )
