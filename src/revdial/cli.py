@@ -370,11 +370,16 @@ def experiment(
         "--report",
         help="Only write the table and plots from the stages already on disk (rows not run yet are listed).",
     ),
+    only: Optional[list[str]] = typer.Option(
+        None,
+        "--only",
+        help="Run only this row (repeatable: js-B1000, mentioned, zero-shot, ...); the others are read from disk.",
+    ),
 ) -> None:
     """Strategies x budgets -> synthesis -> training -> evaluation -> table and plots."""
     from revdial.crs.experiment import experiment_command
 
-    experiment_command(config=config, report=report)
+    experiment_command(config=config, report=report, only=only)
 
 
 if __name__ == "__main__":

@@ -160,6 +160,24 @@ def test_report_mode_tables_what_is_on_disk_and_lists_the_rest_without_computing
     assert "| popularity | redial |" in table and "- js-B4 (not yet: js-B4)" in table
 
 
+def test_only_computes_the_chosen_row_and_the_synthesis_it_needs(tmp_path, tiny_lm, redial_dir, monkeypatch):
+    from revdial.generation import run
+
+    calls: list = []
+    monkeypatch.setattr(run, "synthesize", _fake_synthesis(calls))
+    cfg = ex.load_experiment_config(_config(tmp_path, tiny_lm, redial_dir))
+    cfg.baselines, cfg.only = ["popularity", "zero_shot"], ["js-B2"]
+    result = ex.run_experiment(cfg)
+
+    assert [(c["strategy"], c["budget"]) for c in calls] == [("js", 4)]
+    assert [row["row"] for row in result["rows"]] == ["js-B2"]
+    assert sorted(p.name for p in (cfg.out / "models").iterdir()) == ["js-B2"]
+    assert (
+        "random (not yet: random-B4)" in result["pending"] and "js-B4 (not yet: js-B4)" in result["pending"]
+    )
+    assert "zero-shot on redial" in result["pending"]
+
+
 def test_active_rounds_select_around_used_seeds_with_the_students_features(
     tmp_path, tiny_lm, redial_dir, monkeypatch
 ):

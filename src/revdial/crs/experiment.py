@@ -65,6 +65,7 @@ class ExperimentConfig:
     out: Path
     n_resamples: int
     cached_only: bool = False  # `--report`: table and plots from what is on disk, no synthesis/training/eval
+    only: list[str] | None = None  # `--only LABEL`: compute these rows only, read the rest from disk
 
 
 def load_experiment_config(path: Path | str) -> ExperimentConfig:
@@ -273,18 +274,27 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
             rows.append(_table_row(label, meta, spec, report))
 
     def attempt(label: str, run_row: Any) -> None:
+        """Run one row's stages; with `--only`, a row not chosen is only read from disk."""
+        cached_only = cfg.cached_only
+        cfg.cached_only = cached_only or not _chosen(label, cfg.only)
         try:
             run_row()
         except NotCached as missing:
             pending.append(f"{label} (not yet: {Path(str(missing)).name})")
+        finally:
+            cfg.cached_only = cached_only
 
     if "popularity" in cfg.baselines:
-        evaluate_row("popularity", "popularity", {"strategy": "popularity", "budget": 0})
+        attempt(
+            "popularity",
+            lambda: evaluate_row("popularity", "popularity", {"strategy": "popularity", "budget": 0}),
+        )
     for kind in cfg.rankers:  # what the seeds' own data recommends with no language model
-        model = f"ranker:{kind}:{cfg.synthesis_config}"
-        evaluate_row(f"ranker-{kind}", model, {"strategy": f"ranker-{kind}", "budget": 0})
+        model, meta = f"ranker:{kind}:{cfg.synthesis_config}", {"strategy": f"ranker-{kind}", "budget": 0}
+        attempt(f"ranker-{kind}", lambda m=model, k=kind, d=meta: evaluate_row(f"ranker-{k}", m, d))
     if "zero_shot" in cfg.baselines:
-        evaluate_row("zero-shot", cfg.student, {"strategy": "zero-shot", "budget": 0})
+        meta = {"strategy": "zero-shot", "budget": 0}
+        attempt("zero-shot", lambda: evaluate_row("zero-shot", cfg.student, meta))
     for strategy in cfg.strategies:
         if cfg.rounds == 1:
             attempt(strategy, lambda s=strategy: _strategy_rows(cfg, s, evaluate_row, timings, attempt))
@@ -313,6 +323,12 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     plot_results(rows, out)
     plot_ablations(rows, out)
     return result
+
+
+def _chosen(label: str, only: list[str] | None) -> bool:
+    """Whether `--only` lets row `label` compute: no --only, the label itself, or a row inside it ("js" runs the
+    synthesis that `--only js-B1000` trains on)."""
+    return not only or any(name == label or name.startswith(f"{label}-") for name in only)
 
 
 def _table_row(label: str, meta: dict, spec: BenchmarkSpec, report: dict) -> dict:
@@ -631,9 +647,9 @@ def plot_ablations(rows: list[dict], out: Path, metric: str = "recall@10") -> li
     return paths
 
 
-def experiment_command(config: Path, report: bool = False) -> dict:
+def experiment_command(config: Path, report: bool = False, only: list[str] | None = None) -> dict:
     cfg = load_experiment_config(config)
-    cfg.cached_only = report
+    cfg.cached_only, cfg.only = report, only or None
     result = run_experiment(cfg)
     print(results_table(result["rows"]) + _pending_note(result["pending"]))
     print(f"compute so far (wall s): {result['compute_s']}")
