@@ -4,6 +4,7 @@ from revdial.generation.grounded import (
     ContentIndex,
     blend,
     grounded_list,
+    named_ids,
     parse_metadata_text,
     shared_reason,
 )
@@ -142,3 +143,17 @@ def test_the_step_answers_a_request_naming_a_title_with_that_titles_neighbours(t
     assert lists[0.0] == ["Toy Story (1995)"]  # Toy Story shares no metadata term with the others
     assert lists[1.0][0] == "Toy Story (1995)" and "Heat (1995)" in lists[1.0]
     assert not any(title.startswith("The Godfather") for title in lists[1.0])
+
+
+def test_named_titles_are_written_as_names_and_a_longer_title_hides_the_ones_inside_it():
+    titles = {
+        "1": "dark",
+        "2": "comedy",
+        "3": "heat",
+        "4": "how to train your dragon",
+        "5": "train",
+        "6": "collateral",
+    }
+    assert named_ids(["I want a dark comedy tonight, any ideas?"], titles) == set()
+    assert named_ids(["I loved Heat and Collateral, what else?"], titles) == {"3", "6"}
+    assert named_ids(["Something like How to Train Your Dragon?"], titles) == {"4"}

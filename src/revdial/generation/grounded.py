@@ -185,6 +185,30 @@ def mentioned_ids(texts: Iterable[str], titles: Mapping[str, str]) -> set[str]:
     return {item for item, title in titles.items() if len(title) >= 4 and f" {title} " in haystack}
 
 
+_SMALL_WORDS = frozenset("a an the and of in on at to for with from by or nor but vs de la le".split())
+_LOWER_WORD = re.compile(r"(?<![\w'’])[a-z][\w'’]*")
+
+
+def named_ids(texts: Iterable[str], titles: Mapping[str, str]) -> set[str]:
+    """Like `mentioned_ids`, but a title counts only where it is written as a name (its words capitalised, small
+    words aside): "I loved Heat and Collateral" names both; "a dark, funny movie" names neither Dark nor Funny."""
+
+    found: set[str] = set()
+    for text in texts:
+        # cut the text at every lowercase word that is not a small word; what is left are runs of names
+        kept = _LOWER_WORD.sub(lambda word: word[0] if word[0] in _SMALL_WORDS else "\n", text)
+        for run in kept.split("\n"):
+            if any(ch.isupper() or ch.isdigit() for ch in run):
+                found |= mentioned_ids([run], titles)
+    # "How to Train Your Dragon" names one film, not also "Train" and "Dragon"
+    names = {item: f" {titles[item]} " for item in found}
+    return {
+        item
+        for item in found
+        if not any(name != names[item] and names[item] in name for name in names.values())
+    }
+
+
 # --- the distilabel step (no LLM) -----------------------------------------------------------------------------------
 class GroundedAnswer(Step):
     """The recommendation list built from the seed's neighbours instead of an LLM: the same columns as the LLM
@@ -243,7 +267,9 @@ class GroundedAnswer(Step):
             self.n_recommendations,
             (self.collaborative_weight, self.content_weight),
             exclude,
-            self._neighbours_of(sorted(exclude)) if self.mentioned_weight > 0 else [],
+            self._neighbours_of(sorted(named_ids(said, self._titles) - {target}))
+            if self.mentioned_weight
+            else [],
             self.mentioned_weight,
         )
         anchor = self._items.get(target, {"title": row.get("title")})
