@@ -216,6 +216,7 @@ class CurateRows(GlobalStep):
         return list(load_pack(self.domain).styles.get(style, ())) if style else []
 
     def _verdict(self, row: dict[str, Any]) -> tuple[str, str, str] | None:
+        """(stage, reason, detail) of the first check the row fails, or None: kept."""
         skip = row.get("skip_reason")
         if skip:
             reason, _, detail = skip.partition(": ")
@@ -223,15 +224,16 @@ class CurateRows(GlobalStep):
         request = row.get("request")
         if not request:
             return ("request_generation", "empty", _raw(row, "generate_request"))
+        return self._request_verdict(row, request) or self._answer_verdict(row)
+
+    def _request_verdict(self, row: dict[str, Any], request: str) -> tuple[str, str, str] | None:
         length = check_length(
             request,
             min_chars=self.min_request_chars,
             max_chars=self.max_request_chars,
             min_words=self.min_request_words,
         )
-        if length:
-            return ("filters", length, f"request: {request[:200]}")
-        problem = request_problem(request)
+        problem = length or request_problem(request)
         if problem:
             return ("filters", problem, f"request: {request[:200]}")
         copied = copied_exemplar(request, self._exemplars(row.get("style")), self.max_exemplar_overlap)
@@ -242,6 +244,9 @@ class CurateRows(GlobalStep):
         partial = self.reject_leaks and partial_leak(request, row["title"])
         if partial:
             return ("filters", "leak", f"request names {row['title']!r} as {partial!r}: {request[:200]}")
+        return None
+
+    def _answer_verdict(self, row: dict[str, Any]) -> tuple[str, str, str] | None:
         if not row.get("conversation") or row.get("parsed_titles") is None:
             return ("generation", "empty", "no conversation to answer (a turn failed)")
         if not row.get("parsed_titles"):
