@@ -44,7 +44,8 @@ def _fake_synthesis(calls: list):
                 }
             )
         DatasetDict({"train": Dataset.from_list(rows)}).save_to_disk(str(Path(out) / "default"))
-        (Path(out) / "summary.json").write_text("{}")
+        (Path(out) / "distiset_configs").mkdir()
+        (Path(out) / "distiset_configs" / "summary.json").write_text("{}")  # where run_plan writes it
         return Path(out)
 
     return synthesize
@@ -141,7 +142,7 @@ def test_report_mode_tables_what_is_on_disk_and_lists_the_rest_without_computing
         raise AssertionError("--report must not synthesize")
 
     monkeypatch.setattr(run, "synthesize", fail)
-    finished = cfg.out / "synth" / "js-B4"
+    finished = cfg.out / "synth" / "js-B4" / "distiset_configs"
     finished.mkdir(parents=True)
     (finished / "summary.json").write_text(json.dumps({"wall_time_s": 12.5}))
     cfg.strategies, cfg.baselines, cfg.cached_only = ["random", "js"], ["popularity", "zero_shot"], True

@@ -127,6 +127,12 @@ def test_summary_counts_match_the_saved_configs(run):
     assert summary["wall_time_s"] > 0
 
 
+def test_an_experiment_sees_a_finished_run_as_finished(run):
+    from revdial.crs.experiment import finished_synthesis
+
+    assert finished_synthesis(run["out"]) == run["out"] / "distiset_configs" / "summary.json"
+
+
 def test_funnel_plot_and_pipeline_yaml_are_written(run):
     assert (run["out"] / "distiset_configs" / "funnel.png").read_bytes()[:4] == b"\x89PNG"
     pipeline_yaml = (run["out"] / "distiset_configs" / "pipeline.yaml").read_text()

@@ -124,7 +124,7 @@ def synthesize_cached(
     """One synthesis of the experiment's config (or `config`, an ablated copy of it); a finished one is reused.
     Every synthesis of the experiment shares one LLM call cache (OUTPUT/llm-calls.sqlite): an ablation that changes
     only the answers pays for no request twice."""
-    if (out / "summary.json").exists():
+    if finished_synthesis(out):
         return out
     if cfg.cached_only:
         raise NotCached(out)
@@ -140,6 +140,12 @@ def synthesize_cached(
             **kwargs,
         )
     )
+
+
+def finished_synthesis(out: Path) -> Path | None:
+    """The summary a finished synthesis wrote (`run_plan`: OUT/distiset_configs/summary.json), else None."""
+    summary = out / "distiset_configs" / "summary.json"
+    return summary if summary.exists() else None
 
 
 def ablated_config(path: Path, changes: dict[str, Any]) -> dict[str, Any]:
@@ -380,7 +386,7 @@ def compute_seconds(out: Path) -> dict[str, float]:
     """Wall seconds spent so far, from what each cached stage recorded (the experiment may span sessions): every
     synthesis's summary (the run that finished it), every student's training, every report's evaluation."""
     totals = {"synthesis": 0.0, "training": 0.0, "evaluation": 0.0}
-    for summary in out.glob("synth/*/summary.json"):
+    for summary in out.glob("synth/*/distiset_configs/summary.json"):
         totals["synthesis"] += float(json.loads(summary.read_text()).get("wall_time_s") or 0)
     for summary in out.glob("models/*/revdial_train_summary.json"):
         totals["training"] += float(json.loads(summary.read_text()).get("train_seconds") or 0)
