@@ -171,9 +171,11 @@ def test_timings_record_the_run_marks_and_every_step_load(run):
             <= steps[step]["last_batch"]
             <= marks["pipeline returned"]
         )
-    # every load stage (select_seeds, curate_rows and the leaves are stages of their own) loads after the previous
+    # select_seeds (a GlobalStep) is a load stage of its own, after the steps before it; curation and the leaves
+    # (WholeRunSteps) load with the generation steps, before any answer is written
     assert steps["select_seeds"]["loaded"] >= steps["compute_features"]["last_batch"]
-    assert steps["curate_rows"]["loaded"] >= steps["recommend_items"]["last_batch"]
+    for step in ("curate_rows", "default", "rejects", "candidates"):
+        assert steps[step]["loaded"] <= steps["recommend_items"]["first_batch"], step
 
 
 def test_the_llm_was_called_once_per_request_and_once_per_answer(run):
