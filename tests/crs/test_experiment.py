@@ -159,6 +159,7 @@ def test_report_mode_tables_what_is_on_disk_and_lists_the_rest_without_computing
     assert result["compute_s"]["synthesis"] == 12.5 and result["compute_s"]["total"] >= 12.5
     table = (cfg.out / "results.md").read_text()
     assert "| popularity | redial |" in table and "- js-B4 (not yet: js-B4)" in table
+    assert "| grounded titles / answer |" in table
 
 
 def test_only_computes_the_chosen_row_and_the_synthesis_it_needs(tmp_path, tiny_lm, redial_dir, monkeypatch):

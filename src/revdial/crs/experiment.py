@@ -346,6 +346,7 @@ def _table_row(label: str, meta: dict, spec: BenchmarkSpec, report: dict) -> dic
         "eval_wall_time_s": report.get("wall_time_s"),
         "metrics": report["metrics"],
         "unmatched_rate": report.get("grounding", {}).get("unmatched_rate"),
+        "mean_list_length": report.get("grounding", {}).get("mean_list_length"),
     }
 
 
@@ -514,19 +515,22 @@ def _cell(value: dict | None) -> str:
 
 
 def results_table(rows: list[dict], setting: str = "all_items") -> str:
-    """Markdown: one line per (row, benchmark) with Recall@1/10/50 and NDCG@10, mean [95% CI]."""
+    """Markdown: one line per (row, benchmark) with the mean number of catalogue titles per answer and
+    Recall@1/10/50 and NDCG@10, mean [95% CI]."""
     lines = []
     for name in ("all_items", "exclude_mentioned"):
         lines += [
             f"### {name.replace('_', ' ')}",
             "",
-            "| row | benchmark | turns | " + " | ".join(HEADLINE) + " |",
-            "|---|---|---|" + "---|" * len(HEADLINE),
+            "| row | benchmark | pairs | grounded titles / answer | " + " | ".join(HEADLINE) + " |",
+            "|---|---|---|---|" + "---|" * len(HEADLINE),
         ]
         for row in rows:
-            metrics = row["metrics"][name]
+            metrics, grounded = row["metrics"][name], row.get("mean_list_length")
             lines.append(
                 f"| {row['row']} | {row['benchmark']} | {metrics['n_turns']} | "
+                + ("-" if grounded is None else f"{grounded:.1f}")
+                + " | "
                 + " | ".join(_cell(metrics[m]) for m in HEADLINE)
                 + " |"
             )
