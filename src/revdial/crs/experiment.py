@@ -522,7 +522,7 @@ def results_table(rows: list[dict], setting: str = "all_items") -> str:
         lines += [
             f"### {name.replace('_', ' ')}",
             "",
-            "| row | benchmark | pairs | grounded titles / answer | " + " | ".join(HEADLINE) + " |",
+            "| row | benchmark | turns | grounded titles / answer | " + " | ".join(HEADLINE) + " |",
             "|---|---|---|---|" + "---|" * len(HEADLINE),
         ]
         for row in rows:
