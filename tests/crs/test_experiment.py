@@ -180,6 +180,29 @@ def test_only_computes_the_chosen_row_and_the_synthesis_it_needs(tmp_path, tiny_
     assert "zero-shot on redial" in result["pending"]
 
 
+def test_a_training_stopped_part_way_resumes_from_its_last_checkpoint(
+    tmp_path, tiny_lm, redial_dir, monkeypatch
+):
+    cfg = ex.load_experiment_config(_config(tmp_path, tiny_lm, redial_dir))
+    dataset = _fake_synthesis([])(None, budget=4, strategy="js", out=tmp_path / "synth")
+    monkeypatch.setattr(ex, "CHECKPOINT_STEPS", 2)
+    out = cfg.out / "models" / "js-B4"
+    # a first run that got two steps in: its checkpoint stays, its summary is gone (it never finished)
+    cfg.train_overrides = {**cfg.train_overrides, "max_steps": 2, "per_device_train_batch_size": 1}
+    monkeypatch.setattr(ex.shutil, "rmtree", lambda *args, **kwargs: None)
+    ex.train_cached(cfg, dataset, out)
+    (out / "revdial_train_summary.json").unlink()
+    assert ex.last_checkpoint(out) == out / "checkpoint-2"
+    monkeypatch.undo()
+    monkeypatch.setattr(ex, "CHECKPOINT_STEPS", 2)
+
+    cfg.train_overrides = {**cfg.train_overrides, "max_steps": 4}
+    ex.train_cached(cfg, dataset, out)
+    summary = json.loads((out / "revdial_train_summary.json").read_text())
+    assert summary["resumed_from"] == "checkpoint-2"
+    assert ex.last_checkpoint(out) is None  # a finished model keeps no optimizer states
+
+
 def test_active_rounds_select_around_used_seeds_with_the_students_features(
     tmp_path, tiny_lm, redial_dir, monkeypatch
 ):

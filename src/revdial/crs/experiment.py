@@ -18,6 +18,7 @@ the benchmark's own training split, an in-domain upper reference), and one row p
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,10 +169,15 @@ def ablated_config(path: Path, changes: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+# A student's training saves a checkpoint this often (optimizer steps), so a stopped experiment resumes it.
+CHECKPOINT_STEPS = 10
+
+
 def train_cached(
     cfg: ExperimentConfig, dataset: Path, out: Path, extra: dict[str, Any] | None = None
 ) -> Path:
-    """Train the student with the experiment's recipe; a finished model folder is reused."""
+    """Train the student with the experiment's recipe; a finished model folder is reused, and a training stopped
+    part-way (the process killed, the session over) resumes from its last checkpoint."""
     if (out / "revdial_train_summary.json").exists():
         return out
     if cfg.cached_only:
@@ -186,9 +192,30 @@ def train_cached(
         "model_name_or_path": cfg.student,
         "dataset_name": str(dataset),
         "output_dir": str(out),
+        "save_strategy": "steps",
+        "save_steps": CHECKPOINT_STEPS,
+        "save_total_limit": 1,
     }
+    checkpoint = last_checkpoint(out)
+    if checkpoint is not None:
+        settings["resume_from_checkpoint"] = str(checkpoint)
     overrides = [part for key, value in settings.items() for part in (f"--{key}", _cli_value(value))]
-    return main(*parse_recipe(cfg.recipe, overrides))
+    model = main(*parse_recipe(cfg.recipe, overrides))
+    for finished in out.glob(
+        "checkpoint-*"
+    ):  # the model is saved; the optimizer states are not needed any more
+        shutil.rmtree(finished, ignore_errors=True)
+    return model
+
+
+def last_checkpoint(out: Path) -> Path | None:
+    """The newest complete `checkpoint-N` folder a Trainer left in `out`, if any."""
+    done = [
+        p
+        for p in out.glob("checkpoint-*")
+        if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()
+    ]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
 def _cli_value(value: Any) -> str:

@@ -187,6 +187,9 @@ def main(script_args: CRSScriptArguments, training_args, model_args) -> Path:
         "train_seconds": round(train_seconds, 1),
         "train_loss": result.training_loss,
         "epochs": training_args.num_train_epochs,
+        "resumed_from": Path(training_args.resume_from_checkpoint).name
+        if training_args.resume_from_checkpoint
+        else None,
     }
     (output / "revdial_train_summary.json").write_text(json.dumps(summary, indent=2))
     report = None
