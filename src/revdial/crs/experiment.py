@@ -576,16 +576,21 @@ def _last_round_curve(subset: list[dict], strategy: str) -> list[dict]:
     return [r for r in points if r.get("round") in (None, last)]
 
 
+# Rows without a budget are horizontal lines: the zero-shot student solid black, the rest dashed and told apart.
+_BASELINE_STYLE = {"zero-shot": ("black", "-"), "popularity": ("grey", "--")}
+_RANKER_COLOURS = ("tab:green", "tab:purple", "tab:brown", "tab:olive", "tab:cyan", "tab:pink")
+
+
 def _draw_baselines(axis: Any, subset: list[dict], strategy: str, metric: str, setting: str) -> None:
-    """A dashed horizontal line per row of the strategy (popularity grey, the others black)."""
+    """A horizontal line per row of the strategy (the zero-shot student solid black, popularity grey dashed, each
+    ranker its own colour, dotted)."""
+    rankers = sorted({r["strategy"] for r in subset if r["strategy"].startswith("ranker-")})
+    colour, style = _BASELINE_STYLE.get(strategy, ("black", "--"))
+    if strategy in rankers:
+        colour, style = _RANKER_COLOURS[rankers.index(strategy) % len(_RANKER_COLOURS)], ":"
     for r in subset:
         if r["strategy"] == strategy:
-            axis.axhline(
-                r["metrics"][setting][metric]["mean"],
-                linestyle="--",
-                label=strategy,
-                color="grey" if strategy == "popularity" else "black",
-            )
+            axis.axhline(r["metrics"][setting][metric]["mean"], linestyle=style, label=strategy, color=colour)
 
 
 def _draw_curve(axis: Any, points: list[dict], strategy: str, metric: str, setting: str) -> None:
