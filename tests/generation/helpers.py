@@ -57,3 +57,18 @@ def fixed_upstream(seeds_dir: Path):
         return load, load
 
     return upstream
+
+
+def fake_llm(calls_path: Path) -> dict[str, Any]:
+    """The `generation.llm` section of the fake teacher (tests/fakes/llm.py), counting its calls in `calls_path`."""
+    return {"backend": "class", "path": "fakes.llm:FakeLLM", "kwargs": {"calls_path": str(calls_path)}}
+
+
+def synthesize_fixed(raw: Any, out: Path, seeds_dir: Path, **run_kwargs: Any) -> Path:
+    """Run the synthesis of config `raw` into `out` on every seed of `seeds_dir` in order (`fixed_upstream`);
+    `run_kwargs` go to `run_plan` (e.g. `ray=True`). Returns the output folder."""
+    from revdial.generation.run import make_plan, run_plan
+
+    plan, echo, out_dir = make_plan(raw, out=out, seeds_dir=seeds_dir)
+    run_plan(plan, echo, out_dir, quiet=True, upstream=fixed_upstream(seeds_dir), **run_kwargs)
+    return out_dir

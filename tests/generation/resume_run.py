@@ -10,9 +10,7 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-from helpers import config, fixed_upstream
-
-from revdial.generation.run import make_plan, run_plan
+from helpers import config, synthesize_fixed
 
 if __name__ == "__main__":
     seeds_dir, out, calls = (Path(arg) for arg in sys.argv[1:4])
@@ -32,5 +30,4 @@ if __name__ == "__main__":
             "base_url": sys.argv[4],
             "api_key_env": "REVDIAL_TEST_KEY",
         }
-    plan, echo, out_dir = make_plan(config(llm, budget=8, batch_size=2), out=out, seeds_dir=seeds_dir)
-    run_plan(plan, echo, out_dir, quiet=True, upstream=fixed_upstream(seeds_dir))
+    synthesize_fixed(config(llm, budget=8, batch_size=2), out, seeds_dir)

@@ -5,11 +5,11 @@ import json
 
 import datasets
 import pytest
-from helpers import config, fixed_upstream, small_seeds_dir
+from helpers import config, small_seeds_dir, synthesize_fixed
 
 from fakes.server import FakeOpenAIServer
 from revdial.generation.llms import LLMConfigError, build_llm
-from revdial.generation.run import make_plan, run_plan, work_dir_of
+from revdial.generation.run import work_dir_of
 
 SENTINEL = "sk-SENTINEL-do-not-leak-4242"
 N_SEEDS = 16
@@ -38,10 +38,7 @@ def faulty_run(tmp_path_factory):
         "max_retries": 2,
         "timeout": 1,
     }
-    plan, echo, out = make_plan(
-        config(llm, budget=N_SEEDS, structured=False), out=tmp / "out", seeds_dir=seeds_dir
-    )
-    run_plan(plan, echo, out, quiet=True, upstream=fixed_upstream(seeds_dir))
+    out = synthesize_fixed(config(llm, budget=N_SEEDS, structured=False), tmp / "out", seeds_dir)
     mp.undo()
     server.stop()
     return {"out": out, "server": server, "cache": tmp / "cache"}

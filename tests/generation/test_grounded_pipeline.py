@@ -4,10 +4,9 @@ the catalogue, never from the teacher, so nothing is hallucinated and the teache
 import datasets
 import pandas as pd
 import pytest
-from helpers import config, fixed_upstream, small_seeds_dir
+from helpers import config, fake_llm, small_seeds_dir, synthesize_fixed
 
 from revdial.generation.grounded import GROUNDED_MODEL_NAME
-from revdial.generation.run import make_plan, run_plan
 
 N_SEEDS, N_RECS = 8, 5
 
@@ -17,12 +16,10 @@ def grounded_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grounded")
     seeds_dir = small_seeds_dir(tmp / "seeds", N_SEEDS)
     calls = tmp / "calls.txt"
-    llm = {"backend": "class", "path": "fakes.llm:FakeLLM", "kwargs": {"calls_path": str(calls)}}
-    raw = config(llm, budget=N_SEEDS, answer="grounded", n_recommendations=N_RECS)
+    raw = config(fake_llm(calls), budget=N_SEEDS, answer="grounded", n_recommendations=N_RECS)
     mp = pytest.MonkeyPatch()
     mp.setenv("DISTILABEL_CACHE_DIR", str(tmp / "cache"))
-    plan, echo, out = make_plan(raw, out=tmp / "out", seeds_dir=seeds_dir)
-    run_plan(plan, echo, out, quiet=True, upstream=fixed_upstream(seeds_dir))
+    out = synthesize_fixed(raw, tmp / "out", seeds_dir)
     mp.undo()
     return {"out": out, "calls": calls, "catalogue": pd.read_parquet(seeds_dir / "catalogue.parquet")}
 

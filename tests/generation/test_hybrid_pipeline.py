@@ -4,10 +4,9 @@ reasons, and a title the teacher adds never reaches a row."""
 import datasets
 import pytest
 from fakes.replies import INVENTED_TITLE
-from helpers import config, fixed_upstream, small_seeds_dir
+from helpers import config, fake_llm, small_seeds_dir, synthesize_fixed
 
 from revdial.generation.grounded import merge_reasons
-from revdial.generation.run import make_plan, run_plan
 
 N_SEEDS, N_RECS = 6, 4
 
@@ -17,15 +16,14 @@ def hybrid_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hybrid")
     seeds_dir = small_seeds_dir(tmp / "seeds", N_SEEDS)
     calls = tmp / "calls.txt"
-    llm = {"backend": "class", "path": "fakes.llm:FakeLLM", "kwargs": {"calls_path": str(calls)}}
+    llm = fake_llm(calls)
     mp = pytest.MonkeyPatch()
     mp.setenv("DISTILABEL_CACHE_DIR", str(tmp / "cache"))
     outs = {}
     for answer in ("grounded", "hybrid"):
         raw = config(llm, budget=N_SEEDS, answer=answer, n_recommendations=N_RECS)
         raw["curation"] = {**raw.get("curation", {}), "sft_answer": "reasons"}
-        plan, echo, out = make_plan(raw, out=tmp / answer, seeds_dir=seeds_dir)
-        run_plan(plan, echo, out, quiet=True, upstream=fixed_upstream(seeds_dir))
+        out = synthesize_fixed(raw, tmp / answer, seeds_dir)
         outs[answer] = datasets.load_from_disk(str(out / "default"))["train"]
     mp.undo()
     return {**outs, "calls": calls.read_text().splitlines()}

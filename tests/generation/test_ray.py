@@ -9,10 +9,9 @@ from typing import Self
 
 import datasets
 import pytest
-from helpers import config, fixed_upstream, small_seeds_dir
+from helpers import config, small_seeds_dir, synthesize_fixed
 
 from fakes.server import FakeOpenAIServer
-from revdial.generation.run import make_plan, run_plan
 
 ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
 psutil = pytest.importorskip("psutil", reason="psutil (a dependency of ray) is not installed")
@@ -83,8 +82,7 @@ def _synthesize(tmp, name, seeds_dir, monkeypatch, ray_run):
             "timeout": 5,
         }
         raw = config(llm, budget=N_SEEDS, structured=False, replicas=2)  # on Ray: two actors per LLM step
-        plan, echo, out = make_plan(raw, out=tmp / name, seeds_dir=seeds_dir)
-        run_plan(plan, echo, out, quiet=True, ray=ray_run, upstream=fixed_upstream(seeds_dir))
+        out = synthesize_fixed(raw, tmp / name, seeds_dir, ray=ray_run)
         assert server.fault_counts, "the server injected no fault"
     return out
 

@@ -140,7 +140,7 @@ def test_rows_lost_earlier_skip_the_llm_and_keep_their_reason(tmp_path):
 
 def test_token_cap_stops_llm_calls_and_marks_the_rest(tmp_path):
     ledger = tmp_path / "tokens.json"
-    TokenLedger(ledger).add(1000)
+    TokenLedger(ledger).record([1000])
     calls = tmp_path / "calls.txt"
     task = GenerateRequest(
         name="generate_request",
@@ -167,13 +167,13 @@ def test_a_failing_batch_is_retried_row_by_row_and_only_the_bad_row_is_marked():
 
 def test_ledger_accumulates_across_instances(tmp_path):
     path = tmp_path / "t.json"
-    TokenLedger(path).add(5)
-    assert TokenLedger(path).add(7) == 12 and TokenLedger(path).spent() == 12
+    TokenLedger(path).record([5])
+    assert TokenLedger(path).record([7])["tokens"] == 12 and TokenLedger(path).spent() == 12
 
 
 def test_ledger_records_a_batch_of_outcomes_in_finishing_order(tmp_path):
     ledger = TokenLedger(tmp_path / "t.json")
-    ledger.failed()
+    ledger.record([None])
     state = ledger.record([None, 5, None, None, 7, None])
     assert state == {"tokens": 12, "calls": 2, "failed_calls": 5, "consecutive_failures": 1}
     assert ledger.record([None, None])["consecutive_failures"] == 3
@@ -286,8 +286,8 @@ def test_after_n_failed_calls_in_a_row_no_more_calls_are_made(tmp_path):
 
 def test_a_success_resets_the_run_of_failures(tmp_path):
     ledger = TokenLedger(tmp_path / "t.json")
-    ledger.failed(), ledger.failed()
-    ledger.add(3)
+    ledger.record([None, None])
+    ledger.record([3])
     assert ledger.consecutive_failures() == 0 and ledger.spent() == 3
 
 

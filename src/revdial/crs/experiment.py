@@ -201,15 +201,15 @@ def train_cached(
         settings["resume_from_checkpoint"] = str(checkpoint)
     overrides = [part for key, value in settings.items() for part in (f"--{key}", _cli_value(value))]
     model = main(*parse_recipe(cfg.recipe, overrides))
-    for finished in out.glob(
-        "checkpoint-*"
-    ):  # the model is saved; the optimizer states are not needed any more
+    # the model is saved: its checkpoints (optimizer states) are not needed any more
+    for finished in out.glob("checkpoint-*"):
         shutil.rmtree(finished, ignore_errors=True)
     return model
 
 
 def last_checkpoint(out: Path) -> Path | None:
-    """The newest complete `checkpoint-N` folder a Trainer left in `out`, if any."""
+    """The newest complete `checkpoint-N` folder a Trainer left in `out`, if any (transformers'
+    `get_last_checkpoint` would also return one whose save was cut short: it has no trainer_state.json)."""
     done = [
         p
         for p in out.glob("checkpoint-*")

@@ -147,11 +147,12 @@ ONE_BATCH = 1_000_000_000
 
 class WholeRunStep(Step):
     """A step that sees every row of the run at once, as a distilabel GlobalStep does, but loads with the
-    pipeline's first stage. distilabel gives each GlobalStep a load stage of its own, started only when the stage
-    before it has finished: curation and its three leaves made four stage changes after the last LLM response,
-    2.95 s of a 39.7 s run (benchmarks/generation.py, C = 64, 2,048 dialogues). One batch per leaf also keeps each
-    leaf's output in one parquet file: distilabel cannot read back a leaf whose column is all-null in one file and
-    typed in another."""
+    pipeline's first stage: distilabel gives each GlobalStep a load stage of its own, started only when the stage
+    before it has finished, and passes its data through files. Curation and its three leaves were four such stages
+    after the last LLM response; as WholeRunSteps the time after the last response went from 2.95 to 2.87 s
+    (benchmarks/generation.py, C = 64, 2,048 dialogues, quiet): most of it is the whole-run batch itself. One batch
+    per leaf also keeps each leaf's output in one parquet file: distilabel cannot read back a leaf whose column is
+    all-null in one file and typed in another."""
 
     input_batch_size: RuntimeParameter[int] = Field(
         default=ONE_BATCH, description="Rows per batch: all of them, so the step sees the whole run at once."

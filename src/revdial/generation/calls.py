@@ -74,10 +74,6 @@ class TokenLedger:
             handle.flush()
         return state
 
-    def add(self, tokens: int) -> int:
-        """Record a successful call's tokens (which also ends a run of failures); the run's total."""
-        return self.record([tokens])["tokens"]
-
     def served(self, calls: int) -> None:
         """Record calls answered from the call cache (for the progress display)."""
 
@@ -85,10 +81,6 @@ class TokenLedger:
             state["cached_calls"] = state.get("cached_calls", 0) + calls
 
         self._update(change)
-
-    def failed(self) -> int:
-        """Record a failed call; the number of failures in a row."""
-        return self.record([None])["consecutive_failures"]
 
     def record(self, outcomes: list[int | None]) -> dict[str, int]:
         """Record several finished calls in one update, in the order they finished: a call's tokens, or None for
@@ -122,6 +114,7 @@ class LLMCallCache:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._key = str(self.path.resolve())
         with self._connect() as db:
             db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, output TEXT NOT NULL)")
 
@@ -130,7 +123,7 @@ class LLMCallCache:
         connection must not cross a fork, so connections are keyed by process id. WAL with synchronous=NORMAL:
         a commit survives the process being killed (only an OS crash can lose the last calls), at 0.04 ms per
         call instead of 0.5 ms for a connection and an fsync per call, which blocked the event loop."""
-        key = (str(self.path.resolve()), os.getpid())
+        key = (self._key, os.getpid())
         db = _CONNECTIONS.get(key)
         if db is None:
             db = sqlite3.connect(self.path, timeout=60)
