@@ -26,7 +26,7 @@ from revdial.config import GenerationConfig
 from revdial.curation.grounding import display_title
 from revdial.domains import DEFAULT_DOMAIN, load_pack
 from revdial.generation.parsing import parse_recommendations
-from revdial.generation.tasks import _DialogueTask
+from revdial.generation.tasks import ANSWER_COLUMNS, _DialogueTask
 from revdial.prompts import render
 
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ class GroundedAnswer(Step):
 
     @property
     def outputs(self) -> list[str]:
-        return ["recommended_raw", "parsed_titles", "parsed_reasons", "model_name"]
+        return list(ANSWER_COLUMNS)
 
     def load(self) -> None:
         super().load()
@@ -342,7 +342,7 @@ class ExplainRecommendations(_DialogueTask):
 
     @property
     def outputs(self) -> list[str]:
-        return ["recommended_raw", "parsed_titles", "parsed_reasons", "model_name"]
+        return list(ANSWER_COLUMNS)
 
     def _can_generate(self, row: dict) -> bool:
         return super()._can_generate(row) and bool(row.get("parsed_titles"))

@@ -55,6 +55,9 @@ def recommendation_schema(target: str, n_recommendations: int, max_title_chars: 
 # Backends (class names) that continue a prefilled assistant turn and return it with the continuation: llama.cpp's
 # chat endpoint does; OpenAI's API answers a new turn, and vLLM/transformers close the turn in their chat template.
 PREFILL_BACKENDS = frozenset({"EmbeddedLlamaCpp"})
+# What every answer step writes (the teacher's list, the grounded list, the grounded list with the teacher's
+# reasons): grounding and curation read these, whichever step wrote them.
+ANSWER_COLUMNS = ("recommended_raw", "parsed_titles", "parsed_reasons", "model_name")
 
 # Task defaults are the config's (revdial.config).
 _GENERATION = GenerationConfig()
@@ -299,7 +302,7 @@ class RecommendItems(_DialogueTask):
 
     @property
     def outputs(self) -> list[str]:
-        return ["recommended_raw", "parsed_titles", "parsed_reasons", "model_name"]
+        return list(ANSWER_COLUMNS)
 
     def _can_generate(self, row: dict[str, Any]) -> bool:
         return super()._can_generate(row) and bool(row.get("conversation"))
