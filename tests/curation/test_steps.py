@@ -10,7 +10,9 @@ from revdial.curation.steps import (
     CurateRows,
     FormatSFT,
     GroundRecommendations,
+    KeepCandidates,
     ScrubPII,
+    kept_seeds,
     sft_answer,
 )
 
@@ -140,7 +142,7 @@ def test_two_spellings_of_one_item_keep_the_first_rank(catalogue_path):
 def test_each_failure_gets_its_stage_and_reason(overrides, stage, reason):
     [out] = _run(CurateRows(name="c"), [_row(**overrides)])
     assert (out["reject_stage"], out["reject_reason"]) == (stage, reason)
-    assert out["seed_kept"] is False
+    assert kept_seeds([out]) == set()
 
 
 def test_a_request_pasting_its_styles_exemplar_onto_the_seed_is_rejected_and_its_opening_alone_is_not():
@@ -171,7 +173,33 @@ def test_near_duplicate_requests_keep_the_first_and_a_seed_with_one_good_row_is_
     rows = [_row(), _row(seed_id="s2", request=_row()["request"] + "!"), _row(seed_id="s2", request=None)]
     out = _run(CurateRows(name="c"), rows)
     assert [r["reject_reason"] for r in out] == [None, "duplicate", "empty"]
-    assert [r["seed_kept"] for r in out] == [True, False, False]
+    assert [r["seed_kept"] for r in _run(KeepCandidates(name="candidates"), out)] == [True, False, False]
+
+
+def test_curation_streams_dedup_spans_batches_and_a_seed_split_across_batches_is_judged_whole():
+    """CurateRows sees the run batch by batch; a request that copies one from an earlier batch is still a duplicate,
+    and a seed whose rows straddle two batches is kept when either of its rows is."""
+    step = CurateRows(name="c")
+    step.load()
+    first = next(step.process([_row(seed_id="s1"), _row(seed_id="s2", request=None)]))
+    second = next(
+        step.process(
+            [
+                _row(seed_id="s2", request="Any slow-burning nineties thriller with a heist at its heart?"),
+                _row(seed_id="s3", request=_row()["request"] + "!"),
+            ]
+        )
+    )
+    rows = first + second
+    assert [r["reject_reason"] for r in rows] == [None, "empty", None, "duplicate"]
+    assert rows[3]["reject_detail"] == "near-duplicate of seed s1"
+    assert [r["seed_kept"] for r in _run(KeepCandidates(name="candidates"), rows)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert [r["seed_id"] for r in _run(CollectRejects(name="rejects"), rows)] == ["s3"]
 
 
 def test_format_sft_writes_trl_conversations_for_kept_rows_only():
@@ -218,25 +246,23 @@ def test_collect_rejects_lists_each_seed_without_a_kept_row_once():
     rows = [
         {
             **_row(seed_id="a"),
-            "seed_kept": False,
             "reject_stage": "filters",
             "reject_reason": "leak",
             "reject_detail": "d1",
         },
         {
             **_row(seed_id="a"),
-            "seed_kept": False,
             "reject_stage": "dedup",
             "reject_reason": "duplicate",
             "reject_detail": "d2",
         },
         {
             **_row(seed_id="b"),
-            "seed_kept": True,
             "reject_stage": "filters",
             "reject_reason": "leak",
             "reject_detail": "d3",
         },
+        {**_row(seed_id="b"), "reject_stage": None, "reject_reason": None, "reject_detail": None},
     ]
     out = _run(CollectRejects(name="rejects"), rows)
     assert out == [

@@ -13,13 +13,14 @@ from revdial.domains import TitleRules
 
 __all__ = [
     "REASONS",
+    "NearDuplicates",
     "check_length",
+    "copied_exemplar",
     "duplicate_of",
     "leaks_title",
     "missing_target",
     "partial_leak",
     "request_problem",
-    "copied_exemplar",
 ]
 
 _WORD_RE = re.compile(r"[\w'’-]+")
@@ -240,6 +241,34 @@ def _shingles(text: str, size: int) -> set[str]:
     return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
+class NearDuplicates:
+    """The texts seen so far, as a MinHash LSH index over word shingles. `check(texts)` gives, for each new text, the
+    position (counted over every text checked so far) of an earlier text it near-duplicates (estimated Jaccard at
+    least `threshold`), or None; a text that duplicates nothing is indexed. Checking texts in several calls gives
+    the answers of one call over all of them, so a streaming step dedups across its batches."""
+
+    def __init__(self, *, threshold: float = 0.8, shingle_size: int = 3, num_perm: int = 128, seed: int = 1):
+        from datasketch import MinHashLSH
+
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._shingle_size, self._num_perm, self._seed = shingle_size, num_perm, seed
+        self.seen = 0
+
+    def check(self, texts: Sequence[str]) -> list[int | None]:
+        from datasketch import MinHash
+
+        result: list[int | None] = []
+        # MinHash.bulk draws the permutations once for all texts (per text, they were half of the dedup's time)
+        shingles = ([s.encode() for s in _shingles(text, self._shingle_size)] for text in texts)
+        for signature in MinHash.bulk(shingles, num_perm=self._num_perm, seed=self._seed):
+            earlier = [int(key) for key in self._lsh.query(signature)]
+            result.append(min(earlier) if earlier else None)
+            if not earlier:
+                self._lsh.insert(str(self.seen), signature)
+            self.seen += 1
+        return result
+
+
 def duplicate_of(
     texts: Sequence[str],
     *,
@@ -251,15 +280,5 @@ def duplicate_of(
     """For each text, the index of an earlier text it near-duplicates (estimated Jaccard of word shingles at least
     `threshold`, MinHash LSH), or None. The first of a group is kept, later ones point at it.
     """
-    from datasketch import MinHash, MinHashLSH
-
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    result: list[int | None] = []
-    # MinHash.bulk draws the permutations once for all texts (per text, they were half of the dedup's time)
-    shingles = ([s.encode() for s in _shingles(text, shingle_size)] for text in texts)
-    for position, signature in enumerate(MinHash.bulk(shingles, num_perm=num_perm, seed=seed)):
-        earlier = [int(key) for key in lsh.query(signature)]
-        result.append(min(earlier) if earlier else None)
-        if not earlier:
-            lsh.insert(str(position), signature)
-    return result
+    index = NearDuplicates(threshold=threshold, shingle_size=shingle_size, num_perm=num_perm, seed=seed)
+    return index.check(texts)

@@ -1,9 +1,9 @@
 """distilabel steps around the pure curation functions (pii.py, grounding.py, filters.py).
 
 They shape the synthesis pipeline's columns: ScrubPII -> (generation) -> GroundRecommendations -> CurateRows, then
-three leaves: FormatSFT (config `default`), CollectRejects (config `rejects`) and KeepCandidates (config
-`candidates`, every generated row with its verdict, for audits and the run summary). No step drops a row before
-CurateRows has given it a verdict, so every selected seed ends up kept or rejected.
+three leaves that see the whole run: FormatSFT (config `default`), CollectRejects (config `rejects`) and
+KeepCandidates (config `candidates`, every generated row with its verdict, for audits and the run summary). No step
+drops a row before CurateRows has given it a verdict, so every selected seed ends up kept or rejected.
 """
 
 # No `from __future__ import annotations`: distilabel finds a step's input by its `StepInput` annotation object.
@@ -17,9 +17,9 @@ from pydantic import Field, PrivateAttr
 from revdial.config import CurationConfig, GenerationConfig
 from revdial.contract import DEFAULT_COLUMNS, REJECTS_COLUMNS
 from revdial.curation.filters import (
+    NearDuplicates,
     check_length,
     copied_exemplar,
-    duplicate_of,
     leaks_title,
     missing_target,
     partial_leak,
@@ -148,20 +148,22 @@ ONE_BATCH = 1_000_000_000
 class WholeRunStep(Step):
     """A step that sees every row of the run at once, as a distilabel GlobalStep does, but loads with the
     pipeline's first stage: distilabel gives each GlobalStep a load stage of its own, started only when the stage
-    before it has finished, and passes its data through files. Curation and its three leaves were four such stages
-    after the last LLM response; as WholeRunSteps the time after the last response went from 2.95 to 2.87 s
-    (benchmarks/generation.py, C = 64, 2,048 dialogues, quiet): most of it is the whole-run batch itself. One batch
-    per leaf also keeps each leaf's output in one parquet file: distilabel cannot read back a leaf whose column is
-    all-null in one file and typed in another."""
+    before it has finished, and passes its data through files. The three leaves are WholeRunSteps: one batch per
+    leaf keeps each leaf's output in one parquet file (distilabel cannot read back a leaf whose column is all-null in
+    one file and typed in another), and CollectRejects sees every row of a seed together. CurateRows streams instead:
+    in one quiet run of benchmarks/generation.py (C = 64, 2,048 dialogues) the time after the last response went from
+    6.40 s (curation a WholeRunStep, its whole-run batch copied to three leaves) to 2.52 s."""
 
     input_batch_size: RuntimeParameter[int] = Field(
         default=ONE_BATCH, description="Rows per batch: all of them, so the step sees the whole run at once."
     )
 
 
-class CurateRows(WholeRunStep):
-    """Give every generated row a verdict (kept, or rejected with stage, reason and detail) and mark the seeds that
-    kept nothing. It sees the whole run (WholeRunStep): dedup compares requests across it and seeds span batches."""
+class CurateRows(Step):
+    """Give every generated row a verdict: kept, or rejected with stage, reason and detail. It streams, batch by
+    batch as the answers arrive, so its work is done before the last response; dedup compares each request with
+    every earlier one of the run (the index lives in the step). Whether a seed kept anything is the whole-run leaves'
+    business (`kept_seeds`): a seed's rows can span batches."""
 
     on_hallucination: RuntimeParameter[str] = Field(
         default=_CURATION.on_hallucination,
@@ -191,13 +193,21 @@ class CurateRows(WholeRunStep):
         description="The domain pack whose title rules say which brackets are aliases.",
     )
 
+    _duplicates: Optional[NearDuplicates] = PrivateAttr(default=None)  # noqa: UP045
+    _indexed_seeds: list = PrivateAttr(default_factory=list)
+
     @property
     def inputs(self) -> list[str]:
         return ["seed_id", "item_id", "title", "request", "recommended_item_ids", "hallucinated_titles"]
 
     @property
     def outputs(self) -> list[str]:
-        return ["reject_stage", "reject_reason", "reject_detail", "seed_kept"]
+        return ["reject_stage", "reject_reason", "reject_detail"]
+
+    def load(self) -> None:
+        super().load()
+        self._duplicates = NearDuplicates(threshold=self.dedup_threshold)
+        self._indexed_seeds = []
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         if self.on_hallucination not in ("drop", "reject"):
@@ -206,29 +216,27 @@ class CurateRows(WholeRunStep):
             )
         verdicts = [self._verdict(row) for row in inputs]
         if self.dedup:
-            alive = [i for i, verdict in enumerate(verdicts) if verdict is None]
-            duplicates = duplicate_of([inputs[i]["request"] for i in alive], threshold=self.dedup_threshold)
-            for position, earlier in zip(alive, duplicates):
-                if earlier is not None:
-                    verdicts[position] = (
-                        "dedup",
-                        "duplicate",
-                        f"near-duplicate of seed {inputs[alive[earlier]]['seed_id']}",
-                    )
-        kept_seeds = {row["seed_id"] for row, verdict in zip(inputs, verdicts) if verdict is None}
+            self._mark_duplicates(inputs, verdicts)
         rows = []
         for row, verdict in zip(inputs, verdicts):
             stage, reason, detail = verdict or (None, None, None)
-            rows.append(
-                {
-                    **row,
-                    "reject_stage": stage,
-                    "reject_reason": reason,
-                    "reject_detail": detail,
-                    "seed_kept": row["seed_id"] in kept_seeds,
-                }
-            )
+            rows.append({**row, "reject_stage": stage, "reject_reason": reason, "reject_detail": detail})
         yield rows
+
+    def _mark_duplicates(self, inputs: list[dict[str, Any]], verdicts: list) -> None:
+        """Reject each alive request that near-duplicates an earlier alive one of the run (this batch or before)."""
+        if self._duplicates is None:
+            self.load()  # a step used outside a pipeline
+        alive = [i for i, verdict in enumerate(verdicts) if verdict is None]
+        earlier = self._duplicates.check([inputs[i]["request"] for i in alive])
+        for position, first in zip(alive, earlier):
+            self._indexed_seeds.append(inputs[position]["seed_id"])
+            if first is not None:
+                verdicts[position] = (
+                    "dedup",
+                    "duplicate",
+                    f"near-duplicate of seed {self._indexed_seeds[first]}",
+                )
 
     def _exemplars(self, style: str | None) -> list[str]:
         return list(load_pack(self.domain).styles.get(style, ())) if style else []
@@ -367,23 +375,28 @@ def sft_answer(row: dict[str, Any]) -> str:
     return render("answer", items=items)
 
 
+def kept_seeds(rows: list[dict[str, Any]]) -> set[Any]:
+    """The seeds with at least one kept row (a row without a reject reason)."""
+    return {row["seed_id"] for row in rows if not row.get("reject_reason")}
+
+
 class CollectRejects(WholeRunStep):
     """One row per selected seed that kept nothing: the reason of its first rejected request (all rows of a seed
     are seen together)."""
 
     @property
     def inputs(self) -> list[str]:
-        return ["seed_id", "seed_kept", "reject_stage", "reject_reason", "reject_detail"]
+        return ["seed_id", "reject_stage", "reject_reason", "reject_detail"]
 
     @property
     def outputs(self) -> list[str]:
         return list(REJECTS_COLUMNS)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        seen: set[str] = set()
+        seen = kept_seeds(inputs)
         rows = []
         for row in inputs:
-            if row["seed_kept"] or row["seed_id"] in seen:
+            if row["seed_id"] in seen:
                 continue
             seen.add(row["seed_id"])
             rows.append(
@@ -399,14 +412,26 @@ class CollectRejects(WholeRunStep):
 
 
 class KeepCandidates(WholeRunStep):
-    """Every generated row with its verdict (the audit trail behind summary.json), minus bulky columns."""
+    """Every generated row with its verdict and whether its seed kept anything (`seed_kept`): the audit trail
+    behind summary.json, minus bulky columns."""
 
     @property
     def inputs(self) -> list[str]:
         return ["seed_id", "reject_reason"]
 
+    @property
+    def outputs(self) -> list[str]:
+        return ["seed_kept"]
+
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        yield [{k: v for k, v in row.items() if k not in _CANDIDATE_DROP} for row in inputs]
+        kept = kept_seeds(inputs)
+        yield [
+            {
+                **{k: v for k, v in row.items() if k not in _CANDIDATE_DROP},
+                "seed_kept": row["seed_id"] in kept,
+            }
+            for row in inputs
+        ]
 
 
 def _raw(row: dict[str, Any], step_name: str) -> str:
