@@ -229,6 +229,8 @@ class FiltersConfig(_Section):
     require_target: bool = True
     # A request sharing more than this share of a few-shot exemplar's word 3-grams copies it (0: no check).
     max_exemplar_overlap: float = 0.4
+    # Reject a request that names a title (quoted, or after "called") the catalogue does not have.
+    reject_unknown_titles: bool = True
 
 
 class CurationConfig(_Section):

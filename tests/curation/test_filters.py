@@ -11,6 +11,7 @@ from revdial.curation.filters import (
     duplicate_of,
     leaks_title,
     missing_target,
+    named_titles,
 )
 
 
@@ -93,3 +94,18 @@ def test_a_request_copying_most_of_an_exemplar_names_it_and_a_shared_opening_doe
     assert copied_exemplar("I want something dark for a rainy night, any ideas?", examples) is None
     assert copied_exemplar(copied, examples, max_overlap=0) is None
     assert "copies_exemplar" in REASONS
+
+
+@pytest.mark.parametrize(
+    ("request_text", "titles"),
+    [
+        ('I\'ve heard of a film called "Skylark Tonight", anything like it?', ["Skylark Tonight"]),
+        ("I loved \u201cHeat\u201d and \u201cThe Matrix\u201d, what else?", ["Heat", "The Matrix"]),
+        ("I heard of a film called The Lord of the Rings: is it good?", ["The Lord of the Rings"]),
+        ('Something "dark" and slow for tonight?', []),  # a quoted word, not a title
+        ("My dog named Rex loves action films, any ideas?", []),  # "named" introduces people and pets
+        ("A tense crime film for tonight?", []),
+    ],
+)
+def test_named_titles_are_the_quoted_ones_or_those_after_called(request_text, titles):
+    assert named_titles(request_text) == titles

@@ -112,6 +112,26 @@ def test_unmatched_titles_are_counted_as_hallucinations_and_left_out(catalogue_p
     assert out["hallucinated_titles"] == ["Totally Invented Film (2033)"]
 
 
+def test_titles_a_request_names_that_the_catalogue_lacks_are_listed_and_reject_the_row(catalogue_path):
+    requests = [
+        'I\'ve heard of a film called "Skylark Tonight". Anything like it?',  # invented by the teacher
+        'I loved "The Matrix", what else would I like?',  # a catalogue title
+    ]
+    grounded = _run(
+        GroundRecommendations(name="g", catalogue_path=catalogue_path),
+        [_row(request=r, seed_id=f"s{i}") for i, r in enumerate(requests)],
+    )
+    assert [r["request_unknown_titles"] for r in grounded] == [["Skylark Tonight"], []]
+    judged = _run(CurateRows(name="c"), grounded)
+    assert [(r["reject_stage"], r["reject_reason"]) for r in judged] == [
+        ("filters", "unknown_title"),
+        (None, None),
+    ]
+    assert "Skylark Tonight" in judged[0]["reject_detail"]
+    [off] = _run(CurateRows(name="c", reject_unknown_titles=False), grounded[:1])
+    assert off["reject_reason"] is None
+
+
 def test_two_spellings_of_one_item_keep_the_first_rank(catalogue_path):
     [out] = _run(
         GroundRecommendations(name="g", catalogue_path=catalogue_path),

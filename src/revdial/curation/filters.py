@@ -19,6 +19,7 @@ __all__ = [
     "duplicate_of",
     "leaks_title",
     "missing_target",
+    "named_titles",
     "partial_leak",
     "request_problem",
 ]
@@ -39,6 +40,8 @@ REASONS = {
     "not_a_request": "asks for nothing: no question and no asking phrase (recommend, looking for, any ideas, ...)",
     "unparseable": "markup, a numbered or bulleted list, chat-control tokens or noise instead of a request",
     "copies_exemplar": "the request copies a few-shot exemplar of its style (the teacher pasted the prompt)",
+    "unknown_title": "the request names a title (in quotes, or after 'called') that is not in the catalogue: "
+    "a small teacher invents them",
 }
 
 # Chat-control tokens of the common template families, markup, and runs of symbols: not something a user types.
@@ -163,6 +166,25 @@ def partial_leak(request: str, title: str) -> str | None:
         if word[:1].isupper() and len(word) >= 5 and stem(word) in stems:
             return word
     return None
+
+
+# A title the request names: in straight or curly double quotes, starting with a capital or a digit ("a movie
+# like "Heat"", not "something "dark""), or as capitalised words after "called" / "titled" ("a film called Skylark
+# Tonight"; not "named": "my dog named Rex").
+_QUOTED_RE = re.compile(r'"([A-Z0-9][^"\n]{0,80}?)"|“([A-Z0-9][^”\n]{0,80}?)”')
+_CALLED_RE = re.compile(
+    r"\b(?:called|titled)\s+((?:[A-Z0-9][\w'’:&-]*)(?:\s+(?:(?:of|the|a|an|and|in|on|to|for|with)\s+)*"
+    r"[A-Z0-9][\w'’:&-]*)*)"
+)
+
+
+def named_titles(request: str) -> list[str]:
+    """The titles `request` names as titles: quoted ones, and capitalised words after "called" or "titled" when
+    nothing is quoted. A small teacher writes "I've heard of a film called "Skylark Tonight"", a film
+    that does not exist; grounding these against the catalogue catches it."""
+    quoted = [a or b for a, b in _QUOTED_RE.findall(request)]
+    found = quoted or _CALLED_RE.findall(request)
+    return [title.strip(" .,!?;:") for title in found if title.strip(" .,!?;:")]
 
 
 def copied_exemplar(request: str, examples: Sequence[str], max_overlap: float = 0.4) -> str | None:

@@ -22,6 +22,7 @@ from revdial.curation.filters import (
     copied_exemplar,
     leaks_title,
     missing_target,
+    named_titles,
     partial_leak,
     request_problem,
 )
@@ -93,7 +94,7 @@ class GroundRecommendations(Step):
 
     @property
     def inputs(self) -> list[str]:
-        return ["parsed_titles", "parsed_reasons"]
+        return ["parsed_titles", "parsed_reasons", "request"]
 
     @property
     def outputs(self) -> list[str]:
@@ -103,6 +104,7 @@ class GroundRecommendations(Step):
             "recommended_display_titles",
             "recommended_reasons",
             "hallucinated_titles",
+            "request_unknown_titles",
         ]
 
     def load(self) -> None:
@@ -136,6 +138,11 @@ class GroundRecommendations(Step):
                     "recommended_display_titles": shown,
                     "recommended_reasons": why,
                     "hallucinated_titles": unmatched,
+                    "request_unknown_titles": [
+                        title
+                        for title in named_titles(row.get("request") or "")
+                        if self._catalogue.match(title) is None
+                    ],
                 }
             )
         yield rows
@@ -181,6 +188,10 @@ class CurateRows(Step):
     max_exemplar_overlap: RuntimeParameter[float] = Field(
         default=_CURATION.filters.max_exemplar_overlap,
         description="Reject requests that copy a few-shot exemplar of their style (share of its word 3-grams).",
+    )
+    reject_unknown_titles: RuntimeParameter[bool] = Field(
+        default=_CURATION.filters.reject_unknown_titles,
+        description="Reject requests naming a title (quoted, or after 'called') that is not in the catalogue.",
     )
     dedup: RuntimeParameter[bool] = Field(
         default=_CURATION.dedup.enabled, description="Reject near-duplicate requests."
@@ -270,6 +281,13 @@ class CurateRows(Step):
         partial = self.reject_leaks and partial_leak(request, row["title"])
         if partial:
             return ("filters", "leak", f"request names {row['title']!r} as {partial!r}: {request[:200]}")
+        unknown = self.reject_unknown_titles and row.get("request_unknown_titles")
+        if unknown:
+            return (
+                "filters",
+                "unknown_title",
+                f"not in the catalogue: {unknown!r}; request: {request[:200]}",
+            )
         return None
 
     def _answer_verdict(self, row: dict[str, Any]) -> tuple[str, str, str] | None:
