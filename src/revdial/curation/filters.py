@@ -184,7 +184,8 @@ def named_titles(request: str) -> list[str]:
     that does not exist; grounding these against the catalogue catches it."""
     quoted = [a or b for a, b in _QUOTED_RE.findall(request)]
     found = quoted or _CALLED_RE.findall(request)
-    return [title.strip(" .,!?;:") for title in found if title.strip(" .,!?;:")]
+    stripped = (text.strip(" .,!?;:") for text in found)
+    return [title for title in stripped if title]
 
 
 def copied_exemplar(request: str, examples: Sequence[str], max_overlap: float = 0.4) -> str | None:

@@ -236,8 +236,7 @@ class CurateRows(Step):
 
     def _mark_duplicates(self, inputs: list[dict[str, Any]], verdicts: list) -> None:
         """Reject each alive request that near-duplicates an earlier alive one of the run (this batch or before)."""
-        if self._duplicates is None:
-            self.load()  # a step used outside a pipeline
+        assert self._duplicates is not None, "load() first"
         alive = [i for i, verdict in enumerate(verdicts) if verdict is None]
         earlier = self._duplicates.check([inputs[i]["request"] for i in alive])
         for position, first in zip(alive, earlier):
