@@ -180,6 +180,14 @@ def test_only_computes_the_chosen_row_and_the_synthesis_it_needs(tmp_path, tiny_
     assert "zero-shot on redial" in result["pending"]
 
 
+def test_only_a_row_whose_label_starts_like_another_does_not_run_the_other():
+    # "js" holds js-B1000, but the ablation "mentioned" is not inside "mentioned-history"
+    assert ex._chosen("js", ["js-B1000"]) and ex._chosen("mentioned-history", ["mentioned-history"])
+    assert not ex._chosen("mentioned", ["mentioned-history"])
+    assert not ex._chosen("js", ["js-extra"])
+    assert ex._chosen("anything", None)
+
+
 def test_a_training_stopped_part_way_resumes_from_its_last_checkpoint(
     tmp_path, tiny_lm, redial_dir, monkeypatch
 ):

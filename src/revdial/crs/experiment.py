@@ -18,6 +18,7 @@ the benchmark's own training split, an in-domain upper reference), and one row p
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -359,9 +360,10 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
 
 
 def _chosen(label: str, only: list[str] | None) -> bool:
-    """Whether `--only` lets row `label` compute: no --only, the label itself, or a row inside it ("js" runs the
-    synthesis that `--only js-B1000` trains on)."""
-    return not only or any(name == label or name.startswith(f"{label}-") for name in only)
+    """Whether `--only` lets row `label` compute: no --only, the label itself, or a budget row inside it ("js" runs
+    the synthesis that `--only js-B1000` trains on; `--only mentioned-history` does not run `mentioned`)."""
+    inside = re.compile(rf"{re.escape(label)}-B\d+")
+    return not only or any(name == label or inside.fullmatch(name) for name in only)
 
 
 def _table_row(label: str, meta: dict, spec: BenchmarkSpec, report: dict) -> dict:
