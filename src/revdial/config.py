@@ -160,6 +160,12 @@ class GroundedAnswerConfig(_Section):
         description="the content neighbours of the titles the request names ('I loved Heat and Ronin'): the list "
         "then answers the request as well as the seed",
     )
+    series_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="items whose titles share the rare words of a title the request names (a series, a "
+        "franchise: 'I loved Toy Story' -> 'Toy Story 2')",
+    )
 
 
 class GenerationConfig(_Section):

@@ -69,9 +69,12 @@ def test_content_neighbours_rank_shared_director_and_genre_above_unrelated_items
 
 
 def test_a_person_is_one_term_so_sharing_a_first_name_is_not_similarity():
-    index = ContentIndex.from_metadata(
-        ["a", "b", "c"], ["star: Tom Hanks", "star: Tom Cruise", "star: Tom Hanks"]
-    )
+    texts = [
+        "star: Tom Hanks; genre: drama; director: Ann Lee; plot: a long war story",
+        "star: Tom Cruise; genre: action; director: Bob Ray; plot: fast cars race",
+        "star: Tom Hanks; genre: drama; director: Cy Moe; plot: quiet family dinner",
+    ]
+    index = ContentIndex.from_metadata(["a", "b", "c"], texts)
     assert index.neighbors("a", 2) == ["c"]
 
 
@@ -157,3 +160,80 @@ def test_named_titles_are_written_as_names_and_a_longer_title_hides_the_ones_ins
     assert named_ids(["I want a dark comedy tonight, any ideas?"], titles) == set()
     assert named_ids(["I loved Heat and Collateral, what else?"], titles) == {"3", "6"}
     assert named_ids(["Something like How to Train Your Dragon?"], titles) == {"4"}
+
+
+def test_series_neighbours_share_rare_title_words_not_stop_words_or_years():
+    ids = ["1", "2", "3", "4", "5"]
+    titles = [
+        "Toy Story (1995)",
+        "Toy Story 2 (1999)",
+        "The Departed (2006)",
+        "The Matrix (1999)",
+        "Heat (1995)",
+    ]
+    index = ContentIndex.from_titles(ids, titles)
+    assert index.neighbors("1", 3) == ["2"]
+    # "The" is a stop word and "(1999)" a year: The Matrix is no series mate of Toy Story 2 or of The Departed
+    assert index.neighbors("4", 3) == [] and index.neighbors("3", 3) == []
+    assert index.neighbors("1", 3, min_similarity=0.99) == []
+
+
+def _catalogue_file(tmp_path, extra: dict) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "catalogue.parquet"
+    rows = [
+        {"item_id": i, "title": title, "year": year, "metadata_text": meta}
+        for i, (title, year, meta) in {**CATALOGUE, **extra}.items()
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return str(path)
+
+
+def test_the_step_lists_the_series_mates_of_a_named_title_only_when_weighted(tmp_path):
+    from revdial.generation.grounded import GroundedAnswer
+
+    # Toy Story 2 shares no metadata term with Heat or with Toy Story (its own metadata is genre-free here)
+    path = _catalogue_file(tmp_path, {"6": ("Toy Story 2", 1999, "plot: Woody is stolen by a collector.")})
+    row = {
+        "item_id": "1",  # the seed: Heat; the request names Toy Story
+        "neighbor_ids": ["2"],
+        "conversation": [{"role": "user", "content": "I loved Toy Story, what else is there?"}],
+    }
+    lists = {}
+    for weight in (0.0, 3.0):  # 3 / (10 + 0) outranks Collateral, co-liked and content neighbour: 2 x 1 / 10
+        step = GroundedAnswer(name="g", catalogue_path=path, n_recommendations=3, series_weight=weight)
+        step.load()
+        lists[weight] = step.answer(row)[0]
+    assert "Toy Story 2 (1999)" not in lists[0.0]
+    assert lists[3.0][:2] == ["Heat (1995)", "Toy Story 2 (1999)"]
+    assert "Toy Story (1995)" not in lists[3.0]  # the named title itself is never recommended back
+
+
+def test_a_movie_held_under_two_ids_is_listed_once(tmp_path):
+    from revdial.generation.grounded import GroundedAnswer
+
+    twin = ("Collateral", 2004, CATALOGUE["2"][2])  # ReDial's catalogue holds some movies under several ids
+    path = _catalogue_file(tmp_path, {"7": twin})
+    row = {
+        "item_id": "1",
+        "neighbor_ids": ["2", "7", "3"],
+        "conversation": [{"role": "user", "content": "Hi"}],
+    }
+    step = GroundedAnswer(name="g", catalogue_path=path, n_recommendations=3)
+    step.load()
+    titles, reasons = step.answer(row)
+    assert titles == ["Heat (1995)", "Collateral (2004)", "The Godfather (1972)"]
+    assert len(reasons) == 3
+
+
+def test_an_item_known_only_by_its_genre_is_no_content_neighbour():
+    ids = ["heat", "collateral", "genre-only"]
+    texts = [CATALOGUE["1"][2], CATALOGUE["2"][2], "genre: crime, thriller"]
+    index = ContentIndex.from_metadata(ids, texts)
+    assert index.neighbors("heat", 5) == ["collateral"]
+    assert set(index.neighbors("genre-only", 5)) == {
+        "heat",
+        "collateral",
+    }  # it still has neighbours of its own

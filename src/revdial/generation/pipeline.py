@@ -254,6 +254,7 @@ def answer_steps(plan: SynthesisPlan, common: dict[str, Any]) -> list[Any]:
         collaborative_weight=generation.grounded.collaborative_weight,
         content_weight=generation.grounded.content_weight,
         mentioned_weight=generation.grounded.mentioned_weight,
+        series_weight=generation.grounded.series_weight,
         domain=plan.domain,
         item_noun=generation.item_noun,
     )
