@@ -328,7 +328,7 @@ class ExperimentSection(_Section):
     baselines: list[Literal["zero_shot", "popularity"]] = Field(
         default_factory=lambda: ["zero_shot", "popularity"]
     )
-    rankers: list[Literal["popularity", "cf", "content", "blend"]] = Field(
+    rankers: list[Literal["popularity", "cf", "content", "blend", "series"]] = Field(
         default_factory=list,
         description="non-LM rankers over the synthesis config's own tables (revdial.crs.rankers), one row each",
     )

@@ -133,6 +133,15 @@ def test_blend_is_the_sum_of_the_max_normalised_cf_and_content_scores(config, be
     assert blend[0] == 0.0  # the mentioned item scores nothing
 
 
+def test_series_ranks_the_items_sharing_a_mentioned_title_first_even_without_source_data(config):
+    catalogue = [*CATALOGUE, {"item_id": "e7", "title": "Toy Story 2", "year": 1999}]  # on the benchmark only
+    turns = [_turn("1", ["e3"], ["e7"]), _turn("2", ["e1"])]  # Toy Story; Heat has no series mate
+    bench = Benchmark("tiny", "tiny.jsonl", turns, catalogue)
+    ranked = _ranked("series", config, bench)
+    assert ranked[0][0] == "e7" and "e3" not in ranked[0]
+    assert ranked[1] == ["e5", "e3", "e4"]  # nothing shares Heat's title: popularity
+
+
 def test_items_meet_on_title_and_year_and_the_report_counts_the_mapping(config, bench):
     match = title_year_matcher(CATALOGUE)
     assert match("Heat", 1995) == "e1" and match("Collateral", 2004) == "e2"  # the only item of that title

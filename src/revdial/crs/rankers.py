@@ -13,7 +13,9 @@ maps to the benchmark item of the same normalised title and year, else to the on
                 summed over the items the turn's context mentions (`EvalTurn.mentioned_ids`);
 - `content`:    the same over TF-IDF of the items' metadata text (`revdial.generation.grounded.ContentIndex`:
                 genre, director, cast, writer, plot);
-- `blend`:      cf and content scores, each divided by its largest value in the turn, summed.
+- `blend`:      cf and content scores, each divided by its largest value in the turn, summed;
+- `series`:     the items whose titles share rare words with a mentioned item's ("Toy Story 2" for "Toy Story":
+                `ContentIndex.from_titles`, cosine above `SERIES_MIN_SIMILARITY`), summed the same way.
 
 Popularity breaks ties, so a turn that mentions no mapped item (or one no signal reaches) gets the popularity list.
 A ranker never lists an item the context mentions (item kNN recommends what is not being discussed): in the metrics'
@@ -34,7 +36,7 @@ from revdial.crs.benchmarks import Benchmark, EvalTurn
 from revdial.curation.grounding import title_year_matcher
 
 PREFIX = "ranker:"
-KINDS = ("popularity", "cf", "content", "blend")
+KINDS = ("popularity", "cf", "content", "blend", "series")
 
 
 class RankerError(ValueError):
@@ -154,6 +156,13 @@ def content_vectors(metadata: dict[int, str], n: int) -> sp.csr_matrix:
     return (place @ index.matrix).tocsr()
 
 
+def series_vectors(titles: Sequence[str]) -> sp.csr_matrix:
+    """items x title terms: the L2-normalised TF-IDF of each benchmark title (`ContentIndex.from_titles`)."""
+    from revdial.generation.grounded import ContentIndex
+
+    return ContentIndex.from_titles([str(i) for i in range(len(titles))], list(titles)).matrix.tocsr()
+
+
 def _max_normalised(scores: np.ndarray) -> np.ndarray:
     top = scores.max(initial=0.0)
     return scores / top if top > 0 else scores
@@ -167,6 +176,7 @@ class Ranker:
     signals: SourceSignals
     cf: sp.csr_matrix | None = None  # items x items cosine, zero diagonal
     content: sp.csr_matrix | None = None  # items x terms, rows L2-normalised
+    series: sp.csr_matrix | None = None  # items x title terms, rows L2-normalised
 
     def __post_init__(self) -> None:
         self.codes = {item: code for code, item in enumerate(self.signals.item_ids)}
@@ -186,6 +196,11 @@ class Ranker:
             parts.append(np.asarray(self.cf[mentioned].sum(axis=0)).ravel())
         if self.content is not None:
             parts.append(np.asarray((self.content[mentioned] @ self.content.T).sum(axis=0)).ravel())
+        if self.series is not None:
+            from revdial.generation.grounded import SERIES_MIN_SIMILARITY
+
+            similar = (self.series[mentioned] @ self.series.T).toarray()
+            parts.append(np.where(similar > SERIES_MIN_SIMILARITY, similar, 0.0).sum(axis=0))
         for part in parts:
             part[mentioned] = 0.0
             total += _max_normalised(part)
@@ -214,7 +229,8 @@ def build_ranker(model: str, bench: Benchmark) -> Ranker:
         if spec.kind in ("content", "blend")
         else None
     )
-    return Ranker(spec.kind, signals, cf, content)
+    series = series_vectors([row["title"] for row in bench.catalogue]) if spec.kind == "series" else None
+    return Ranker(spec.kind, signals, cf, content, series)
 
 
 def ranker_rankings(model: str, bench: Benchmark, k: int) -> tuple[list[list[str]], dict]:
