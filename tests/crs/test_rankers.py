@@ -133,7 +133,7 @@ def test_blend_is_the_sum_of_the_max_normalised_cf_and_content_scores(config, be
     assert blend[0] == 0.0  # the mentioned item scores nothing
 
 
-def test_series_ranks_the_items_sharing_a_mentioned_title_first_even_without_source_data(config):
+def test_series_ranks_the_items_in_series_with_a_mentioned_one_first_even_without_source_data(config):
     catalogue = [*CATALOGUE, {"item_id": "e7", "title": "Toy Story 2", "year": 1999}]  # on the benchmark only
     turns = [_turn("1", ["e3"], ["e7"]), _turn("2", ["e1"])]  # Toy Story; Heat has no series mate
     bench = Benchmark("tiny", "tiny.jsonl", turns, catalogue)

@@ -162,20 +162,30 @@ def test_named_titles_are_written_as_names_and_a_longer_title_hides_the_ones_ins
     assert named_ids(["Something like How to Train Your Dragon?"], titles) == {"4"}
 
 
-def test_series_neighbours_share_rare_title_words_not_stop_words_or_years():
+def test_series_mates_extend_a_title_or_share_its_first_two_words_and_one_shared_word_is_not_enough():
+    from revdial.generation.grounded import SeriesIndex, same_series, title_words
+
+    assert title_words("The Avengers (2012)") == ("avengers",)
+    assert same_series(title_words("Toy Story"), title_words("Toy Story 2 (1999)"))
+    assert same_series(title_words("The Avengers"), title_words("Avengers: Infinity War"))
+    assert same_series(
+        title_words("Harry Potter and the Goblet of Fire"),
+        title_words("Harry Potter and the Chamber of Secrets"),
+    )
+    for a, b in [("Heat", "Red Heat"), ("Happy Gilmore", "Happy Feet"), ("Rear Window", "Secret Window")]:
+        assert not same_series(title_words(a), title_words(b))
+    assert not same_series(title_words("Heat"), title_words("Heat (1995)"))  # one movie under two ids
     ids = ["1", "2", "3", "4", "5"]
     titles = [
         "Toy Story (1995)",
+        "Toy Story That Time Forgot",
         "Toy Story 2 (1999)",
-        "The Departed (2006)",
         "The Matrix (1999)",
-        "Heat (1995)",
+        "Toy Soldiers",
     ]
-    index = ContentIndex.from_titles(ids, titles)
-    assert index.neighbors("1", 3) == ["2"]
-    # "The" is a stop word and "(1999)" a year: The Matrix is no series mate of Toy Story 2 or of The Departed
-    assert index.neighbors("4", 3) == [] and index.neighbors("3", 3) == []
-    assert index.neighbors("1", 3, min_similarity=0.99) == []
+    index = SeriesIndex.from_titles(ids, titles)
+    assert index.mates("1") == ["3", "2"]  # extensions of its title first, the shorter first
+    assert index.mates("4") == [] and index.mates("unknown") == []
 
 
 def _catalogue_file(tmp_path, extra: dict) -> str:

@@ -14,8 +14,8 @@ maps to the benchmark item of the same normalised title and year, else to the on
 - `content`:    the same over TF-IDF of the items' metadata text (`revdial.generation.grounded.ContentIndex`:
                 genre, director, cast, writer, plot);
 - `blend`:      cf and content scores, each divided by its largest value in the turn, summed;
-- `series`:     the items whose titles share rare words with a mentioned item's ("Toy Story 2" for "Toy Story":
-                `ContentIndex.from_titles`, cosine above `SERIES_MIN_SIMILARITY`), summed the same way.
+- `series`:     the items in series with a mentioned item ("Toy Story 2" for "Toy Story":
+                `revdial.generation.grounded.same_series`, over the benchmark's titles), counted the same way.
 
 Popularity breaks ties, so a turn that mentions no mapped item (or one no signal reaches) gets the popularity list.
 A ranker never lists an item the context mentions (item kNN recommends what is not being discussed): in the metrics'
@@ -28,12 +28,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from revdial.crs.benchmarks import Benchmark, EvalTurn
 from revdial.curation.grounding import title_year_matcher
+
+if TYPE_CHECKING:
+    from revdial.generation.grounded import SeriesIndex
 
 PREFIX = "ranker:"
 KINDS = ("popularity", "cf", "content", "blend", "series")
@@ -156,13 +160,6 @@ def content_vectors(metadata: dict[int, str], n: int) -> sp.csr_matrix:
     return (place @ index.matrix).tocsr()
 
 
-def series_vectors(titles: Sequence[str]) -> sp.csr_matrix:
-    """items x title terms: the L2-normalised TF-IDF of each benchmark title (`ContentIndex.from_titles`)."""
-    from revdial.generation.grounded import ContentIndex
-
-    return ContentIndex.from_titles([str(i) for i in range(len(titles))], list(titles)).matrix.tocsr()
-
-
 def _max_normalised(scores: np.ndarray) -> np.ndarray:
     top = scores.max(initial=0.0)
     return scores / top if top > 0 else scores
@@ -176,7 +173,7 @@ class Ranker:
     signals: SourceSignals
     cf: sp.csr_matrix | None = None  # items x items cosine, zero diagonal
     content: sp.csr_matrix | None = None  # items x terms, rows L2-normalised
-    series: sp.csr_matrix | None = None  # items x title terms, rows L2-normalised
+    series: SeriesIndex | None = None  # over the benchmark's titles, rows = item codes
 
     def __post_init__(self) -> None:
         self.codes = {item: code for code, item in enumerate(self.signals.item_ids)}
@@ -197,10 +194,10 @@ class Ranker:
         if self.content is not None:
             parts.append(np.asarray((self.content[mentioned] @ self.content.T).sum(axis=0)).ravel())
         if self.series is not None:
-            from revdial.generation.grounded import SERIES_MIN_SIMILARITY
-
-            similar = (self.series[mentioned] @ self.series.T).toarray()
-            parts.append(np.where(similar > SERIES_MIN_SIMILARITY, similar, 0.0).sum(axis=0))
+            mates = np.zeros(len(self.signals.item_ids))
+            for code in mentioned:
+                mates[self.series.mate_rows(code)] += 1.0
+            parts.append(mates)
         for part in parts:
             part[mentioned] = 0.0
             total += _max_normalised(part)
@@ -229,7 +226,13 @@ def build_ranker(model: str, bench: Benchmark) -> Ranker:
         if spec.kind in ("content", "blend")
         else None
     )
-    series = series_vectors([row["title"] for row in bench.catalogue]) if spec.kind == "series" else None
+    from revdial.generation.grounded import SeriesIndex
+
+    series = (
+        SeriesIndex.from_titles(signals.item_ids, [row["title"] for row in bench.catalogue])
+        if spec.kind == "series"
+        else None
+    )
     return Ranker(spec.kind, signals, cf, content, series)
 
 
