@@ -160,6 +160,10 @@ def test_named_titles_are_written_as_names_and_a_longer_title_hides_the_ones_ins
     assert named_ids(["I want a dark comedy tonight, any ideas?"], titles) == set()
     assert named_ids(["I loved Heat and Collateral, what else?"], titles) == {"3", "6"}
     assert named_ids(["Something like How to Train Your Dragon?"], titles) == {"4"}
+    # a capitalised word opening a sentence is no name; a title of two capitalised words still is
+    openers = {"1": "they", "2": "heat", "3": "toy story"}
+    assert named_ids(["Something like M, please. They loved it. It was fun"], openers) == set()
+    assert named_ids(["Toy Story was great. I also loved Heat"], openers) == {"3", "2"}
 
 
 def test_series_mates_extend_a_title_or_share_its_first_two_words_and_one_shared_word_is_not_enough():

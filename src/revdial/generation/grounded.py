@@ -266,14 +266,18 @@ def mentioned_ids(texts: Iterable[str], titles: Mapping[str, str]) -> set[str]:
 
 _SMALL_WORDS = frozenset("a an the and of in on at to for with from by or nor but vs de la le".split())
 _LOWER_WORD = re.compile(r"(?<![\w'’])[a-z][\w'’]*")
+# A capitalised word that opens a sentence and is followed by a lowercase word: "They asked ...", "It was ...".
+_SENTENCE_OPENER = re.compile(r"(^|[.!?]\s+)[A-Z][\w'’]*(?=\s+[a-z])")
 
 
 def named_ids(texts: Iterable[str], titles: Mapping[str, str]) -> set[str]:
     """Like `mentioned_ids`, but a title counts only where it is written as a name (its words capitalised, small
-    words aside): "I loved Heat and Collateral" names both; "a dark, funny movie" names neither Dark nor Funny."""
+    words aside): "I loved Heat and Collateral" names both; "a dark, funny movie" names neither Dark nor Funny. A
+    one-word name that opens a sentence is read as a capitalised word ("They asked..." names no movie "They")."""
 
     found: set[str] = set()
     for text in texts:
+        text = _SENTENCE_OPENER.sub(lambda opener: opener[1] + "\n", text)
         # cut the text at every lowercase word that is not a small word; what is left are runs of names
         kept = _LOWER_WORD.sub(lambda word: word[0] if word[0] in _SMALL_WORDS else "\n", text)
         for run in kept.split("\n"):
