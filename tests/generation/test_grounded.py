@@ -170,13 +170,17 @@ def test_series_mates_extend_a_title_or_share_its_first_two_words_and_one_shared
     from revdial.generation.grounded import SeriesIndex, same_series, title_words
 
     assert title_words("The Avengers (2012)") == ("avengers",)
+    assert title_words("Alien: Covenant") == ("alien", ":", "covenant")
     assert same_series(title_words("Toy Story"), title_words("Toy Story 2 (1999)"))
     assert same_series(title_words("The Avengers"), title_words("Avengers: Infinity War"))
     assert same_series(
         title_words("Harry Potter and the Goblet of Fire"),
         title_words("Harry Potter and the Chamber of Secrets"),
     )
-    for a, b in [("Heat", "Red Heat"), ("Happy Gilmore", "Happy Feet"), ("Rear Window", "Secret Window")]:
+    assert same_series(title_words("Saw"), title_words("Saw II"))
+    assert same_series(title_words("Alien"), title_words("Alien: Covenant"))
+    pairs = [("Heat", "Red Heat"), ("Happy Gilmore", "Happy Feet"), ("Rear Window", "Secret Window")]
+    for a, b in [*pairs, ("Seven", "Seven Pounds")]:
         assert not same_series(title_words(a), title_words(b))
     assert not same_series(title_words("Heat"), title_words("Heat (1995)"))  # one movie under two ids
     ids = ["1", "2", "3", "4", "5"]
