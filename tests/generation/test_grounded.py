@@ -194,6 +194,10 @@ def test_series_mates_extend_a_title_or_share_its_first_two_words_and_one_shared
     index = SeriesIndex.from_titles(ids, titles)
     assert index.mates("1") == ["3", "2"]  # extensions of its title first, the shorter first
     assert index.mates("4") == [] and index.mates("unknown") == []
+    wordless = SeriesIndex.from_titles(
+        ["1", "2"], ["夏", "Toy Story"]
+    )  # a title the words pattern cannot read
+    assert wordless.mates("1") == [] and wordless.mates("2") == []
 
 
 def _catalogue_file(tmp_path, extra: dict) -> str:

@@ -163,13 +163,12 @@ class SeriesIndex:
 
     def mate_rows(self, row: int) -> list[int]:
         """The rows in series with `row`: those that extend or begin its title first, then those that share its
-        first two words; a title held under several rows (the same words) is never its own mate."""
+        first two words; a title held under several rows (the same words) is never its own mate, and a title with
+        no word ("???", or one in a script the words pattern does not read) has none."""
         words = self.words[row]
-        found = [
-            other
-            for other in self._by_first.get(words[0], [])
-            if words and same_series(words, self.words[other])
-        ]
+        if not words:
+            return []
+        found = [other for other in self._by_first.get(words[0], []) if same_series(words, self.words[other])]
         return sorted(
             found, key=lambda other: (self.words[other][: len(words)] != words, len(self.words[other]))
         )
