@@ -166,6 +166,11 @@ class GroundedAnswerConfig(_Section):
         description="items whose titles share the rare words of a title the request names (a series, a "
         "franchise: 'I loved Toy Story' -> 'Toy Story 2')",
     )
+    series_first: bool = Field(
+        default=False,
+        description="list those series mates before the seed's item: the first line is then one a student can "
+        "read off the request (greedy decoding otherwise opens most lines with the likeliest first word, 'The')",
+    )
 
 
 class GenerationConfig(_Section):

@@ -231,6 +231,9 @@ def test_the_step_lists_the_series_mates_of_a_named_title_only_when_weighted(tmp
     assert "Toy Story 2 (1999)" not in lists[0.0]
     assert lists[3.0][:2] == ["Heat (1995)", "Toy Story 2 (1999)"]
     assert "Toy Story (1995)" not in lists[3.0]  # the named title itself is never recommended back
+    first = GroundedAnswer(name="g", catalogue_path=path, n_recommendations=3, series_first=True)
+    first.load()
+    assert first.answer(row)[0][:2] == ["Toy Story 2 (1999)", "Heat (1995)"]
 
 
 def test_a_movie_held_under_two_ids_is_listed_once(tmp_path):

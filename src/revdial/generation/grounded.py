@@ -200,10 +200,11 @@ def grounded_list(
     mentioned_weight: float = 0.0,
     series: Sequence[str] = (),
     series_weight: float = 0.0,
+    lead: Sequence[str] = (),
 ) -> list[str]:
-    """The seed's item first, then the blend of its neighbours (and, with `mentioned_weight`, of `mentioned`: the
-    neighbours of the titles the request names; with `series_weight`, of `series`: the items whose titles are near
-    the named ones), `n` distinct items, none of `exclude`."""
+    """`lead` (if any), the seed's item, then the blend of its neighbours (and, with `mentioned_weight`, of
+    `mentioned`: the neighbours of the titles the request names; with `series_weight`, of `series`: the items in
+    series with the named ones), `n` distinct items, none of `exclude`."""
     banned = set(exclude)
     lists = [
         (collaborative, weights[0]),
@@ -211,7 +212,7 @@ def grounded_list(
         (mentioned, mentioned_weight),
         (series, series_weight),
     ]
-    ordered = [target] + blend(lists)
+    ordered = [*lead, target] + blend(lists)
     answer: list[str] = []
     for item in ordered:
         if item not in banned and item not in answer:
@@ -312,6 +313,7 @@ class GroundedAnswer(Step):
     content_weight: RuntimeParameter[float] = Field(default=_GENERATION.grounded.content_weight)
     mentioned_weight: RuntimeParameter[float] = Field(default=_GENERATION.grounded.mentioned_weight)
     series_weight: RuntimeParameter[float] = Field(default=_GENERATION.grounded.series_weight)
+    series_first: RuntimeParameter[bool] = Field(default=_GENERATION.grounded.series_first)
     domain: RuntimeParameter[str] = Field(
         default=DEFAULT_DOMAIN, description="The domain pack (its item noun)."
     )
@@ -343,7 +345,7 @@ class GroundedAnswer(Step):
         self._items = {str(r["item_id"]): r for r in records}
         self._titles = {item: normalize_title(str(r["title"])) for item, r in self._items.items()}
         self._index = ContentIndex.from_metadata(list(self._items), [r.get("metadata_text") for r in records])
-        if self.series_weight:
+        if self.series_weight or self.series_first:
             self._series = SeriesIndex.from_titles(list(self._items), [str(r["title"]) for r in records])
 
     def answer(self, row: Mapping[str, object]) -> tuple[list[str], list[str]]:
@@ -366,6 +368,7 @@ class GroundedAnswer(Step):
             self.mentioned_weight,
             self._series_of(named),
             self.series_weight,
+            self._series_of(named) if self.series_first else (),
         )
         ids = self._one_per_title(ids)[: self.n_recommendations]
         anchor = self._items.get(target, {"title": row.get("title")})

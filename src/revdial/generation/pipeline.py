@@ -255,6 +255,7 @@ def answer_steps(plan: SynthesisPlan, common: dict[str, Any]) -> list[Any]:
         content_weight=generation.grounded.content_weight,
         mentioned_weight=generation.grounded.mentioned_weight,
         series_weight=generation.grounded.series_weight,
+        series_first=generation.grounded.series_first,
         domain=plan.domain,
         item_noun=generation.item_noun,
     )
