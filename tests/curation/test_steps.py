@@ -150,6 +150,8 @@ def test_two_spellings_of_one_item_keep_the_first_rank(catalogue_path):
         ({"request": "x " * 600}, "filters", "too_long"),
         ({"request": "Anything like Heat for my evening tonight please?"}, "filters", "leak"),
         ({"parsed_titles": []}, "recommendation_generation", "unparseable"),
+        ({"parsed_titles": None}, "recommendation_generation", "step_failed"),  # its batch crashed
+        ({"conversation": None, "parsed_titles": None}, "generation", "empty"),
         (
             {"parsed_titles": [], "distilabel_metadata": {"raw_output_recommend_items": ""}},
             "recommendation_generation",

@@ -40,6 +40,8 @@ REASONS = {
     "not_a_request": "asks for nothing: no question and no asking phrase (recommend, looking for, any ideas, ...)",
     "unparseable": "markup, a numbered or bulleted list, chat-control tokens or noise instead of a request",
     "copies_exemplar": "the request copies a few-shot exemplar of its style (the teacher pasted the prompt)",
+    "step_failed": "a pipeline step failed on this row's batch and returned nothing: the run log names the step and "
+    "its error",
     "unknown_title": "the request names a title (in quotes, or after 'called') that is not in the catalogue: "
     "a small teacher invents them",
 }

@@ -290,8 +290,14 @@ class CurateRows(Step):
         return None
 
     def _answer_verdict(self, row: dict[str, Any]) -> tuple[str, str, str] | None:
-        if not row.get("conversation") or row.get("parsed_titles") is None:
+        if not row.get("conversation"):
             return ("generation", "empty", "no conversation to answer (a turn failed)")
+        if row.get("parsed_titles") is None:  # distilabel fills a failed batch's outputs with None
+            return (
+                "recommendation_generation",
+                "step_failed",
+                "the answer step returned nothing (see the run log)",
+            )
         if not row.get("parsed_titles"):
             raw = _raw(row, "recommend_items")
             return ("recommendation_generation", "empty" if not raw else "unparseable", raw)
