@@ -328,7 +328,7 @@ def evaluate(
     decoding: Optional[str] = typer.Option(
         None,
         "--decoding",
-        help="greedy | penalty | distinct | sample (default: distinct for local models, greedy "
+        help="greedy | penalty | penalty_openings | distinct | sample (default: distinct for local models, greedy "
         "for openai:). distinct: K different titles, repeats re-asked with their first token banned.",
     ),
 ) -> None:

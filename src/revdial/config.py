@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from revdial.crs.decoding import DECODINGS
+
 
 class UserError(ValueError):
     """An error in what the user gave (a config, a path, an option, an endpoint): the CLI prints its one-line
@@ -312,7 +314,7 @@ class ExperimentEval(_Section):
     n_resamples: int = Field(default=1000, ge=1)
     max_new_tokens: int | None = None
     backend: Literal["auto", "llamacpp", "transformers"] = "auto"
-    decoding: Literal["greedy", "penalty", "distinct", "sample"] | None = Field(
+    decoding: Literal[DECODINGS] | None = Field(
         default=None,
         description="one decoding for every LM row (None: revdial eval's default); names the cached reports",
     )

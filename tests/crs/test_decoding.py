@@ -112,3 +112,28 @@ def test_distinct_decoding_runs_on_both_backends_with_the_same_prompt(tiny_lm, r
     for row in rows:  # a random or zero-shot model writes junk, but never the same title twice
         keys = [dec.title_key(body) for body in dec.numbered_bodies(row["text"])]
         assert len(keys) == len(set(keys)) <= 3
+
+
+def test_penalty_openings_penalises_a_lines_opening_and_penalty_does_not():
+    """The DRY request each penalty decoding sends: `penalty` breaks sequences at "N." (a line may open like the
+    last one), `penalty_openings` does not (an opening word already used pays); greedy sends no DRY at all."""
+    from revdial.crs.evaluate import GenerationOptions, _llamacpp_complete
+
+    sent = []
+
+    class Server:
+        def handle_completions(self, request):
+            sent.append(request)
+            return {"choices": [{"text": " The Matrix (1999)"}]}
+
+    def tokenizer(text, add_special_tokens=False):
+        return {"input_ids": [7]}
+
+    for decoding in ("penalty", "penalty_openings", "greedy"):
+        complete = _llamacpp_complete(Server(), tokenizer, "PROMPT", GenerationOptions(decoding=decoding))
+        assert complete("1.", 40, frozenset(), ["\n21."], None) == (" The Matrix (1999)", [7])
+    penalty, openings, greedy = sent
+    assert "." in penalty["dry_sequence_breakers"] and "." not in openings["dry_sequence_breakers"]
+    assert "\n" in openings["dry_sequence_breakers"] and openings["dry_multiplier"] > 0
+    assert openings["dry_penalty_last_n"] == 40
+    assert "dry_multiplier" not in greedy

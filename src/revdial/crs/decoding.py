@@ -6,6 +6,8 @@ on one backend call, `complete(answer_so_far, max_tokens, banned_token_ids, stop
 - `greedy`: one call, the list as the model writes it (repeats and all).
 - `penalty`: one greedy call with a sequence-repetition penalty (the backend's DRY sampler, list punctuation as
   sequence breakers), so a title already written is penalised while the list format is not.
+- `penalty_openings`: `penalty` where a line's opening is a sequence too, so a line that would open with a word
+  already opening an earlier line pays the penalty: a small student's greedy mode opens every line with "The".
 - `distinct`: the greedy list up to its first repeated (or empty) entry, then one line per call: a line whose title is
   already listed is asked again with the first token of that line banned (logit bias), up to `max_retries` times.
   The answer keeps the model's own ranking and text up to the first repeat, then continues it, line by line.
@@ -22,7 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-DECODINGS = ("greedy", "penalty", "distinct", "sample")
+DECODINGS = ("greedy", "penalty", "penalty_openings", "distinct", "sample")
 DEFAULT_DECODING = "distinct"  # chosen on validation data (ReDial train-split turns, INSPIRED dev): benchmarks/eval_decoding.py
 
 # (answer so far, max new tokens, banned token ids, stop strings, sampling seed or None for greedy) -> (text, tokens)
@@ -159,7 +161,7 @@ def merge_ranked(lists: Sequence[Sequence[str]], k: int) -> list[str]:
 def decode(
     decoding: str, complete: Complete, k: int, max_new_tokens: int, n_samples: int = 4
 ) -> tuple[str, DecodeStats]:
-    """(answer text "1. …\\n2. …", its cost) for one prompt. `penalty` is greedy here: its penalty is in `complete`."""
+    """(answer text "1. …\\n2. …", its cost) for one prompt. `penalty*` are greedy here: the penalty is in `complete`."""
     stats = DecodeStats()
     if decoding == "distinct":
         text = decode_distinct(complete, k, max_new_tokens, stats)

@@ -222,9 +222,9 @@ def _decode_transformers(
     """`revdial.crs.decoding` one prompt at a time (distinct: line by line with `bad_words_ids` bans)."""
     from tqdm.auto import tqdm
 
-    if options.decoding == "penalty":
+    if options.decoding in DRY_SETTINGS:
         raise EvaluationError(
-            "decoding 'penalty' (DRY) is a llama.cpp sampler; use --backend llamacpp or --decoding distinct"
+            f"decoding {options.decoding!r} (DRY) is a llama.cpp sampler; use --backend llamacpp or --decoding distinct"
         )
     max_new_tokens = options.max_new_tokens or 10 * options.k
     texts, stats = [], []
@@ -449,6 +449,12 @@ DRY_PENALTY = {
     "dry_allowed_length": 1,
     "dry_sequence_breakers": ["\n", "(", ")", ".", ":"],
 }
+# Without "." as a breaker, "N." and the line's first word form a sequence: a line opening with a word an earlier line
+# opened with pays the penalty once (a one-token match: multiplier x base^0).
+DRY_SETTINGS = {
+    "penalty": DRY_PENALTY,
+    "penalty_openings": {**DRY_PENALTY, "dry_sequence_breakers": ["\n", "(", ")", ":"]},
+}
 
 
 def _llamacpp_complete(server, tokenizer, prompt: str, options: GenerationOptions) -> Complete:
@@ -473,8 +479,8 @@ def _llamacpp_complete(server, tokenizer, prompt: str, options: GenerationOption
             request["ignore_eos"] = True  # a line is asked for: the list may not end here
         if seed is not None:
             request.update(seed=seed, top_p=0.95)
-        if options.decoding == "penalty":
-            request.update(DRY_PENALTY, dry_penalty_last_n=max_tokens)
+        if options.decoding in DRY_SETTINGS:
+            request.update(DRY_SETTINGS[options.decoding], dry_penalty_last_n=max_tokens)
         response = server.handle_completions(request)
         if isinstance(response, str):
             response = json.loads(response)
@@ -775,7 +781,7 @@ def _generation_summary(options: GenerationOptions, backend: str | None) -> dict
             if options.decoding == "sample"
             else {}
         ),
-        **({"dry": DRY_PENALTY} if options.decoding == "penalty" else {}),
+        **({"dry": DRY_SETTINGS[options.decoding]} if options.decoding in DRY_SETTINGS else {}),
         "decode_cost": options.decode_stats,
         "system_prompt": system_prompt(options.k, options.item_noun),
     }
