@@ -162,6 +162,33 @@ def test_report_mode_tables_what_is_on_disk_and_lists_the_rest_without_computing
     assert "| grounded titles / answer |" in table
 
 
+def test_report_mode_keeps_the_rows_whose_reports_are_on_disk_without_their_models(
+    tmp_path, tiny_lm, redial_dir
+):
+    """A fresh machine with only the committed reports: `--report` tables them, in budget order, and a row whose
+    label merely starts like the strategy's ("jsx-B2") is not taken for one of its budgets."""
+    cfg = ex.load_experiment_config(_config(tmp_path, tiny_lm, redial_dir))
+    cfg.strategies, cfg.baselines = [], ["popularity"]
+    ex.run_experiment(cfg)  # a real report to copy
+    [popularity] = (cfg.out / "reports").glob("popularity--*.json")
+    report = json.loads(popularity.read_text())
+    assert report["experiment_row"] == {"label": "popularity", "strategy": "popularity", "budget": 0}
+    for label, budget in (("js-B4", 4), ("js-B2", 2), ("jsx-B2", 2)):
+        report["experiment_row"] = {"label": label, "strategy": label.split("-")[0], "budget": budget}
+        path = popularity.with_name(popularity.name.replace("popularity", label))
+        path.write_text(json.dumps(report))
+    popularity.unlink()
+
+    cfg.strategies, cfg.baselines, cfg.cached_only = ["js"], [], True
+    result = ex.run_experiment(cfg)
+
+    assert [(row["row"], row["strategy"], row["budget"]) for row in result["rows"]] == [
+        ("js-B2", "js", 2),
+        ("js-B4", "js", 4),
+    ]
+    assert result["pending"] == [] and not (cfg.out / "synth").exists()
+
+
 def test_only_computes_the_chosen_row_and_the_synthesis_it_needs(tmp_path, tiny_lm, redial_dir, monkeypatch):
     from revdial.generation import run
 
