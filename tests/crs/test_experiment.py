@@ -450,20 +450,28 @@ def test_real_plus_synthetic_adds_the_strategy_rows_below_its_budget(tmp_path):
         ex._real_plus_synthetic(cfg, real, "random-B3", tmp_path / "other")
 
 
-def test_the_experiments_decoding_reaches_every_evaluation_and_names_its_report(tmp_path, monkeypatch):
+def test_the_experiments_decoding_reaches_every_evaluation_and_names_the_language_models_reports(
+    tmp_path, monkeypatch
+):
     from revdial.crs import evaluate
 
     seen: list = []
     monkeypatch.setattr(evaluate, "eval_command", lambda **kwargs: seen.append(kwargs) or _fake_report(0.1))
     cfg = ex.load_experiment_config(ROOT / "pipelines" / "experiment-movielens.yaml")
-    assert cfg.decoding == "penalty"
-    cfg.out, cfg.strategies, cfg.reference, cfg.ablations, cfg.rankers = tmp_path, [], [], [], []
-    cfg.baselines = ["zero_shot"]
+    decoding = cfg.decoding
+    assert decoding in ("penalty", "penalty_openings")
+    cfg.out, cfg.strategies, cfg.reference, cfg.ablations, cfg.rankers = tmp_path, [], [], [], ["cf"]
+    cfg.baselines = ["zero_shot", "popularity"]
     monkeypatch.setattr(ex, "plot_results", lambda rows, out: [])
     ex.run_experiment(cfg)
-    assert {call["decoding"] for call in seen} == {"penalty"}
+    assert {call["decoding"] for call in seen} == {decoding}
     names = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    # a ranker's list does not depend on the decoding: its report is not named after it
     assert names == [
-        "zero-shot--he2023-redial-781--penalty.json",
-        "zero-shot--inspired--penalty.json",
-    ] or all(n.endswith("--penalty.json") for n in names)
+        "popularity--he2023-redial-781.json",
+        "popularity--inspired.json",
+        "ranker-cf--he2023-redial-781.json",
+        "ranker-cf--inspired.json",
+        f"zero-shot--he2023-redial-781--{decoding}.json",
+        f"zero-shot--inspired--{decoding}.json",
+    ]

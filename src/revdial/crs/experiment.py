@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from revdial.config import BenchmarkSpec, ConfigError, PipelineConfig, parse, read_yaml
+from revdial.crs.rankers import is_language_model
 from revdial.crs.student import STUDENT_TOKEN
 
 if TYPE_CHECKING:
@@ -296,7 +297,8 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     def evaluate_row(label: str, model: str, meta: dict) -> None:
         for spec in cfg.benchmarks:
             started = time.perf_counter()
-            decoded = f"--{cfg.decoding}" if cfg.decoding else ""  # another decoding is another report
+            # another decoding is another report; a ranker's list does not depend on it
+            decoded = f"--{cfg.decoding}" if cfg.decoding and is_language_model(model) else ""
             path = out / "reports" / f"{label}--{spec.key}{decoded}.json"
             try:
                 report = evaluate_cached(cfg, model, spec, path)
@@ -384,7 +386,10 @@ def reported_rows(cfg: ExperimentConfig, label: str) -> list[dict]:
         _table_row(name, _row_meta(report), spec, report)
         for name in labels
         for spec in cfg.benchmarks
-        if (report := found.get((name, f"{name}--{spec.key}{decoded}.json")))
+        if (
+            report := found.get((name, f"{name}--{spec.key}{decoded}.json"))
+            or found.get((name, f"{name}--{spec.key}.json"))
+        )
     ]
 
 

@@ -42,6 +42,12 @@ PREFIX = "ranker:"
 KINDS = ("popularity", "cf", "content", "blend", "series")
 
 
+def is_language_model(model: str) -> bool:
+    """Whether `revdial eval --model` decodes text for `model` (a decoding applies), or ranks with no LM
+    (`popularity`, `ranker:...`)."""
+    return model != "popularity" and not model.startswith(PREFIX)
+
+
 class RankerError(ValueError):
     """A `ranker:` model string or config that cannot make a ranker (names the model string and the key)."""
 
