@@ -184,12 +184,12 @@ def train_cached(
         return out
     if cfg.cached_only:
         raise NotCached(out)
-    from revdial.crs.train import main, parse_recipe
+    from revdial.crs.train import main, parse_recipe, resolve_precision
 
     if cfg.recipe is None:
         raise ExperimentConfigError(f"{cfg.path}: experiment.train.recipe is required to train students")
     settings = {
-        **cfg.train_overrides,
+        **resolve_precision(cfg.train_overrides),
         **(extra or {}),
         "model_name_or_path": cfg.student,
         "dataset_name": str(dataset),
