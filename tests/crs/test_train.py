@@ -203,3 +203,19 @@ def test_the_default_students_card_names_its_hub_base_model(distiset_dir, tmp_pa
     (tmp_path / "m").mkdir()
     card = _write_model_card(tmp_path / "m", script_args, training_args, model_args, {"rows": 6}, None)
     assert card.data.base_model == STUDENT_HUB_ID
+
+
+@pytest.mark.parametrize(("native", "bf16", "dtype"), [(True, True, "bfloat16"), (False, False, "float32")])
+def test_auto_precision_trains_in_bfloat16_only_where_the_hardware_computes_it(
+    monkeypatch, native, bf16, dtype
+):
+    from revdial.crs.train import resolve_precision
+    from revdial.selection import features
+
+    monkeypatch.setattr(features, "resolve_dtype", lambda dtype, device="cpu": "bf16" if native else "fp32")
+    settings = {"bf16": "auto", "dtype": "auto", "use_cpu": True, "lora_dropout": 0}
+    assert resolve_precision(settings) == {"bf16": bf16, "dtype": dtype, "use_cpu": True, "lora_dropout": 0}
+    assert resolve_precision({"bf16": True, "dtype": "bfloat16"}) == {
+        "bf16": True,
+        "dtype": "bfloat16",
+    }  # as set
