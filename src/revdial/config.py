@@ -21,7 +21,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from revdial.crs.decoding import DECODINGS
+# The evaluation decodings (`revdial eval --decoding`; revdial.crs.decoding says what each does).
+DECODINGS = ("greedy", "penalty", "penalty_openings", "distinct", "sample")
 
 
 class UserError(ValueError):

@@ -310,4 +310,5 @@ def test_kcenter_lazy_distances_pick_what_full_updates_pick(monkeypatch, labelle
     lazy = kcenter(X, 700, labelled=lab, picks_per_pass=64, mode="fast")
     assert len(calls) == 10  # 700 picks, 64 a pass: every update but the last pass's
     np.testing.assert_array_equal(lazy.order, full.order)
-    np.testing.assert_array_equal(lazy.scores, full.scores)
+    # the same distances, up to float32 rounding: BLAS sums in another order on some CPUs (AMD EPYC: 1.7e-6 relative)
+    np.testing.assert_allclose(lazy.scores, full.scores, rtol=1e-5)

@@ -24,8 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-DECODINGS = ("greedy", "penalty", "penalty_openings", "distinct", "sample")
-DEFAULT_DECODING = "distinct"  # chosen on validation data (ReDial train-split turns, INSPIRED dev): benchmarks/eval_decoding.py
+DEFAULT_DECODING = "distinct"  # of revdial.config.DECODINGS, chosen on validation data (ReDial train-split turns, INSPIRED dev): benchmarks/eval_decoding.py
 
 # (answer so far, max new tokens, banned token ids, stop strings, sampling seed or None for greedy) -> (text, tokens)
 Complete = Callable[[str, int, frozenset[int], Sequence[str], int | None], tuple[str, list[int]]]

@@ -36,9 +36,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from revdial.config import DECODINGS
 from revdial.crs.benchmarks import Benchmark, EvalTurn, load_benchmark
 from revdial.crs.decoding import (
-    DECODINGS,
     DEFAULT_DECODING,
     LINE_TOKENS,
     Complete,
@@ -72,7 +72,7 @@ class GenerationOptions:
     backend: str = "auto"  # auto | llamacpp | transformers
     n_parallel: int = 8  # llama.cpp slots; 8 and 16 measured equal on 2 cores
     n_threads: int = 2
-    decoding: str | None = None  # revdial.crs.decoding.DECODINGS; None: DEFAULT_DECODING, greedy for openai:
+    decoding: str | None = None  # revdial.config.DECODINGS; None: DEFAULT_DECODING, greedy for openai:
     n_samples: int = 4  # decoding="sample": lists merged
     temperature: float = 0.8  # decoding="sample"
     decode_stats: dict = field(default_factory=dict)  # filled by the backend: calls per turn, rejected lines
