@@ -187,23 +187,9 @@ def resolve_precision(settings: dict) -> dict:
     return resolved
 
 
-def use_every_core() -> int:
-    """Give torch every CPU this process may use, unless OMP_NUM_THREADS says otherwise; returns the thread count.
-    Work run earlier in the same process can leave torch on one thread (an experiment trains right after its
-    synthesis, whose feature step pins torch to one thread): training then ran at half speed on 2 cores."""
-    import os
-
-    import torch
-
-    if not os.environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(max(torch.get_num_threads(), len(os.sched_getaffinity(0))))
-    return torch.get_num_threads()
-
-
 def main(script_args: CRSScriptArguments, training_args, model_args) -> Path:
     """Train, save (adapter or full model + tokenizer + model card), optionally push and evaluate. Returns the folder."""
     started = time.perf_counter()
-    use_every_core()
     trainer, dataset = build_trainer(script_args, training_args, model_args)
     setup_seconds = time.perf_counter() - started
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
