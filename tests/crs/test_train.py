@@ -215,7 +215,5 @@ def test_auto_precision_trains_in_bfloat16_only_where_the_hardware_computes_it(
     monkeypatch.setattr(features, "resolve_dtype", lambda dtype, device="cpu": "bf16" if native else "fp32")
     settings = {"bf16": "auto", "dtype": "auto", "use_cpu": True, "lora_dropout": 0}
     assert resolve_precision(settings) == {"bf16": bf16, "dtype": dtype, "use_cpu": True, "lora_dropout": 0}
-    assert resolve_precision({"bf16": True, "dtype": "bfloat16"}) == {
-        "bf16": True,
-        "dtype": "bfloat16",
-    }  # as set
+    as_set = {"bf16": True, "dtype": "bfloat16"}
+    assert resolve_precision(as_set) == as_set

@@ -24,7 +24,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-# of revdial.config.DECODINGS; chosen on validation data (ReDial train-split turns, INSPIRED dev): benchmarks/eval_decoding.py
+# one of revdial.config.DECODINGS, chosen on validation data (ReDial train-split turns, INSPIRED dev):
+# benchmarks/eval_decoding.py
 DEFAULT_DECODING = "distinct"
 
 # (answer so far, max new tokens, banned token ids, stop strings, sampling seed or None for greedy) -> (text, tokens)

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from revdial.config import BenchmarkSpec, ConfigError, PipelineConfig, parse, read_yaml
-from revdial.crs.rankers import is_language_model
 from revdial.crs.student import STUDENT_TOKEN
 
 if TYPE_CHECKING:
@@ -297,17 +296,14 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     def evaluate_row(label: str, model: str, meta: dict) -> None:
         for spec in cfg.benchmarks:
             started = time.perf_counter()
-            # another decoding is another report; a ranker's list does not depend on it
-            decoded = f"--{cfg.decoding}" if cfg.decoding and is_language_model(model) else ""
-            path = out / "reports" / f"{label}--{spec.key}{decoded}.json"
+            path = out / "reports" / report_name(cfg, label, spec, model)
             try:
                 report = evaluate_cached(cfg, model, spec, path)
             except NotCached:
                 pending.append(f"{label} on {spec.name}")
                 continue
-            if (
-                "experiment_row" not in report
-            ):  # what the table needs when only the report travels (`--report`)
+            # what the table needs when only the report travels (`--report`)
+            if "experiment_row" not in report:
                 report["experiment_row"] = {"label": label, **meta}
                 path.write_text(json.dumps(report, indent=2))
             timings[f"eval {label} {spec.name}"] = round(time.perf_counter() - started, 1)
@@ -368,28 +364,33 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     return result
 
 
+def report_name(cfg: ExperimentConfig, label: str, spec: BenchmarkSpec, model: str) -> str:
+    """The file of row `label`'s report on `spec`: another decoding is another report, but a ranker's list (no
+    language model) does not depend on the decoding."""
+    from revdial.crs.rankers import is_language_model
+
+    decoded = f"--{cfg.decoding}" if cfg.decoding and is_language_model(model) else ""
+    return f"{label}--{spec.key}{decoded}.json"
+
+
 def reported_rows(cfg: ExperimentConfig, label: str) -> list[dict]:
     """Table rows of `label` (or of its budget rows, `label-B<b>`) from reports on disk whose synthesis or model is
     not: a fresh machine with the committed reports copied into OUTPUT/reports keeps its table."""
     inside = re.compile(rf"{re.escape(label)}(?:-B\d+)?")
-    decoded = f"--{cfg.decoding}" if cfg.decoding else ""
     found: dict[tuple[str, str], dict] = {}
     for path in cfg.out.glob("reports/*.json"):
         report = json.loads(path.read_text())
-        meta = report.get("experiment_row") or {}
-        if inside.fullmatch(str(meta.get("label"))):
-            found[(meta["label"], path.name)] = report
-    labels = sorted(
-        {name for name, _ in found}, key=lambda name: (len(name), name)
-    )  # js-B250 before js-B1000
+        name = (report.get("experiment_row") or {}).get("label")
+        if inside.fullmatch(str(name)):
+            found[(name, path.name)] = report
+    # js-B250 before js-B1000
+    labels = sorted({name for name, _ in found}, key=lambda name: (len(name), name))
     return [
         _table_row(name, _row_meta(report), spec, report)
         for name in labels
         for spec in cfg.benchmarks
-        if (
-            report := found.get((name, f"{name}--{spec.key}{decoded}.json"))
-            or found.get((name, f"{name}--{spec.key}.json"))
-        )
+        for (owner, file), report in found.items()
+        if owner == name and file == report_name(cfg, name, spec, report["model"])
     ]
 
 
