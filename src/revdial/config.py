@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 # The evaluation decodings (`revdial eval --decoding`; revdial.crs.decoding says what each does).
 DECODINGS = ("greedy", "penalty", "penalty_openings", "distinct", "sample")
+# the non-LM rankers of revdial.crs.rankers (ranker:<kind>:<pipeline.yaml>)
+RANKER_KINDS = ("popularity", "cf", "content", "blend", "series")
 
 
 class UserError(ValueError):
@@ -336,7 +338,7 @@ class ExperimentSection(_Section):
     baselines: list[Literal["zero_shot", "popularity"]] = Field(
         default_factory=lambda: ["zero_shot", "popularity"]
     )
-    rankers: list[Literal["popularity", "cf", "content", "blend", "series"]] = Field(
+    rankers: list[Literal[RANKER_KINDS]] = Field(
         default_factory=list,
         description="non-LM rankers over the synthesis config's own tables (revdial.crs.rankers), one row each",
     )

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from revdial.config import RANKER_KINDS
 from revdial.crs.benchmarks import Benchmark, EvalTurn
 from revdial.curation.grounding import title_year_matcher
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from revdial.generation.grounded import SeriesIndex
 
 PREFIX = "ranker:"
-KINDS = ("popularity", "cf", "content", "blend", "series")
+KINDS = RANKER_KINDS
 
 
 def is_language_model(model: str) -> bool:
