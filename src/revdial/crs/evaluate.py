@@ -47,6 +47,7 @@ from revdial.crs.decoding import (
     summarise_stats,
 )
 from revdial.crs.metrics import KS, score_turns
+from revdial.crs.partial import generate_resumable, partial_path
 from revdial.crs.rankers import PREFIX as RANKER_PREFIX
 from revdial.crs.rankers import ranker_rankings
 from revdial.prompts import build_messages, system_prompt
@@ -76,6 +77,7 @@ class GenerationOptions:
     n_samples: int = 4  # decoding="sample": lists merged
     temperature: float = 0.8  # decoding="sample"
     decode_stats: dict = field(default_factory=dict)  # filled by the backend: calls per turn, rejected lines
+    partial: Path | None = None  # finished turns kept here so a stopped run resumes (revdial.crs.partial)
 
 
 _LIST_LINE_RE = re.compile(r"^\s*(?:#?\d{1,2}\s*[.)]\s*|[-*\u2022]\s+)(?P<body>\S.*?)\s*$")
@@ -594,7 +596,10 @@ def _model_outputs(
     else:
         backend = choose_backend(model, options.backend)
         generate = generate_llamacpp if backend == "llamacpp" else generate_transformers
-        texts = generate(model, conversations, options, progress=progress)
+        if options.partial is None:
+            texts = generate(model, conversations, options, progress=progress)
+        else:
+            texts = generate_resumable(generate, model, conversations, options, options.partial, progress)
     return Outputs(list(texts), [None] * n, [None] * n, [None] * n, backend=backend)
 
 
@@ -844,7 +849,8 @@ def eval_command(
     decoding: str | None = None,
 ) -> dict:
     """Run (`model`) or re-score (`predictions`) one benchmark; writes the report and, for a run, its predictions
-    next to it (`<out>.predictions.jsonl`, the format `--predictions` reads)."""
+    next to it (`<out>.predictions.jsonl`, the format `--predictions` reads). A run keeps its finished turns in
+    `<out>.partial.jsonl` until the report is written, so running it again after a stop resumes."""
     if (model is None) == (predictions is None):
         raise EvaluationError(
             "give exactly one of --model (run it) or --predictions (score recorded replies)"
@@ -858,7 +864,10 @@ def eval_command(
         backend=backend,
         decoding=decoding,
     )
+    out = Path(out)
     recorded = load_predictions(predictions, bench) if predictions is not None else None
+    if recorded is None:
+        options.partial = partial_path(out)
     report, rows = evaluate(
         model or f"predictions:{predictions}",
         bench,
@@ -868,13 +877,13 @@ def eval_command(
         mean=mean,
         popularity_from_test=popularity_from_test,
     )
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(format_report(report))
     if recorded is None:
         with open(out.with_suffix(".predictions.jsonl"), "w") as handle:
             handle.writelines(json.dumps(row) + "\n" for row in rows)
+        options.partial.unlink(missing_ok=True)  # the report and predictions hold every turn now
         print(f"report: {out}  predictions: {out.with_suffix('.predictions.jsonl')}")
     else:
         print(f"report: {out}")
