@@ -416,12 +416,13 @@ class CollectRejects(WholeRunStep):
         return list(REJECTS_COLUMNS)
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        seen = kept_seeds(inputs)
+        # a seed with a kept row has no reject row; a seed without one gets a single row, its first reject's
+        done = kept_seeds(inputs)
         rows = []
         for row in inputs:
-            if row["seed_id"] in seen:
+            if row["seed_id"] in done:
                 continue
-            seen.add(row["seed_id"])
+            done.add(row["seed_id"])
             rows.append(
                 {
                     "seed_id": row["seed_id"],
