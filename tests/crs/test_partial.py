@@ -50,10 +50,16 @@ def test_a_stopped_run_resumes_with_only_the_missing_turns(tmp_path, small_chunk
     assert options.decode_stats["backend_calls"] == 20 and options.decode_stats["calls_per_turn"] == 2.0
 
 
-def test_a_changed_decoding_or_k_is_generated_again(tmp_path, small_chunks):
+def test_a_changed_decoding_k_sampling_or_backend_is_generated_again(tmp_path, small_chunks):
     path, conversations = tmp_path / "r.partial.jsonl", _conversations(3)
     partial.generate_resumable(Backend(), "m", conversations, ev.GenerationOptions(decoding="penalty"), path)
-    for options in (ev.GenerationOptions(decoding="greedy"), ev.GenerationOptions(decoding="penalty", k=5)):
+    changed = (
+        ev.GenerationOptions(decoding="greedy"),
+        ev.GenerationOptions(decoding="penalty", k=5),
+        ev.GenerationOptions(decoding="penalty", temperature=0.5),
+        ev.GenerationOptions(decoding="penalty", backend="transformers"),
+    )
+    for options in changed:
         backend = Backend()
         partial.generate_resumable(backend, "m", conversations, options, path, progress=False)
         assert len(backend.asked) == 3

@@ -69,13 +69,17 @@ class DecodeStats:
     rejected_lines: int = 0
 
 
-def summarise_stats(stats: Sequence[DecodeStats]) -> dict:
-    calls = sum(s.calls for s in stats)
+def cost_summary(calls: int, rejected_lines: int, turns: int) -> dict:
+    """A decoding's cost as a report gives it (`generation.decode_cost`)."""
     return {
         "backend_calls": calls,
-        "calls_per_turn": calls / len(stats) if stats else 0.0,
-        "rejected_lines": sum(s.rejected_lines for s in stats),
+        "calls_per_turn": calls / turns if turns else 0.0,
+        "rejected_lines": rejected_lines,
     }
+
+
+def summarise_stats(stats: Sequence[DecodeStats]) -> dict:
+    return cost_summary(sum(s.calls for s in stats), sum(s.rejected_lines for s in stats), len(stats))
 
 
 _SEQUEL_RE = re.compile(r"\s+(?:\d{1,3}|[ivx]{1,4})$")

@@ -8,7 +8,7 @@ what is missing. `eval_command` removes the file once the report is written.
 Each line is a finished turn, {"key": ..., "text": ...}, or a chunk's decoding cost, {"stats": {...}, "turns": n,
 "options": ...}.
 A turn's key hashes the model reference, the options that shape its text and its prompt messages, so a changed
-decoding, K or dialogue is generated again rather than read back. A last line cut mid-write is ignored.
+backend, decoding, K or dialogue is generated again rather than read back. A last line cut mid-write is ignored.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from revdial.crs.decoding import cost_summary
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +36,18 @@ def partial_path(report: Path) -> Path:
 
 
 def _shaping(model: str, options: Any) -> list:
-    """The model and the options that shape a turn's text."""
+    """The model and the options that shape a turn's text (the backend and its dtype; sampling for `sample`)."""
     return [
         model,
+        options.backend,
+        options.dtype,
         options.decoding,
         options.k,
         options.max_new_tokens,
         options.max_prompt_tokens,
         options.item_noun,
+        options.n_samples,
+        options.temperature,
     ]
 
 
@@ -78,19 +84,17 @@ def read_partial(path: Path) -> tuple[dict[str, str], list[dict]]:
     return texts, costs
 
 
-def merge_costs(costs: list[dict], options_key: str | None = None) -> dict:
-    """One decoding cost (revdial.crs.decoding.summarise_stats's shape) over the chunks that reported one (with
-    `options_key`, only the chunks generated with those options)."""
-    costs = [c for c in costs if c.get("stats") and (options_key is None or c.get("options") == options_key)]
+def merge_costs(costs: list[dict], options_key: str) -> dict:
+    """One decoding cost over the chunks generated with these options that reported one (a backend that counts
+    nothing reports {})."""
+    costs = [c for c in costs if c.get("stats") and c.get("options") == options_key]
     if not costs:
         return {}
-    calls = sum(c["stats"].get("backend_calls", 0) for c in costs)
-    turns = sum(c["turns"] for c in costs)
-    return {
-        "backend_calls": calls,
-        "calls_per_turn": calls / turns if turns else 0.0,
-        "rejected_lines": sum(c["stats"].get("rejected_lines", 0) for c in costs),
-    }
+    return cost_summary(
+        sum(c["stats"].get("backend_calls", 0) for c in costs),
+        sum(c["stats"].get("rejected_lines", 0) for c in costs),
+        sum(c["turns"] for c in costs),
+    )
 
 
 def generate_resumable(

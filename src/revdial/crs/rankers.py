@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from revdial.generation.grounded import SeriesIndex
 
 PREFIX = "ranker:"
-KINDS = RANKER_KINDS
 
 
 def is_language_model(model: str) -> bool:
@@ -63,9 +62,9 @@ def parse_ranker(model: str) -> RankerSpec:
     """`ranker:<kind>:<pipeline.yaml>` -> RankerSpec; a bad kind or a missing path is a RankerError."""
     _, _, rest = model.partition(PREFIX)
     kind, _, config = rest.partition(":")
-    if kind not in KINDS or not config:
+    if kind not in RANKER_KINDS or not config:
         raise RankerError(
-            f"{model}: a ranker model is ranker:<kind>:<pipeline.yaml> with kind one of {', '.join(KINDS)}"
+            f"{model}: a ranker model is ranker:<kind>:<pipeline.yaml> with kind one of {', '.join(RANKER_KINDS)}"
         )
     return RankerSpec(kind, Path(config))
 
